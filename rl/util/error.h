@@ -1,0 +1,30 @@
+// error.h: the typed exceptions library code throws; main() catches reasonrl::Error and exits non-zero.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace reasonrl {
+
+// Base of every error we raise on purpose. what() is a complete, user-facing sentence.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// Bad configuration: unknown key, wrong type, unknown enum mode, invalid value.
+struct ConfigError : Error { using Error::Error; };
+// A file that is not what it claims to be: bad magic, version, shape, truncated, malformed line.
+struct FormatError : Error { using Error::Error; };
+// The file system said no: missing file, permission, short write.
+struct IoError : Error { using Error::Error; };
+// A numeric failure during training: NaN/Inf in loss or gradients.
+struct NumericError : Error { using Error::Error; };
+// A resource limit: KV cache full, buffer capacity exceeded.
+struct CapacityError : Error { using Error::Error; };
+// A plugin (shared library or subprocess) misbehaved.
+struct PluginError : Error { using Error::Error; };
+
+// Read a whole file; throws IoError naming the path.
+std::string read_file(const std::string& path);
+// Write a whole file atomically (tmp + rename); throws IoError.
+void write_file_atomic(const std::string& path, const std::string& data);
+
+}  // namespace reasonrl

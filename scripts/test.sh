@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Quick start, command 2: install what is missing, build, and run the whole test suite:
+# unit + conformance + golden + short e2e in a Release build, then the unit tests again under ASan/UBSan (Debug).
+# Set REASONRL_SKIP_ASAN=1 to skip the sanitizer pass locally.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh --test || exit 1
+jobs=$(nproc)
+pass=0; fail=0
+run_ctest() {  # run_ctest BUILD_DIR ctest-args...
+  local dir="$1"; shift
+  local log; log=$(mktemp)
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" "$@") 2>&1 | tee "$log"
+  local line; line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -1)
+  local total failed
+  total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line"); failed=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
+  [[ -z "$line" ]] && { total=1; failed=1; }
+  pass=$((pass + total - failed)); fail=$((fail + failed))
+  rm -f "$log"
+}
+echo "== Release build"
+bash scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DREASONRL_MPI=ON || exit 1
+run_ctest build
+if [[ "${REASONRL_SKIP_ASAN:-0}" != 1 ]]; then
+  echo "== Debug + ASan/UBSan build (unit tests)"
+  bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DREASONRL_SANITIZE=ON || exit 1
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest build-asan -L unit
+fi
+echo
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
