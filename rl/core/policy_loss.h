@@ -1,0 +1,42 @@
+// policy_loss.h: the per-token GRPO-family loss (PPO clip with epsilon_low/epsilon_high, dual clip, truncated
+// importance correction, KL to the reference in the loss) and its exact gradient w.r.t. the current log-probs.
+//
+// Per unmasked token (minimised; A = advantage, rho = exp(logp - old_logp)):
+//   pg   = -min(rho * A, clip(rho, 1 - epsilon, 1 + epsilon_high) * A)
+//   if delta > 0 and A < 0:  pg = min(pg, -delta * A)                         (dual clip, verl clip_ratio_c)
+//   w    = min(exp(old_logp - rollout_logp), tis_cap)  if tis_cap > 0, else 1    (constant, no gradient)
+//   l    = w * pg + beta * kl(kl_estimator, logp, ref_logp)   (KL term only when kl_mode == loss)
+// loss = sum_t weight_t * l_t with weight_t from the LossNormalizer (loss_aggregation.h).
+// Gradient (d rho / d logp = rho):
+//   d pg / d logp = -A * rho  when the unclipped branch is the active one, 0 when a clip is active
+//   d l  / d logp = w * d pg / d logp + beta * kl_grad(kl_estimator, logp, ref_logp)
+// At rho == 1 (policy == old) every clip is inactive, so d loss / d logp_t = -A_t * weight_t.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "rl/core/loss_aggregation.h"
+#include "rl/core/rl_config.h"
+
+namespace reasonrl::rl {
+
+// GRPO-family loss of one micro-batch. Writes d loss / d logp_t into dlogp [T] (overwritten; 0 at masked tokens),
+// adds metric sums into *stats (may be null). Returns this micro-batch's contribution to the step's loss.
+// Throws FormatError on inconsistent shapes, NumericError naming the token when a NaN/Inf appears.
+double policy_loss(const RlConfig& cfg, const TokenInputs& in, const LossNormalizer& norm, std::span<float> dlogp,
+                   LossStats* stats = nullptr);
+
+// The loss the config selects: policy_loss for algorithm grpo, kimi_loss (kimi_loss.h) for algorithm kimi.
+double compute_loss(const RlConfig& cfg, const TokenInputs& in, const LossNormalizer& norm, std::span<float> dlogp,
+                    LossStats* stats = nullptr);
+
+// Convenience: allocates dlogp.
+struct LossResult {
+  double loss = 0;
+  std::vector<float> dlogp;
+  LossStats stats;
+};
+LossResult compute_loss(const RlConfig& cfg, const TokenInputs& in, const LossNormalizer& norm);
+
+}  // namespace reasonrl::rl

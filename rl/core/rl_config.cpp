@@ -1,0 +1,47 @@
+// rl_config.cpp: validation of the RL options and the reference / optimizer reset schedules.
+#include "rl/core/rl_config.h"
+
+#include <cmath>
+#include <string>
+
+namespace reasonrl::rl {
+
+namespace {
+[[noreturn]] void bad(const std::string& key, const std::string& why) {
+  throw ConfigError("invalid rl option '" + key + "': " + why);
+}
+bool finite(double x) { return std::isfinite(x); }
+}  // namespace
+
+void RlConfig::validate() const {
+  if (num_generations < 2) bad("num_generations", "must be >= 2 (group-relative advantages need a group), got " + std::to_string(num_generations));
+  if (!finite(adv_std_eps) || adv_std_eps < 0) bad("adv_std_eps", "must be >= 0");
+  if (!finite(epsilon) || epsilon <= 0 || epsilon >= 1) bad("epsilon", "must be in (0, 1), got " + std::to_string(epsilon));
+  if (!finite(epsilon_high) || epsilon_high <= 0) bad("epsilon_high", "must be > 0, got " + std::to_string(epsilon_high));
+  if (!finite(delta) || delta < 0) bad("delta", "must be 0 (off) or > 1 + epsilon_high");
+  if (delta > 0 && delta <= 1 + epsilon_high)
+    bad("delta", "dual clip must exceed the upper clip bound 1 + epsilon_high = " + std::to_string(1 + epsilon_high) +
+                     ", got " + std::to_string(delta));
+  if (!finite(beta) || beta < 0) bad("beta", "must be >= 0");
+  if (max_completion_length < 1) bad("max_completion_length", "must be >= 1");
+  if (num_iterations < 1) bad("num_iterations", "must be >= 1");
+  if (!finite(tis_cap) || tis_cap < 0) bad("tis_cap", "must be 0 (off) or > 0");
+  if (!finite(dynamic_sampling_std_eps) || dynamic_sampling_std_eps < 0) bad("dynamic_sampling_std_eps", "must be >= 0");
+  if (max_num_gen_batches < 1) bad("max_num_gen_batches", "must be >= 1");
+  if (ref_update_every < 0) bad("ref_update_every", "must be >= 0 (0 = never)");
+  if (!finite(kimi_tau) || kimi_tau <= 0) bad("kimi_tau", "must be > 0");
+}
+
+bool needs_reference(const RlConfig& cfg) { return cfg.beta > 0 && cfg.kl_mode != KlMode::None; }
+
+bool needs_rollout_logp(const RlConfig& cfg) { return cfg.tis_cap > 0; }
+
+bool refresh_reference_now(const RlConfig& cfg, int64_t step) {
+  return cfg.ref_update_every > 0 && step > 0 && step % cfg.ref_update_every == 0;
+}
+
+bool reset_optimizer_now(const RlConfig& cfg, int64_t step) {
+  return cfg.algorithm == Algorithm::Kimi && cfg.kimi_reset_optimizer && step > 0;
+}
+
+}  // namespace reasonrl::rl

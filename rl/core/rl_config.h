@@ -1,0 +1,115 @@
+// rl_config.h: the options of the RL algorithms (GRPO family and Kimi k1.5), with TRL/verl names and defaults.
+//
+// One struct for every algorithmic choice the trainer makes; the loop passes it to the free functions in
+// advantages.h, kl.h, loss_aggregation.h, policy_loss.h, kimi_loss.h and dynamic_sampling.h.
+// Defaults follow TRL's GRPOConfig where it has the option, verl where only verl has it (peers.md §2.1, §2.2).
+#pragma once
+
+#include <cstdint>
+
+#include "rl/util/config.h"
+
+namespace reasonrl::rl {
+
+// Which objective is optimised.
+//   grpo: PPO-clip surrogate per token (R1 / DeepSeekMath / DAPO / Dr.GRPO, depending on the options below).
+//   kimi: Kimi k1.5 online mirror descent, sequence-level squared surrogate with tau (algorithms.md §1.2).
+enum class Algorithm { Grpo, Kimi };
+REASONRL_ENUM_NAMES(Algorithm, {Algorithm::Grpo, "grpo"}, {Algorithm::Kimi, "kimi"})
+
+// How per-sequence advantages are computed from the group's rewards (verl `adv_estimator`).
+//   grpo:         (r - mean_group) / (std + adv_std_eps), std per `scale_rewards`.
+//   rloo:         r_i - mean_{j != i} r_j  (leave-one-out; never std-scaled).
+//   reinforce_pp: REINFORCE++ with baseline: r - mean_group, then whitened over the whole batch.
+enum class AdvantageEstimator { Grpo, Rloo, ReinforcePp };
+REASONRL_ENUM_NAMES(AdvantageEstimator, {AdvantageEstimator::Grpo, "grpo"}, {AdvantageEstimator::Rloo, "rloo"},
+                    {AdvantageEstimator::ReinforcePp, "reinforce_pp"})
+
+// Std used to scale GRPO advantages (TRL `scale_rewards`): per group, over the whole batch, or none (Dr.GRPO).
+enum class ScaleRewards { Group, Batch, None };
+REASONRL_ENUM_NAMES(ScaleRewards, {ScaleRewards::Group, "group"}, {ScaleRewards::Batch, "batch"}, {ScaleRewards::None, "none"})
+
+// Per-token KL estimators of KL(pi_theta || pi_ref), with d = log pi_theta - log pi_ref (Schulman):
+//   k1 = d;   k2 = d^2 / 2;   k3 = exp(-d) + d - 1   (= verl low_var_kl, TRL's only choice).
+enum class KlEstimator { K1, K2, K3 };
+REASONRL_ENUM_NAMES(KlEstimator, {KlEstimator::K1, "k1"}, {KlEstimator::K2, "k2"}, {KlEstimator::K3, "k3"})
+
+// Where the beta * KL term goes: into the loss (R1, verl use_kl_loss), into the reward (PPO/REINFORCE++,
+// verl use_kl_in_reward), or nowhere (DAPO, Dr.GRPO). beta == 0 also means "no KL".
+enum class KlMode { Loss, Reward, None };
+REASONRL_ENUM_NAMES(KlMode, {KlMode::Loss, "loss"}, {KlMode::Reward, "reward"}, {KlMode::None, "none"})
+
+// How token losses are aggregated (verl `loss_agg_mode`). N_tok = unmasked tokens in the WHOLE accumulated batch,
+// N_seq = sequences with >= 1 unmasked token in the whole batch, n_s = unmasked tokens of sequence s, L = max_completion_length.
+//   token_mean:          sum_{s,t} l / N_tok                       (DAPO, TRL "dapo", verl "token-mean")
+//   seq_mean_token_mean: sum_s (sum_t l / n_s) / N_seq             (GRPO paper, TRL "grpo")
+//   seq_mean_token_sum:  sum_s (sum_t l) / N_seq
+//   dr_grpo:             sum_{s,t} l / (N_seq * L)                 (Dr.GRPO, TRL "dr_grpo")
+enum class LossType { TokenMean, SeqMeanTokenMean, SeqMeanTokenSum, DrGrpo };
+REASONRL_ENUM_NAMES(LossType, {LossType::TokenMean, "token_mean"}, {LossType::SeqMeanTokenMean, "seq_mean_token_mean"},
+                    {LossType::SeqMeanTokenSum, "seq_mean_token_sum"}, {LossType::DrGrpo, "dr_grpo"})
+
+struct RlConfig {
+  Algorithm algorithm = Algorithm::Grpo;
+  AdvantageEstimator advantage_estimator = AdvantageEstimator::Grpo;
+  int num_generations = 8;              // G, responses per prompt (TRL; >= 2)
+  ScaleRewards scale_rewards = ScaleRewards::Group;
+  double adv_std_eps = 1e-4;            // TRL: (r - mean) / (std + 1e-4)
+  double epsilon = 0.2;                 // PPO clip epsilon_low (TRL `epsilon`, verl clip_ratio_low)
+  double epsilon_high = 0.2;            // upper clip (TRL `epsilon_high`, verl clip_ratio_high); DAPO clip-higher: 0.28
+  double delta = 0.0;                   // dual clip c on the ratio for A < 0 (TRL `delta`, verl clip_ratio_c); 0 = off
+  double beta = 0.0;                    // KL coefficient (TRL default 0.0; R1 0.001, DeepSeekMath 0.04)
+  KlEstimator kl_estimator = KlEstimator::K3;
+  KlMode kl_mode = KlMode::Loss;
+  LossType loss_type = LossType::TokenMean;
+  int max_completion_length = 512;      // L: Dr.GRPO's constant normaliser (TRL max_completion_length)
+  int num_iterations = 1;               // mu: policy updates per rollout batch (TRL `num_iterations`, verl ppo_epochs)
+  double tis_cap = 0.0;                 // truncated importance weight min(pi_old/pi_rollout, cap) on the PG loss; 0 = off
+  bool dynamic_sampling = false;        // DAPO: drop groups whose rewards have zero variance, resample
+  double dynamic_sampling_std_eps = 1e-6;  // a group is "zero variance" when its population std <= this
+  int max_num_gen_batches = 10;         // generation rounds per step at most, the first included (verl filter_groups)
+  int ref_update_every = 0;             // copy the policy into the reference every this many steps; 0 = never (R1: 400)
+  double kimi_tau = 0.1;                // Kimi tau (ROLL kimi15_tau 0.1; the paper gives no value)
+  bool kimi_reset_optimizer = true;     // Kimi: reset the optimizer state at the start of every iteration
+
+  template <class V>
+  void visit(V& v) {
+    v("algorithm", algorithm, "objective: grpo (PPO-clip surrogate) or kimi (Kimi k1.5 mirror descent)");
+    v("advantage_estimator", advantage_estimator, "grpo (group-normalised), rloo (leave-one-out), reinforce_pp (group mean, batch whitening)");
+    v("num_generations", num_generations, "responses sampled per prompt (group size G, >= 2)");
+    v("scale_rewards", scale_rewards, "std used to scale GRPO advantages: group, batch, or none (Dr.GRPO)");
+    v("adv_std_eps", adv_std_eps, "epsilon added to the std in (r - mean) / (std + eps)");
+    v("epsilon", epsilon, "PPO clip epsilon (lower side)");
+    v("epsilon_high", epsilon_high, "PPO clip epsilon (upper side); 0.28 = DAPO clip-higher");
+    v("delta", delta, "dual clip: cap the loss of A<0 tokens at -delta*A when ratio > delta; 0 = off, else > 1+epsilon_high");
+    v("beta", beta, "KL coefficient; 0 = no KL and no reference model");
+    v("kl_estimator", kl_estimator, "per-token KL estimator k1, k2 or k3");
+    v("kl_mode", kl_mode, "where the KL goes: loss, reward or none");
+    v("loss_type", loss_type, "token loss aggregation: token_mean, seq_mean_token_mean, seq_mean_token_sum, dr_grpo");
+    v("max_completion_length", max_completion_length, "generation budget L; dr_grpo divides by N_seq * L");
+    v("num_iterations", num_iterations, "policy updates per rollout batch (mu)");
+    v("tis_cap", tis_cap, "truncated importance correction cap for pi_old/pi_rollout; 0 = off");
+    v("dynamic_sampling", dynamic_sampling, "DAPO dynamic sampling: drop zero-variance groups and resample");
+    v("dynamic_sampling_std_eps", dynamic_sampling_std_eps, "groups with reward std <= this count as zero variance");
+    v("max_num_gen_batches", max_num_gen_batches, "dynamic sampling: generation rounds per step at most (first included)");
+    v("ref_update_every", ref_update_every, "refresh the reference policy every N steps; 0 = never");
+    v("kimi_tau", kimi_tau, "Kimi k1.5 tau (strength of the log-ratio penalty)");
+    v("kimi_reset_optimizer", kimi_reset_optimizer, "Kimi: reset the optimizer at the start of every iteration");
+  }
+  // Throws ConfigError naming the key on an invalid value or combination.
+  void validate() const;
+};
+using GrpoConfig = RlConfig;
+
+// True when the loop must compute reference log-probs (beta > 0 and KL in the loss or the reward).
+bool needs_reference(const RlConfig& cfg);
+// True when the rollout batch must also carry the sampler's log-probs (tis_cap > 0).
+bool needs_rollout_logp(const RlConfig& cfg);
+// Before rollout step `step` (0-based count of completed steps): copy the policy into the reference?
+// GRPO: every ref_update_every steps (never when 0). Kimi uses the iteration-start policy (old_logp) as its
+// reference, so the separate reference model only matters when beta > 0.
+bool refresh_reference_now(const RlConfig& cfg, int64_t step);
+// Before rollout step `step`: reset the optimizer state? (Kimi with kimi_reset_optimizer: every step but the first.)
+bool reset_optimizer_now(const RlConfig& cfg, int64_t step);
+
+}  // namespace reasonrl::rl
