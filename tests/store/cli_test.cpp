@@ -1,0 +1,183 @@
+// Tests of `reasonrl inspect` and `reasonrl report` as a user runs them: output against SQL on the same file,
+// --json, filters, and bad arguments (no such run, step, id, a writing statement) giving a message and exit 1.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "rl/store/synthetic.h"
+#include "rl/util/error.h"
+
+namespace reasonrl::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Out {
+  int rc;
+  std::string out, err;
+};
+
+class InspectCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("reasonrl_inspect_cli_" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = (dir_ / "rollouts.db").string();
+    SyntheticSpec spec;
+    spec.n_steps = 12;
+    auto st = RolloutStore::open(db_);
+    write_synthetic_run(st, spec);
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+
+  static Out run(const std::string& args) {
+    const std::string out = (dir_ / "out.txt").string(), err = (dir_ / "err.txt").string();
+    const int st = std::system((std::string(REASONRL_BIN) + " " + args + " >" + out + " 2>" + err).c_str());
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, read_file(out), read_file(err)};
+  }
+  static json run_json(const std::string& args) {
+    Out o = run(args);
+    EXPECT_EQ(o.rc, 0) << args << "\n" << o.err;
+    return json::parse(o.out);
+  }
+  static int64_t sql(const std::string& q) { return RolloutStore::open(db_, true).db().scalar_i64(q); }
+
+  static inline fs::path dir_;
+  static inline std::string db_;
+};
+
+TEST_F(InspectCli, SummaryTableAndJsonMatchTheStore) {
+  Out o = run("inspect " + db_ + " summary");
+  ASSERT_EQ(o.rc, 0) << o.err;
+  std::istringstream lines(o.out);
+  std::string header, rule, line;
+  std::getline(lines, header);
+  std::getline(lines, rule);
+  EXPECT_NE(header.find("reward/mean"), std::string::npos);
+  EXPECT_NE(header.find("kl"), std::string::npos);
+  EXPECT_EQ(header.size(), rule.size());  // aligned: the rule spans the header
+  int n = 0;
+  while (std::getline(lines, line)) ++n;
+  EXPECT_EQ(n, 12);
+
+  json j = run_json("inspect " + db_ + " summary --json --keys kl,time/*");
+  ASSERT_EQ(j.size(), 12u);
+  auto ro = RolloutStore::open(db_, true);
+  Stmt s = ro.db().prepare("SELECT value FROM step_metrics WHERE step = 7 AND key = 'kl'");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(j[7]["kl"].get<double>(), s.f64(0));
+  EXPECT_TRUE(j[7].contains("time/rollout_ms"));
+  EXPECT_FALSE(j[7].contains("entropy"));
+  // A run directory stands for its rollouts.db.
+  EXPECT_EQ(run("inspect " + dir_.string() + " summary").rc, 0);
+}
+
+TEST_F(InspectCli, SampleFiltersAgreeWithSql) {
+  json j = run_json("inspect " + db_ + " samples --step 3:5 --correct --limit 0 --json");
+  EXPECT_EQ(static_cast<int64_t>(j.size()), sql("SELECT count(*) FROM samples WHERE step BETWEEN 3 AND 5 AND correct = 1"));
+  for (const auto& r : j) {
+    EXPECT_GE(r["step"].get<int>(), 3);
+    EXPECT_LE(r["step"].get<int>(), 5);
+    EXPECT_TRUE(r["correct"].get<bool>());
+  }
+  j = run_json("inspect " + db_ + " samples --finish length --incorrect --limit 0 --json");
+  EXPECT_EQ(static_cast<int64_t>(j.size()),
+            sql("SELECT count(*) FROM samples WHERE finish_reason = 'length' AND correct = 0"));
+  j = run_json("inspect " + db_ + " samples --sort -length --limit 5 --json");
+  ASSERT_EQ(j.size(), 5u);
+  EXPECT_EQ(j[0]["tokens"].get<int64_t>(), sql("SELECT max(n_tokens) FROM samples"));
+  for (size_t i = 1; i < j.size(); ++i) EXPECT_LE(j[i]["tokens"].get<int>(), j[i - 1]["tokens"].get<int>());
+  j = run_json("inspect " + db_ + " samples --min-reward 1 --max-reward 1.15 --contains boxed --limit 0 --json");
+  EXPECT_EQ(static_cast<int64_t>(j.size()),
+            sql("SELECT count(*) FROM samples WHERE reward BETWEEN 1 AND 1.15 AND instr(text, 'boxed') > 0"));
+  j = run_json("inspect " + db_ + " samples --prompt 5 --limit 0 --json");
+  EXPECT_EQ(static_cast<int64_t>(j.size()), sql("SELECT count(*) FROM samples WHERE prompt_id = 5"));
+}
+
+TEST_F(InspectCli, ShowPromptCompare) {
+  json s = run_json("inspect " + db_ + " show 17 --json");
+  EXPECT_EQ(s["id"], 17);
+  EXPECT_EQ(s["reward_components"].size(), 3u);
+  EXPECT_EQ(s["reward_components"]["accuracy"].get<double>(), s["correct"].get<bool>() ? 1.0 : 0.0);
+  Out t = run("inspect " + db_ + " show 17");
+  ASSERT_EQ(t.rc, 0);
+  EXPECT_NE(t.out.find("reward components:"), std::string::npos);
+  EXPECT_NE(t.out.find(s["text"].get<std::string>()), std::string::npos);  // the full text
+
+  json p = run_json("inspect " + db_ + " prompt " + std::to_string(s["prompt_id"].get<int>()) + " --json");
+  int64_t n = 0;
+  for (const auto& h : p["history"]) n += h["samples"].get<int64_t>();
+  EXPECT_EQ(n, sql("SELECT count(*) FROM samples WHERE prompt_id = " + std::to_string(s["prompt_id"].get<int>())));
+
+  json c = run_json("inspect " + db_ + " compare 0 11 --json");
+  bool found = false;
+  for (const auto& r : c)
+    if (r["metric"] == "reward/mean") {
+      found = true;
+      EXPECT_NEAR(r["delta"].get<double>(), r["step 11"].get<double>() - r["step 0"].get<double>(), 1e-12);
+    }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(InspectCli, ExportAndSql) {
+  Out csv = run("inspect " + db_ + " export --format csv");
+  ASSERT_EQ(csv.rc, 0) << csv.err;
+  EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), sql("SELECT count(*) FROM samples") + 1);
+  EXPECT_EQ(csv.out.rfind("id,step,prompt_id", 0), 0u);
+  const std::string file = (dir_ / "s.jsonl").string();
+  ASSERT_EQ(run("inspect " + db_ + " export --format jsonl -o " + file).rc, 0);
+  std::istringstream in(read_file(file));
+  int64_t n = 0;
+  for (std::string line; std::getline(in, line); ++n) {
+    json j = json::parse(line);
+    EXPECT_TRUE(j["reward_components"].is_object());
+  }
+  EXPECT_EQ(n, sql("SELECT count(*) FROM samples"));
+
+  json q = run_json("inspect " + db_ + " sql \"SELECT step, count(*) AS n FROM samples GROUP BY step\" --json");
+  ASSERT_EQ(q.size(), 12u);
+  EXPECT_EQ(q[0]["n"], 32);
+}
+
+TEST_F(InspectCli, BadArgumentsGiveAMessageAndExit1) {
+  const int64_t before = sql("SELECT count(*) FROM samples");
+  struct Case {
+    std::string args, says;
+  } cases[] = {
+      {"inspect " + (dir_ / "nope.db").string() + " summary", "no such run"},
+      {"inspect " + db_ + " show 999999", "no sample with id 999999"},
+      {"inspect " + db_ + " prompt 4242", "no prompt with id 4242"},
+      {"inspect " + db_ + " compare 0 99", "no step 99"},
+      {"inspect " + db_ + " samples --step x:y", "bad --step"},
+      {"inspect " + db_ + " samples --sort size", "unknown sort key"},
+      {"inspect " + db_ + " summary --keys nope", "no metric 'nope'"},
+      {"inspect " + db_ + " export --format xml", "valid: jsonl, csv"},
+      {"inspect " + db_ + " sql \"DELETE FROM samples\"", "read-only"},
+      {"inspect " + db_ + " sql \"DROP TABLE samples\"", "read-only"},
+      {"inspect " + db_ + " sql \"SELECT nope FROM samples\"", "no such column"},
+      {"report " + (dir_ / "nope.db").string() + " -o " + (dir_ / "x.html").string(), "no such run"},
+  };
+  for (const auto& c : cases) {
+    Out o = run(c.args);
+    EXPECT_EQ(o.rc, 1) << c.args;
+    EXPECT_NE(o.err.find(c.says), std::string::npos) << c.args << "\nstderr: " << o.err;
+  }
+  EXPECT_EQ(sql("SELECT count(*) FROM samples"), before);
+}
+
+TEST_F(InspectCli, ReportWritesOneFile) {
+  const std::string out = (dir_ / "report.html").string();
+  Out o = run("report " + db_ + " -o " + out);
+  ASSERT_EQ(o.rc, 0) << o.err;
+  const std::string html = read_file(out);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html.find("data-series=\"kl\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace reasonrl::store
