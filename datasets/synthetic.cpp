@@ -1,0 +1,251 @@
+// synthetic.cpp: arithmetic (English / Chinese chain of thought) and countdown generators with hash-based splits.
+#include "datasets/synthetic.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "rl/util/error.h"
+
+namespace reasonrl::datasets {
+namespace {
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+int64_t rand_in(Rng& rng, int64_t lo, int64_t hi) { return lo + int64_t(rng.below(uint64_t(hi - lo + 1))); }
+
+int64_t pow10(int d) {
+  int64_t p = 1;
+  while (d-- > 0) p *= 10;
+  return p;
+}
+
+int64_t apply_op(char op, int64_t a, int64_t b) {
+  switch (op) {
+    case '+': return a + b;
+    case '-': return a - b;
+    case '*': return a * b;
+    default: return b != 0 && a % b == 0 ? a / b : -1;  // '/': exact only, else invalid
+  }
+}
+
+// Column carries (addition) or borrows (subtraction) of a op b, a measure of how hard the step is.
+int carries(char op, int64_t a, int64_t b) {
+  int n = 0, c = 0;
+  if (op == '+') {
+    while (a > 0 || b > 0) {
+      c = (a % 10 + b % 10 + c) >= 10;
+      n += c;
+      a /= 10;
+      b /= 10;
+    }
+  } else if (op == '-') {
+    while (a > 0 || b > 0) {
+      c = (a % 10 - b % 10 - c) < 0;
+      n += c;
+      a /= 10;
+      b /= 10;
+    }
+  }
+  return n;
+}
+
+const char* zh_op(char op) {
+  switch (op) {
+    case '+': return "加";
+    case '-': return "减";
+    case '*': return "乘";
+    default: return "除以";
+  }
+}
+
+struct Step {
+  int64_t a, b, r;
+  char op;
+};
+
+std::string step_text(const Step& s, bool zh) {
+  if (zh) return std::to_string(s.a) + zh_op(s.op) + std::to_string(s.b) + "得" + std::to_string(s.r);
+  return std::to_string(s.a) + s.op + std::to_string(s.b) + "=" + std::to_string(s.r);
+}
+
+std::string join_steps(const std::vector<Step>& steps, bool zh) {
+  std::string s;
+  for (size_t i = 0; i < steps.size(); ++i) s += (i ? (zh ? "，" : ", ") : "") + step_text(steps[i], zh);
+  return s;
+}
+
+}  // namespace
+
+void SyntheticConfig::validate() const {
+  if (min_operands < 2 || max_operands < min_operands) throw ConfigError("synthetic: need 2 <= min_operands <= max_operands");
+  if (min_digits < 1 || max_digits < min_digits || max_digits > 6) throw ConfigError("synthetic: need 1 <= min_digits <= max_digits <= 6");
+  if (operators.empty()) throw ConfigError("synthetic.operators is empty; use any of + - * /");
+  for (char c : operators)
+    if (c != '+' && c != '-' && c != '*' && c != '/') throw ConfigError(std::string("synthetic.operators: unknown operator '") + c + "'; valid: + - * /");
+  if (max_value < 1) throw ConfigError("synthetic.max_value must be >= 1");
+  if (!(heldout_fraction > 0 && heldout_fraction < 1)) throw ConfigError("synthetic.heldout_fraction must be in (0, 1)");
+  if (countdown_min_numbers < 2 || countdown_max_numbers < countdown_min_numbers || countdown_max_numbers > 6)
+    throw ConfigError("synthetic: need 2 <= countdown_min_numbers <= countdown_max_numbers <= 6");
+  if (countdown_max_number < 2) throw ConfigError("synthetic.countdown_max_number must be >= 2");
+}
+
+SyntheticTask::SyntheticTask(SyntheticConfig cfg) : cfg_(std::move(cfg)) {
+  cfg_.validate();
+  if (cfg_.task != SyntheticKind::Countdown && cfg_.operators.find('/') != std::string::npos)
+    throw ConfigError("synthetic.operators: '/' is only supported for countdown");
+}
+
+std::string synthetic_key(const Example& e) {
+  if (e.meta.contains("key")) return e.meta["key"].get<std::string>();
+  return e.prompt;
+}
+
+Example SyntheticTask::make(Rng& rng) const {
+  return cfg_.task == SyntheticKind::Countdown ? make_countdown(rng) : make_arithmetic(rng);
+}
+
+Example SyntheticTask::make_arithmetic(Rng& rng) const {
+  const bool zh = cfg_.task == SyntheticKind::ArithmeticZh;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int n = int(rand_in(rng, cfg_.min_operands, cfg_.max_operands));
+    std::vector<int64_t> nums;
+    std::vector<char> ops;
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) ops.push_back(cfg_.operators[rng.below(cfg_.operators.size())]);
+      int64_t v;
+      if (i > 0 && ops.back() == '*') {
+        v = rand_in(rng, 2, 9);  // one-digit multiplier
+      } else {
+        const int d = int(rand_in(rng, cfg_.min_digits, cfg_.max_digits));
+        v = rand_in(rng, d == 1 ? 1 : pow10(d - 1), pow10(d) - 1);
+      }
+      nums.push_back(v);
+    }
+    // Evaluate with precedence: products first (left to right), then + and - left to right.
+    std::vector<Step> steps;
+    std::vector<int64_t> terms = {nums[0]};
+    std::vector<char> add_ops;
+    bool ok = true;
+    int hard = 0;
+    for (int i = 1; i < n && ok; ++i) {
+      if (ops[i - 1] == '*') {
+        const int64_t r = terms.back() * nums[i];
+        steps.push_back({terms.back(), nums[i], r, '*'});
+        hard += 2;
+        terms.back() = r;
+        ok = r <= cfg_.max_value;
+      } else {
+        add_ops.push_back(ops[i - 1]);
+        terms.push_back(nums[i]);
+      }
+    }
+    int64_t acc = terms[0];
+    for (size_t i = 1; i < terms.size() && ok; ++i) {
+      const int64_t r = apply_op(add_ops[i - 1], acc, terms[i]);
+      hard += carries(add_ops[i - 1], acc, terms[i]);
+      steps.push_back({acc, terms[i], r, add_ops[i - 1]});
+      acc = r;
+      ok = r >= 0 && r <= cfg_.max_value;
+    }
+    if (!ok) continue;
+    std::string expr = std::to_string(nums[0]);
+    for (int i = 1; i < n; ++i) expr += ops[i - 1] + std::to_string(nums[i]);
+    Example e;
+    e.task = zh ? "arithmetic_zh" : "arithmetic";
+    e.prompt = zh ? "计算" + expr + "。" : "Compute " + expr + ".";
+    e.cot = join_steps(steps, zh);
+    e.answer = std::to_string(acc);
+    e.difficulty = int(steps.size()) + hard;
+    e.meta = json{{"key", "arith|" + expr}, {"expression", expr}, {"language", zh ? "zh" : "en"}, {"steps", int(steps.size())}};
+    return e;
+  }
+  throw ConfigError("synthetic: could not draw an arithmetic problem within max_value " + std::to_string(cfg_.max_value) +
+                    " in 1000 tries; raise max_value or use fewer operands/digits");
+}
+
+Example SyntheticTask::make_countdown(Rng& rng) const {
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int n = int(rand_in(rng, cfg_.countdown_min_numbers, cfg_.countdown_max_numbers));
+    std::vector<int64_t> nums;
+    for (int i = 0; i < n; ++i) nums.push_back(rand_in(rng, 1, cfg_.countdown_max_number));
+    // Solution: the numbers in a random order combined left to right.
+    std::vector<int64_t> order = nums;
+    for (int i = n - 1; i > 0; --i) std::swap(order[i], order[rng.below(uint64_t(i) + 1)]);
+    std::vector<Step> steps;
+    std::string eq = std::to_string(order[0]);
+    bool low_prec = false;  // does `eq` end in a + or - at top level
+    int64_t acc = order[0];
+    bool ok = true;
+    int hard = 0;
+    for (int i = 1; i < n && ok; ++i) {
+      const char op = cfg_.operators[rng.below(cfg_.operators.size())];
+      const int64_t r = apply_op(op, acc, order[i]);
+      ok = r > 0 && r <= cfg_.max_value;
+      if (op == '*' || op == '/') {
+        if (low_prec) eq = "(" + eq + ")";
+        eq += op + std::to_string(order[i]);
+        low_prec = false;
+        hard += 1;
+      } else {
+        eq += op + std::to_string(order[i]);
+        low_prec = true;
+      }
+      steps.push_back({acc, order[i], r, op});
+      acc = r;
+    }
+    if (!ok) continue;
+    if (std::find(nums.begin(), nums.end(), acc) != nums.end()) continue;  // trivial target
+    std::string list;
+    for (int i = 0; i < n; ++i) list += (i ? ", " : "") + std::to_string(nums[i]);
+    Example e;
+    e.task = "countdown";
+    e.prompt = "Using the numbers " + list + ", make " + std::to_string(acc) + ". Use each number once with + - * /.";
+    e.cot = join_steps(steps, false);
+    e.answer = std::to_string(acc);
+    e.solution = eq;
+    e.difficulty = n - 2 + hard;
+    std::vector<int64_t> sorted = nums;
+    std::sort(sorted.begin(), sorted.end());
+    std::string key = "countdown|" + std::to_string(acc) + "|";
+    for (auto v : sorted) key += std::to_string(v) + ",";
+    e.meta = json{{"key", key}, {"nums", nums}, {"target", acc}, {"language", "en"}};
+    return e;
+  }
+  throw ConfigError("synthetic: could not draw a countdown problem within max_value in 1000 tries; check the knobs");
+}
+
+Split SyntheticTask::split_of(const Example& e) const {
+  const uint64_t h = fnv1a(synthetic_key(e));
+  return double(h % 1000000) / 1e6 < cfg_.heldout_fraction ? Split::Heldout : Split::Train;
+}
+
+std::vector<Example> SyntheticTask::generate(Split split, int n, uint64_t seed) const {
+  if (n < 0) throw ConfigError("synthetic: negative example count");
+  Rng rng(Rng::derive_seed(seed, split == Split::Train ? 1 : 2));
+  std::vector<Example> out;
+  out.reserve(size_t(n));
+  std::unordered_set<std::string> seen;
+  const int64_t max_tries = int64_t(n) * 200 + 10000;
+  for (int64_t t = 0; t < max_tries && int(out.size()) < n; ++t) {
+    Example e = make(rng);
+    if (split_of(e) != split) continue;
+    if (!seen.insert(synthetic_key(e)).second) continue;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%06zu", out.size());
+    e.id = e.task + "-" + enum_to_string(split) + "-" + buf;
+    out.push_back(std::move(e));
+  }
+  if (int(out.size()) < n)
+    throw ConfigError("synthetic: only " + std::to_string(out.size()) + " distinct " + enum_to_string(split) + " problems found (asked for " +
+                      std::to_string(n) + "); widen the knobs (operands, digits, operators)");
+  return out;
+}
+
+}  // namespace reasonrl::datasets

@@ -1,0 +1,73 @@
+// synthetic.h: verifiable tasks generated deterministically by seed (multi-step arithmetic in English or Chinese,
+// countdown), with difficulty knobs and disjoint train / held-out splits. These are the demo's training data.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "datasets/example.h"
+#include "rl/util/config.h"
+#include "rl/util/rng.h"
+
+namespace reasonrl::datasets {
+
+enum class SyntheticKind { Arithmetic, ArithmeticZh, Countdown };
+REASONRL_ENUM_NAMES(SyntheticKind, {SyntheticKind::Arithmetic, "arithmetic"}, {SyntheticKind::ArithmeticZh, "arithmetic_zh"},
+                    {SyntheticKind::Countdown, "countdown"})
+
+enum class Split { Train, Heldout };
+REASONRL_ENUM_NAMES(Split, {Split::Train, "train"}, {Split::Heldout, "heldout"})
+
+struct SyntheticConfig {
+  SyntheticKind task = SyntheticKind::Arithmetic;
+  int min_operands = 2;         // arithmetic: numbers in the expression
+  int max_operands = 4;
+  int min_digits = 1;           // digits of each operand (uniform in [min, max]); multiplier is always one digit
+  int max_digits = 2;
+  std::string operators = "+-"; // any of "+-*" (countdown may also use "/")
+  int max_value = 999;          // every intermediate result stays in [0, max_value]
+  double heldout_fraction = 0.1;  // share of the problem space (by hash of the problem) that is held out
+  int countdown_min_numbers = 3;
+  int countdown_max_numbers = 4;
+  int countdown_max_number = 30;  // numbers drawn from [1, countdown_max_number]
+  template <class V>
+  void visit(V& v) {
+    v("task", task, "which synthetic task");
+    v("min_operands", min_operands, "arithmetic: fewest numbers in an expression");
+    v("max_operands", max_operands, "arithmetic: most numbers in an expression");
+    v("min_digits", min_digits, "arithmetic: fewest digits per operand");
+    v("max_digits", max_digits, "arithmetic: most digits per operand");
+    v("operators", operators, "operators to draw from, any of + - * (and / for countdown)");
+    v("max_value", max_value, "largest allowed intermediate result (all results are >= 0)");
+    v("heldout_fraction", heldout_fraction, "fraction of the problem space held out (decided by a hash of the problem)");
+    v("countdown_min_numbers", countdown_min_numbers, "countdown: fewest numbers");
+    v("countdown_max_numbers", countdown_max_numbers, "countdown: most numbers");
+    v("countdown_max_number", countdown_max_number, "countdown: numbers are drawn from [1, this]");
+  }
+  void validate() const;
+};
+
+class SyntheticTask {
+ public:
+  explicit SyntheticTask(SyntheticConfig cfg);
+  // One random problem (any split) with its chain of thought and gold answer; id is left empty.
+  Example make(Rng& rng) const;
+  // Which split a problem belongs to: a hash of its canonical form (the expression, or the numbers and target),
+  // so train and held-out can never share a problem, whatever the seed and count.
+  Split split_of(const Example& e) const;
+  // `n` distinct problems of `split`, deterministic in (config, split, n, seed). Ids are "<task>-<split>-<index>".
+  // Throws ConfigError if the knobs allow fewer than `n` distinct problems in that split.
+  std::vector<Example> generate(Split split, int n, uint64_t seed) const;
+  const SyntheticConfig& config() const { return cfg_; }
+
+ private:
+  Example make_arithmetic(Rng& rng) const;
+  Example make_countdown(Rng& rng) const;
+  SyntheticConfig cfg_;
+};
+
+// The canonical key used for splitting and de-duplication (meta["key"] of generated examples).
+std::string synthetic_key(const Example& e);
+
+}  // namespace reasonrl::datasets

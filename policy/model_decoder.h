@@ -1,0 +1,32 @@
+// model_decoder.h: the Decoder adapter over the real policy model (model/) and its MLA latent KV cache, which is
+// allocated up front for n_slots x max_seq_len tokens.
+#pragma once
+
+#include "model/model.h"
+#include "policy/decoder.h"
+
+namespace reasonrl::policy {
+
+class ModelDecoder : public Decoder {
+ public:
+  // The model is borrowed (it must outlive the decoder); weight updates to it take effect at the next call.
+  ModelDecoder(model::Model& m, int n_slots, int max_seq_len);
+  int vocab() const override;
+  int n_slots() const override { return cache_.n_slots(); }
+  int max_seq_len() const override { return cache_.max_seq_len(); }
+  int length(int slot) const override { return cache_.length(slot); }
+  void reset(int slot) override { cache_.reset(slot); }
+  void copy_slot(int src, int dst) override { cache_.copy_slot(src, dst); }
+  void prefill(int slot, const int32_t* tokens, int n, float* last_logits) override;
+  void decode_step(const int* slots, const int32_t* tokens, int n, float* logits) override;
+  size_t kv_bytes_per_token() const override { return cache_.bytes_per_token(); }
+
+  model::Model& model() { return m_; }
+  model::KVCache& cache() { return cache_; }
+
+ private:
+  model::Model& m_;
+  model::KVCache cache_;
+};
+
+}  // namespace reasonrl::policy

@@ -1,0 +1,137 @@
+// rollout.h: the rollout engine: G samples per prompt (prompt prefilled once, its cache slot forked), continuous
+// batching with row compaction, stop / length / repeat finishes, and Kimi-style partial rollouts through a replay
+// buffer with per-token policy versions and staleness control.
+//
+// Usage (trainer, one iteration):
+//   RolloutEngine engine(cfg);                                    // cfg: RolloutConfig
+//   ModelDecoder dec(model, engine.slots_needed(), max_seq_len);  // or any Decoder
+//   RolloutResult r = engine.generate(dec, prompts, /*policy_version=*/iter, &buffer);
+//   for (auto& t : r.trajectories) ... t.tokens, t.logp, t.loss_mask, t.finish ...
+// r.trajectories holds complete groups only: G consecutive trajectories per prompt, group_index 0..G-1.
+// The recorded logp equals sampling_logprob(logits, cfg.sampling(), token) of the logits that drew the token.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "policy/decoder.h"
+#include "policy/repeat.h"
+#include "policy/replay_buffer.h"
+#include "policy/sampling.h"
+#include "policy/trajectory.h"
+
+namespace reasonrl::policy {
+
+// Which tokens of a (possibly multi-segment) trajectory enter the loss.
+enum class LossSegments { All, CurrentOnly, WithinStaleness };
+REASONRL_ENUM_NAMES(LossSegments, {LossSegments::All, "all"}, {LossSegments::CurrentOnly, "current_only"},
+                    {LossSegments::WithinStaleness, "within_staleness"})
+
+struct RolloutConfig {
+  int num_generations = 8;          // G: samples per prompt
+  int max_completion_length = 256;  // response tokens per trajectory (finish reason `length`)
+  double temperature = 1.0;         // (double for readable config files; sampling() gives floats)
+  double top_p = 1.0;
+  int top_k = 0;
+  double min_p = 0.0;
+  int max_batch = 32;               // rows decoded together
+  std::vector<int> stop_token_ids;  // eos id(s); the stop token is kept as the last response token
+  uint64_t seed = 0;
+  bool repeat_detection = true;
+  int repeat_max_ngram = 32;
+  int repeat_min_repeats = 4;
+  int repeat_min_tokens = 32;
+  bool partial_rollout = false;
+  int64_t partial_rollout_budget = 0;  // output tokens per call (all rows); 0 = no total budget
+  int partial_rollout_segment = 0;     // output tokens per trajectory per call; 0 = no per-trajectory cap
+  LossSegments loss_segments = LossSegments::CurrentOnly;
+  int loss_max_staleness = 1;          // within_staleness: tokens at most this many versions old enter the loss
+  int max_staleness = 4;               // restart a trajectory whose first token is older than this; < 0 = never
+  bool static_batch = false;           // baseline: padded static batches (finished rows keep computing)
+
+  template <class V>
+  void visit(V& v) {
+    v("num_generations", num_generations, "samples per prompt (G)");
+    v("max_completion_length", max_completion_length, "maximum response tokens per trajectory");
+    v("temperature", temperature, "sampling temperature; 0 = greedy");
+    v("top_p", top_p, "nucleus sampling mass; 1 = off");
+    v("top_k", top_k, "keep the k most likely tokens; 0 = off");
+    v("min_p", min_p, "keep tokens with p >= min_p * p_max; 0 = off");
+    v("max_batch", max_batch, "rows decoded together (continuous batching)");
+    v("stop_token_ids", stop_token_ids, "token ids that end a response (eos)");
+    v("seed", seed, "sampling seed; per-row streams derive from it, the prompt id and the sample index");
+    v("repeat_detection", repeat_detection, "end a response whose tail repeats one n-gram (finish reason repeat)");
+    v("repeat_max_ngram", repeat_max_ngram, "longest repeating n-gram looked for");
+    v("repeat_min_repeats", repeat_min_repeats, "consecutive copies needed to stop");
+    v("repeat_min_tokens", repeat_min_tokens, "tokens the copies must cover to stop");
+    v("partial_rollout", partial_rollout, "Kimi partial rollouts: cut unfinished responses, continue them next call");
+    v("partial_rollout_budget", partial_rollout_budget, "output tokens per rollout call over all rows; 0 = none");
+    v("partial_rollout_segment", partial_rollout_segment, "output tokens per trajectory per rollout call; 0 = none");
+    v("loss_segments", loss_segments, "which segments enter the loss");
+    v("loss_max_staleness", loss_max_staleness, "within_staleness: maximum version age of a loss token");
+    v("max_staleness", max_staleness, "restart trajectories started more than this many versions ago; < 0 = never");
+    v("static_batch", static_batch, "baseline: padded static batches instead of continuous batching");
+  }
+  void validate() const;
+  SamplingParams sampling() const { return {float(temperature), top_k, float(top_p), float(min_p)}; }
+  RepeatParams repeat() const { return {repeat_detection, repeat_max_ngram, repeat_min_repeats, repeat_min_tokens}; }
+};
+
+struct RolloutStats {
+  int64_t tokens_generated = 0;   // tokens sampled in this call
+  int64_t tokens_discarded = 0;   // generated earlier, dropped by restarts in this call
+  int64_t rows_computed = 0;      // logits rows computed: decode rows (padding included) + one per (re)started row
+  int64_t prefill_tokens = 0;
+  int64_t decode_steps = 0;
+  int64_t max_rows = 0;           // largest decode batch
+  int n_stop = 0, n_length = 0, n_repeat = 0;  // finished in this call
+  int n_partial = 0;              // cut in this call (left in the buffer)
+  int n_restarted = 0;
+  int groups_emitted = 0, trajectories_emitted = 0;
+  double mean_token_staleness = 0;       // over emitted tokens: version of the call - version of the token
+  double mean_trajectory_staleness = 0;  // over emitted trajectories: version of the call - start version
+  double loss_token_fraction = 0;        // emitted tokens with loss_mask 1
+  double seconds = 0, prefill_seconds = 0, decode_seconds = 0, sample_seconds = 0;
+  // Tokens sampled (and kept) per logits row computed.
+  double useful_fraction() const;
+};
+
+struct RolloutResult {
+  std::vector<Trajectory> trajectories;  // complete groups, G consecutive per prompt
+  RolloutStats stats;
+};
+
+struct Prompt {
+  int64_t id = 0;
+  std::vector<int32_t> tokens;
+};
+
+class RolloutEngine {
+ public:
+  explicit RolloutEngine(RolloutConfig cfg);
+  const RolloutConfig& config() const { return cfg_; }
+  // Decoder slots the engine uses: max_batch rows + 1 staging slot for prompt prefill.
+  int slots_needed() const { return cfg_.max_batch + 1; }
+
+  // Generates num_generations samples per prompt with the weights of `policy_version`. With partial rollouts,
+  // `buffer` (required then) supplies unfinished trajectories first and keeps what is cut or incomplete.
+  // Throws CapacityError when a prompt + max_completion_length does not fit a decoder slot.
+  RolloutResult generate(Decoder& dec, const std::vector<Prompt>& prompts, int policy_version,
+                         ReplayBuffer* buffer = nullptr);
+
+  // Called after every sampled token, in a deterministic order (for streaming to a terminal); t.finished and
+  // t.finish already account for the token.
+  using TokenCallback = std::function<void(const Trajectory&, int32_t token)>;
+  void set_token_callback(TokenCallback cb) { on_token_ = std::move(cb); }
+
+ private:
+  RolloutConfig cfg_;
+  TokenCallback on_token_;
+};
+
+// The loss mask of `t` under `mode` when handed out by a call with version `current`.
+std::vector<uint8_t> loss_mask_for(const Trajectory& t, LossSegments mode, int current, int loss_max_staleness);
+
+}  // namespace reasonrl::policy
