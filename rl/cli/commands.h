@@ -5,4 +5,15 @@
 
 namespace reasonrl::cli {
 // ---- registered commands (one line each; keep in the order of main.cpp) ----
+void add_model_info_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
+void add_report_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_sft_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_tokenizer_command(CLI::App& app);
+void add_score_command(CLI::App& app);
+void add_long2short_command(CLI::App& app);
+void add_dpo_command(CLI::App& app);
+void add_merge_command(CLI::App& app);
 }  // namespace reasonrl::cli

@@ -1,0 +1,135 @@
+// model_bench.cpp: training-step throughput of the policy model (tokens/s, achieved GFLOP/s on active parameters),
+// forward / backward ms and GFLOP/s per layer type, and the FMA peak of this machine measured in the same run.
+// Usage: bench_model [config.json] [--B 8] [--T 128] [--steps 10] [--threads N]
+#include <omp.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "rl/util/rng.h"
+
+using namespace reasonrl;
+using namespace reasonrl::model;
+
+namespace {
+
+// FMA peak: independent chains of vector FMAs on every thread (fp32). Returns GFLOP/s.
+typedef float v16 __attribute__((vector_size(64)));
+double fma_peak_gflops(int threads) {
+  const long iters = 20'000'000;
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    double t0 = omp_get_wtime();
+    float sink = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+    {
+      v16 a[12], m, c;
+      for (int i = 0; i < 16; ++i) m[i] = 0.999999f, c[i] = 1e-7f;
+      for (int k = 0; k < 12; ++k)
+        for (int i = 0; i < 16; ++i) a[k][i] = float(k + i);
+      for (long it = 0; it < iters / 12; ++it)
+        for (int k = 0; k < 12; ++k) a[k] = a[k] * m + c;
+      for (int k = 0; k < 12; ++k)
+        for (int i = 0; i < 16; ++i) sink += a[k][i];
+    }
+    const double dt = omp_get_wtime() - t0;
+    const double flops = double(threads) * double(iters / 12) * 12 * 16 * 2;
+    best = std::max(best, flops / dt / 1e9);
+    if (sink == 42) std::printf(" ");
+  }
+  return best;
+}
+
+// Forward FLOPs per token per layer type (2 per multiply-add of every active weight; attention core counted with the
+// causal half of the T x T score and value products).
+struct Flops {
+  double attn = 0, dense = 0, moe = 0, head = 0, mtp = 0;
+  double total() const { return attn + dense + moe + head + mtp; }
+};
+Flops flops_per_token(const ModelConfig& c, int T) {
+  const double D = c.hidden_size, H = c.num_attention_heads, Dq = c.q_head_dim(), Dn = c.qk_nope_head_dim,
+               Dv = c.v_head_dim, C = c.kv_lora_rank, Dr = c.qk_rope_head_dim, Q = c.q_lora_rank;
+  const double attn_w = (Q > 0 ? D * Q + Q * H * Dq : D * H * Dq) + D * (C + Dr) + C * H * (Dn + Dv) + H * Dv * D;
+  const double attn_core = H * (T + 1) / 2.0 * (Dq + Dv);  // multiply-adds per token
+  const double one_attn = 2 * (attn_w + attn_core);
+  const double dense = 2 * 3 * D * c.intermediate_size;
+  const double moe = 2 * (D * c.n_routed_experts + 3 * D * c.moe_intermediate_size *
+                                                       (c.n_shared_experts + c.num_experts_per_tok));
+  Flops f;
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    f.attn += one_attn;
+    if (c.is_moe_layer(l)) f.moe += moe;
+    else f.dense += dense;
+  }
+  f.head = 2 * D * c.vocab_size;
+  if (c.num_nextn_predict_layers > 0 && c.mtp_loss_weight > 0)
+    f.mtp = 2 * 2 * D * D + one_attn + (c.is_moe_layer(c.num_hidden_layers) ? moe : dense) + 2 * D * c.vocab_size;
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string cfg_path = std::string(REASONRL_SOURCE_DIR) + "/configs/model_tiny.json";
+  int B = 8, T = 128, steps = 10, threads = omp_get_max_threads();
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--B" && i + 1 < argc) B = std::atoi(argv[++i]);
+    else if (a == "--T" && i + 1 < argc) T = std::atoi(argv[++i]);
+    else if (a == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);
+    else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else cfg_path = a;
+  }
+  omp_set_num_threads(threads);
+  const ModelConfig cfg = load_model_config(cfg_path);
+  Model m(cfg);
+  m.init_weights(1);
+  AdamW opt;
+  const int V = cfg.vocab_size, N = B * T;
+  Rng rng(2);
+  std::vector<int32_t> tok(N);
+  for (auto& t : tok) t = int32_t(rng.below(V));
+  std::vector<float> logits(size_t(N) * V), dl(logits.size());
+
+  const double peak = fma_peak_gflops(threads);
+  const double peak1 = fma_peak_gflops(1);
+  auto step = [&] {
+    m.zero_grad();
+    m.forward(tok.data(), B, T, logits.data());
+    next_token_loss(logits.data(), tok.data(), B, T, V, nullptr, dl.data());
+    m.backward(dl.data());
+    opt.step(m, 1e-3f);
+    m.update_router_bias();
+  };
+  step();  // warm-up (allocations)
+  step();
+  m.reset_timings();
+  const double t0 = omp_get_wtime();
+  for (int s = 0; s < steps; ++s) step();
+  const double dt = (omp_get_wtime() - t0) / steps;
+  const Flops f = flops_per_token(cfg, T);
+  const double step_flops = 3.0 * f.total() * N;  // forward + backward (2x)
+  std::printf("machine: %d threads, FMA peak %.1f GFLOP/s (%.1f on 1 thread), fp32 512-bit vectors\n", threads, peak,
+              peak1);
+  std::printf("model: %s, %zu params (%zu active), B=%d T=%d\n", cfg_path.c_str(), m.num_params(),
+              m.num_active_params(), B, T);
+  std::printf("train step: %.1f ms, %.0f tokens/s, %.2f GFLOP/s = %.1f%% of peak (model FLOPs = 3 x forward)\n",
+              dt * 1e3, N / dt, step_flops / dt / 1e9, 100.0 * step_flops / dt / 1e9 / peak);
+  const LayerTimings& tm = m.timings();
+  double other = dt * steps;
+  for (int k = 0; k < LayerTimings::kKinds; ++k) other -= tm.fwd[k] + tm.bwd[k];
+  std::printf("%-10s %9s %9s %9s %9s %8s\n", "layer", "fwd ms", "bwd ms", "fwd GF/s", "bwd GF/s", "of peak");
+  const double per_kind[] = {0, f.attn, f.dense, f.moe, f.head, f.mtp};
+  for (int k = 0; k < LayerTimings::kKinds; ++k) {
+    const double fw = tm.fwd[k] / steps, bw = tm.bwd[k] / steps;
+    const double ff = per_kind[k] * N, bf = 2 * per_kind[k] * N;
+    std::printf("%-10s %9.2f %9.2f %9.2f %9.2f %7.1f%%\n", LayerTimings::name(k), fw * 1e3, bw * 1e3,
+                fw > 0 ? ff / fw / 1e9 : 0.0, bw > 0 ? bf / bw / 1e9 : 0.0,
+                fw + bw > 0 && ff > 0 ? 100.0 * (ff + bf) / (fw + bw) / 1e9 / peak : 0.0);
+  }
+  std::printf("%-10s %9.2f   (loss, optimizer, router bias)\n", "other", other / steps * 1e3);
+  return 0;
+}

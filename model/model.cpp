@@ -1,0 +1,1134 @@
+// model.cpp: the model: parameter arena layout, forward / backward of the blocks (MLA + dense or DeepSeekMoE FFN),
+// MTP, router-bias balancing, and latent-cache decoding with absorbed MLA.
+#include "model/model.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "model/layers.h"
+#include "rl/util/error.h"
+#include "rl/util/rng.h"
+
+namespace reasonrl::model {
+
+const char* LayerTimings::name(int k) {
+  static const char* names[] = {"embed", "attention", "dense_ffn", "moe", "head", "mtp"};
+  return k >= 0 && k < kKinds ? names[k] : "?";
+}
+
+namespace {
+
+// Offsets of one layer's tensors in the arena. gate_proj and up_proj of one FFN are adjacent, so [gate | up] is one
+// (2F, D) matrix and one GEMM.
+struct FfnOff {
+  size_t gate_up = 0, down = 0;
+  int F = 0;
+};
+struct LayerOff {
+  size_t in_norm = 0, q_a = 0, q_a_norm = 0, q_b = 0, q = 0, kv_a = 0, kv_a_norm = 0, kv_b = 0, o = 0, post_norm = 0;
+  bool moe = false;
+  FfnOff dense;
+  size_t router = 0, router_bias = 0;
+  FfnOff shared;
+  std::vector<FfnOff> experts;
+  int moe_slot = -1;  // index into the router load counters
+};
+struct MtpOff {
+  size_t enorm = 0, hnorm = 0, eh_proj = 0, head_norm = 0;
+  LayerOff block;
+};
+
+enum class Init { Normal, One, Zero };
+
+template <class S>
+S* grow(std::vector<S>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+template <class S>
+S* zeroed(std::vector<S>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  std::fill(v.begin(), v.begin() + n, S(0));
+  return v.data();
+}
+
+struct ScopedTimer {
+  double* slot;
+  double t0;
+  explicit ScopedTimer(double* s) : slot(s), t0(s ? omp_get_wtime() : 0.0) {}
+  ~ScopedTimer() {
+    if (slot) *slot += omp_get_wtime() - t0;
+  }
+};
+
+// Top-k indices of v (descending value, ties to the lower index) into out[0..k).
+template <class S>
+void topk_indices(const S* v, int n, int k, int* out) {
+  for (int j = 0; j < k; ++j) out[j] = -1;
+  for (int i = 0; i < n; ++i) {
+    const S x = v[i];
+    int p = k;
+    while (p > 0 && (out[p - 1] < 0 || v[out[p - 1]] < x)) --p;
+    if (p < k) {
+      for (int j = k - 1; j > p; --j) out[j] = out[j - 1];
+      out[p] = i;
+    }
+  }
+}
+
+}  // namespace
+
+// ---- activation caches ------------------------------------------------------------------------------
+template <class S>
+struct FfnCache {
+  std::vector<S> gu, a;  // (N, 2F) [gate | up] pre-activation, (N, F) silu(gate) * up
+};
+template <class S>
+struct MoeCache {
+  std::vector<S> s;           // (N, E) sigmoid affinities
+  std::vector<int> idx;       // (N, K) selected experts
+  std::vector<S> w;           // (N, K) gate weights
+  std::vector<int> aux_idx;   // (N, K) unbiased top-k (indicator of the balance loss)
+  int routed_N = -1;          // N of the stored selection (for frozen routing)
+  std::vector<int> ebegin;    // (E + 1) first dispatched row of each expert
+  std::vector<int> row_tok;   // (N*K) token of each dispatched row
+  std::vector<int> pos;       // (N*K) dispatched row of (n, k)
+  std::vector<S> xe, gue, ae, ye;  // (N*K, D), (N*K, 2F), (N*K, F), (N*K, D)
+  FfnCache<S> shared;
+  std::vector<S> bal_g;       // (B, E) dL_bal/ds'_i per row
+  std::vector<S> ssum;        // (N) sum_i s_i
+  bool bal_on = false;
+};
+template <class S>
+struct BlockCache {
+  std::vector<S> xn1, rstd1;         // (N, D), (N)
+  std::vector<S> cq, cqn, rstdq;     // (N, Q), (N, Q), (N)
+  std::vector<S> q;                  // (N, H, Dn+Dr) rope part rotated
+  std::vector<S> ckv, ckvn, rstdkv;  // (N, C), (N, C), (N)
+  std::vector<S> kpe;                // (N, Dr) rotated
+  std::vector<S> kv;                 // (N, H, Dn+Dv)
+  std::vector<S> att;                // (B, H, T, T)
+  std::vector<S> o;                  // (N, H*Dv)
+  std::vector<S> xmid;               // (N, D) residual after attention
+  std::vector<S> xn2, rstd2;         // (N, D), (N)
+  FfnCache<S> dense;
+  MoeCache<S> moe;
+};
+
+template <class S>
+struct BasicModel<S>::Impl {
+  ModelConfig cfg;
+  std::vector<TensorInfo> tensors;
+  std::vector<Init> inits;
+  size_t arena = 0;
+  std::vector<S> params, grads;
+  size_t embed = 0, final_norm = 0, lm_head = 0;
+  std::vector<LayerOff> layers;
+  bool has_mtp = false;
+  MtpOff mtp;
+  size_t n_active = 0;
+  // router state: per MoE layer (main layers, then the MTP block) the counted loads, (n_moe, E) flattened
+  std::vector<double> loads;
+  std::vector<size_t> bias_off;
+  bool frozen = false;
+  // activations of the last forward
+  int B = 0, T = 0;
+  bool have_forward = false;
+  std::vector<int32_t> tokens, pos;
+  std::vector<S> mask;
+  std::vector<std::vector<S>> resid;  // L + 1 of (N, D)
+  std::vector<BlockCache<S>> blocks;  // L (+ 1 for the MTP block)
+  std::vector<S> xf, rstdf;           // (N, D) final-normed hidden, (N)
+  bool mtp_on = false;
+  std::vector<int32_t> mtp_next, mtp_tgt;
+  std::vector<S> mtp_emb, mtp_en, mtp_rstde, mtp_hn, mtp_rstdh, mtp_cat, mtp_hin, mtp_hout, mtp_hn2, mtp_rstd2;
+  std::vector<S> mtp_dlogits, mtp_w;  // (N, V) d(mtp loss)/dlogits (unscaled by aux), (N)
+  S mtp_loss = 0, bal_loss = 0;
+  S aux_scale = 1;
+  LayerTimings tim;
+  // workspaces
+  std::vector<S> w_tmp, w_kva, w_do, w_dq, w_dkv, w_dkpe, w_dckvn, w_dckv, w_dkva, w_dcqn, w_dcq, w_dxn1, w_dxn2,
+      w_dxmid, w_dye, w_dw, w_dae, w_dgue, w_dxe, w_ds, w_dgu, w_da, w_dA, w_dB, w_dxf, w_mtp, w_qlat;
+  // decode workspace
+  std::vector<S> d_x, d_xn, d_out, d_y, d_xf, d_rstd;
+  BlockCache<S> dec;
+
+  const S* P(size_t off) const { return params.data() + off; }
+  S* G(size_t off) { return grads.data() + off; }
+
+  // ---- layout -------------------------------------------------------------------------------------
+  size_t add(const std::string& name, std::vector<int64_t> shape, Init init, bool trainable = true) {
+    TensorInfo t;
+    t.name = name;
+    t.shape = std::move(shape);
+    t.size = 1;
+    for (auto d : t.shape) t.size *= size_t(d);
+    t.offset = arena;
+    t.trainable = trainable;
+    t.decay = trainable && t.shape.size() >= 2;
+    arena += t.size;
+    tensors.push_back(t);
+    inits.push_back(init);
+    return t.offset;
+  }
+  FfnOff add_ffn(const std::string& pre, int F) {
+    const int D = cfg.hidden_size;
+    FfnOff f;
+    f.F = F;
+    f.gate_up = add(pre + "gate_proj.weight", {F, D}, Init::Normal);
+    add(pre + "up_proj.weight", {F, D}, Init::Normal);
+    f.down = add(pre + "down_proj.weight", {D, F}, Init::Normal);
+    return f;
+  }
+  LayerOff add_layer(int l, bool moe) {
+    const ModelConfig& c = cfg;
+    const int D = c.hidden_size, H = c.num_attention_heads;
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    LayerOff L;
+    L.in_norm = add(p + "input_layernorm.weight", {D}, Init::One);
+    if (c.q_lora_rank > 0) {
+      L.q_a = add(p + "self_attn.q_a_proj.weight", {c.q_lora_rank, D}, Init::Normal);
+      L.q_a_norm = add(p + "self_attn.q_a_layernorm.weight", {c.q_lora_rank}, Init::One);
+      L.q_b = add(p + "self_attn.q_b_proj.weight", {H * c.q_head_dim(), c.q_lora_rank}, Init::Normal);
+    } else {
+      L.q = add(p + "self_attn.q_proj.weight", {H * c.q_head_dim(), D}, Init::Normal);
+    }
+    L.kv_a = add(p + "self_attn.kv_a_proj_with_mqa.weight", {c.kv_lora_rank + c.qk_rope_head_dim, D}, Init::Normal);
+    L.kv_a_norm = add(p + "self_attn.kv_a_layernorm.weight", {c.kv_lora_rank}, Init::One);
+    L.kv_b = add(p + "self_attn.kv_b_proj.weight", {H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank},
+                 Init::Normal);
+    L.o = add(p + "self_attn.o_proj.weight", {D, H * c.v_head_dim}, Init::Normal);
+    L.post_norm = add(p + "post_attention_layernorm.weight", {D}, Init::One);
+    L.moe = moe;
+    if (!moe) {
+      L.dense = add_ffn(p + "mlp.", c.intermediate_size);
+    } else {
+      L.router = add(p + "mlp.gate.weight", {c.n_routed_experts, D}, Init::Normal);
+      L.router_bias = add(p + "mlp.gate.e_score_correction_bias", {c.n_routed_experts}, Init::Zero, false);
+      for (int e = 0; e < c.n_routed_experts; ++e)
+        L.experts.push_back(add_ffn(p + "mlp.experts." + std::to_string(e) + ".", c.moe_intermediate_size));
+      if (c.n_shared_experts > 0)
+        L.shared = add_ffn(p + "mlp.shared_experts.", c.n_shared_experts * c.moe_intermediate_size);
+      L.moe_slot = int(bias_off.size());
+      bias_off.push_back(L.router_bias);
+    }
+    return L;
+  }
+  void build(bool alloc = true) {
+    const ModelConfig& c = cfg;
+    const int D = c.hidden_size, V = c.vocab_size;
+    if (c.qk_rope_head_dim > 512) throw ConfigError("model config: qk_rope_head_dim must be <= 512");
+    if (c.n_routed_experts > 1024) throw ConfigError("model config: n_routed_experts must be <= 1024");
+    embed = add("model.embed_tokens.weight", {V, D}, Init::Normal);
+    for (int l = 0; l < c.num_hidden_layers; ++l) layers.push_back(add_layer(l, c.is_moe_layer(l)));
+    final_norm = add("model.norm.weight", {D}, Init::One);
+    lm_head = add("lm_head.weight", {V, D}, Init::Normal);
+    has_mtp = c.num_nextn_predict_layers > 0;
+    if (has_mtp) {
+      const int l = c.num_hidden_layers;
+      const std::string p = "model.layers." + std::to_string(l) + ".";
+      mtp.enorm = add(p + "enorm.weight", {D}, Init::One);
+      mtp.hnorm = add(p + "hnorm.weight", {D}, Init::One);
+      mtp.eh_proj = add(p + "eh_proj.weight", {D, 2 * D}, Init::Normal);
+      mtp.block = add_layer(l, c.is_moe_layer(l));
+      mtp.head_norm = add(p + "shared_head.norm.weight", {D}, Init::One);
+    }
+    if (alloc) {
+      params.assign(arena, S(0));
+      grads.assign(arena, S(0));
+    }
+    loads.assign(bias_off.size() * size_t(std::max(c.n_routed_experts, 1)), 0.0);
+    // active parameters per token (main model)
+    size_t total_main = lm_head + size_t(V) * D;  // everything before the MTP module
+    size_t inactive = 0;
+    for (const auto& L : layers)
+      if (L.moe) inactive += size_t(c.n_routed_experts - c.num_experts_per_tok) * 3 * c.moe_intermediate_size * D;
+    n_active = total_main - inactive;
+    blocks.resize(layers.size() + (has_mtp ? 1 : 0));
+    resid.resize(layers.size() + 1);
+  }
+  void init(uint64_t seed) {
+    Rng rng(seed);
+    const double std = cfg.initializer_range;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      S* p = params.data() + tensors[i].offset;
+      for (size_t k = 0; k < tensors[i].size; ++k)
+        p[k] = inits[i] == Init::One ? S(1) : inits[i] == Init::Zero ? S(0) : S(rng.normal() * std);
+    }
+  }
+
+  // ---- FFN (dense SwiGLU; also a shared or routed expert) ------------------------------------------
+  // y (N, D) = down(silu(gate x) * up x)
+  void ffn_forward(const FfnOff& f, FfnCache<S>& fc, const S* x, S* y, int N) {
+    const int D = cfg.hidden_size, F = f.F;
+    S* gu = grow(fc.gu, size_t(N) * 2 * F);
+    S* a = grow(fc.a, size_t(N) * F);
+    linear_forward(gu, x, P(f.gate_up), N, D, 2 * F);
+    swiglu_forward(a, gu, N, F);
+    linear_forward(y, a, P(f.down), N, F, D);
+  }
+  // dx (N, D) += ...
+  void ffn_backward(const FfnOff& f, FfnCache<S>& fc, const S* dy, const S* x, S* dx, int N) {
+    const int D = cfg.hidden_size, F = f.F;
+    S* da = zeroed(w_da, size_t(N) * F);
+    linear_backward(da, G(f.down), dy, fc.a.data(), P(f.down), N, F, D);
+    S* dgu = grow(w_dgu, size_t(N) * 2 * F);
+    swiglu_backward(dgu, da, fc.gu.data(), N, F);
+    linear_backward(dx, G(f.gate_up), dgu, x, P(f.gate_up), N, D, 2 * F);
+  }
+
+  // ---- DeepSeekMoE -------------------------------------------------------------------------------------
+  // x (N, D) normed input, y (N, D) output. training: count loads (rows with cnt != 0), honour frozen routing,
+  // compute the sequence-wise balance loss over the B rows of T tokens.
+  void moe_forward(const LayerOff& L, MoeCache<S>& mc, const S* x, S* y, int N, int B, int T, const S* cnt,
+                   bool training) {
+    const ModelConfig& c = cfg;
+    const int D = c.hidden_size, E = c.n_routed_experts, K = c.num_experts_per_tok, Fm = c.moe_intermediate_size;
+    const bool bal = training && c.seq_aux_alpha > 0;
+    const bool reuse = training && frozen && mc.routed_N == N;
+    S* s = grow(mc.s, size_t(N) * E);
+    linear_forward(s, x, P(L.router), N, D, E);
+    int* idx = grow(mc.idx, size_t(N) * K);
+    int* aux_idx = grow(mc.aux_idx, size_t(N) * K);
+    S* w = grow(mc.w, size_t(N) * K);
+    const S* bias = P(L.router_bias);
+    const int gsz = E / c.n_group;
+    const S rsf = S(c.routed_scaling_factor);
+#pragma omp parallel for schedule(static) if (N > 64)
+    for (int n = 0; n < N; ++n) {
+      S* sn = s + size_t(n) * E;
+      for (int e = 0; e < E; ++e) sn[e] = S(1) / (S(1) + std::exp(-sn[e]));
+      int* in = idx + size_t(n) * K;
+      if (!reuse) {
+        S biased[1024];
+        for (int e = 0; e < E; ++e) biased[e] = sn[e] + bias[e];
+        if (c.n_group > 1) {
+          S gscore[1024];
+          for (int g = 0; g < c.n_group; ++g) {
+            int t2[2];
+            topk_indices(biased + g * gsz, gsz, 2, t2);
+            gscore[g] = biased[g * gsz + t2[0]] + biased[g * gsz + t2[1]];
+          }
+          int keep[1024];
+          topk_indices(gscore, c.n_group, c.topk_group, keep);
+          bool kept[1024] = {};
+          for (int j = 0; j < c.topk_group; ++j) kept[keep[j]] = true;
+          for (int e = 0; e < E; ++e)
+            if (!kept[e / gsz]) biased[e] = -INFINITY;
+        }
+        topk_indices(biased, E, K, in);
+        if (bal) topk_indices(sn, E, K, aux_idx + size_t(n) * K);
+      }
+      S* wn = w + size_t(n) * K;
+      S sum = 0;
+      for (int k = 0; k < K; ++k) sum += sn[in[k]];
+      for (int k = 0; k < K; ++k) wn[k] = (c.norm_topk_prob ? sn[in[k]] / (sum + S(1e-20)) : sn[in[k]]) * rsf;
+    }
+    if (training) {
+      mc.routed_N = N;
+      double* ld = loads.data() + size_t(L.moe_slot) * E;
+      for (int n = 0; n < N; ++n)
+        if (!cnt || cnt[n] != S(0))
+          for (int k = 0; k < K; ++k) ld[idx[size_t(n) * K + k]] += 1.0;
+    }
+    // dispatch: rows of each expert contiguous
+    const int R = N * K;
+    int* eb = grow(mc.ebegin, size_t(E) + 1);
+    std::fill(eb, eb + E + 1, 0);
+    for (int r = 0; r < R; ++r) eb[idx[r] + 1]++;
+    for (int e = 0; e < E; ++e) eb[e + 1] += eb[e];
+    int* rt = grow(mc.row_tok, size_t(R));
+    int* pos = grow(mc.pos, size_t(R));
+    {
+      std::vector<int> fill(eb, eb + E);
+      for (int r = 0; r < R; ++r) {
+        const int row = fill[idx[r]]++;
+        pos[r] = row;
+        rt[row] = r / K;
+      }
+    }
+    S* xe = grow(mc.xe, size_t(R) * D);
+    S* gue = grow(mc.gue, size_t(R) * 2 * Fm);
+    S* ae = grow(mc.ae, size_t(R) * Fm);
+    S* ye = grow(mc.ye, size_t(R) * D);
+#pragma omp parallel for schedule(static) if (R > 64)
+    for (int r = 0; r < R; ++r) std::memcpy(xe + size_t(r) * D, x + size_t(rt[r]) * D, sizeof(S) * D);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int e = 0; e < E; ++e) {
+      const int r0 = eb[e], ne = eb[e + 1] - r0;
+      if (ne == 0) continue;
+      const FfnOff& f = L.experts[e];
+      linear_forward(gue + size_t(r0) * 2 * Fm, xe + size_t(r0) * D, P(f.gate_up), ne, D, 2 * Fm);
+      swiglu_forward(ae + size_t(r0) * Fm, gue + size_t(r0) * 2 * Fm, ne, Fm);
+      linear_forward(ye + size_t(r0) * D, ae + size_t(r0) * Fm, P(f.down), ne, Fm, D);
+    }
+    if (c.n_shared_experts > 0) ffn_forward(L.shared, mc.shared, x, y, N);
+    else std::fill(y, y + size_t(N) * D, S(0));
+#pragma omp parallel for schedule(static) if (N > 64)
+    for (int n = 0; n < N; ++n) {
+      S* yn = y + size_t(n) * D;
+      for (int k = 0; k < K; ++k) {
+        const S g = w[size_t(n) * K + k];
+        const S* src = ye + size_t(pos[size_t(n) * K + k]) * D;
+        for (int d = 0; d < D; ++d) yn[d] += g * src[d];
+      }
+    }
+    // sequence-wise balance loss: alpha * sum_i f_i P_i per row, averaged over rows with counted tokens
+    mc.bal_on = bal;
+    if (bal) {
+      S* bg = zeroed(mc.bal_g, size_t(B) * E);
+      S* ss = grow(mc.ssum, size_t(N));
+      for (int n = 0; n < N; ++n) {
+        S t = 0;
+        for (int e = 0; e < E; ++e) t += s[size_t(n) * E + e];
+        ss[n] = t;
+      }
+      int rows = 0;
+      for (int b = 0; b < B; ++b) {
+        int Tb = 0;
+        for (int t = 0; t < T; ++t) Tb += (!cnt || cnt[b * T + t] != S(0));
+        rows += Tb > 0;
+      }
+      double loss = 0;
+      for (int b = 0; b < B; ++b) {
+        std::vector<double> f(E, 0.0), Pm(E, 0.0);
+        int Tb = 0;
+        for (int t = 0; t < T; ++t) {
+          const int n = b * T + t;
+          if (cnt && cnt[n] == S(0)) continue;
+          ++Tb;
+          for (int k = 0; k < K; ++k) f[aux_idx[size_t(n) * K + k]] += 1.0;
+          for (int e = 0; e < E; ++e) Pm[e] += double(s[size_t(n) * E + e] / ss[n]);
+        }
+        if (Tb == 0) continue;
+        for (int e = 0; e < E; ++e) {
+          const double fi = f[e] * E / (double(K) * Tb);
+          loss += c.seq_aux_alpha * fi * Pm[e] / Tb / rows;
+          bg[size_t(b) * E + e] = S(c.seq_aux_alpha * fi / Tb / rows);
+        }
+      }
+      bal_loss += S(loss);
+    }
+  }
+
+  // dy (N, D) -> dx (N, D) +=
+  void moe_backward(const LayerOff& L, MoeCache<S>& mc, const S* dy, const S* x, S* dx, int N, int T,
+                    const S* cnt) {
+    const ModelConfig& c = cfg;
+    const int D = c.hidden_size, E = c.n_routed_experts, K = c.num_experts_per_tok, Fm = c.moe_intermediate_size;
+    const int R = N * K;
+    if (c.n_shared_experts > 0) ffn_backward(L.shared, mc.shared, dy, x, dx, N);
+    const int* idx = mc.idx.data();
+    const int* pos = mc.pos.data();
+    const S* w = mc.w.data();
+    const S* s = mc.s.data();
+    S* dye = grow(w_dye, size_t(R) * D);
+    S* dw = grow(w_dw, size_t(R));
+#pragma omp parallel for schedule(static) if (N > 64)
+    for (int n = 0; n < N; ++n) {
+      const S* g = dy + size_t(n) * D;
+      for (int k = 0; k < K; ++k) {
+        const int r = pos[size_t(n) * K + k];
+        const S* ye = mc.ye.data() + size_t(r) * D;
+        S* de = dye + size_t(r) * D;
+        const S wk = w[size_t(n) * K + k];
+        S acc = 0;
+#pragma omp simd reduction(+ : acc)
+        for (int d = 0; d < D; ++d) {
+          acc += g[d] * ye[d];
+          de[d] = wk * g[d];
+        }
+        dw[size_t(n) * K + k] = acc;
+      }
+    }
+    S* dae = zeroed(w_dae, size_t(R) * Fm);
+    S* dgue = grow(w_dgue, size_t(R) * 2 * Fm);
+    S* dxe = zeroed(w_dxe, size_t(R) * D);
+    const int* eb = mc.ebegin.data();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int e = 0; e < E; ++e) {
+      const int r0 = eb[e], ne = eb[e + 1] - r0;
+      if (ne == 0) continue;
+      const FfnOff& f = L.experts[e];
+      linear_backward(dae + size_t(r0) * Fm, G(f.down), dye + size_t(r0) * D, mc.ae.data() + size_t(r0) * Fm,
+                      P(f.down), ne, Fm, D);
+      swiglu_backward(dgue + size_t(r0) * 2 * Fm, dae + size_t(r0) * Fm, mc.gue.data() + size_t(r0) * 2 * Fm, ne, Fm);
+      linear_backward(dxe + size_t(r0) * D, G(f.gate_up), dgue + size_t(r0) * 2 * Fm, mc.xe.data() + size_t(r0) * D,
+                      P(f.gate_up), ne, D, 2 * Fm);
+    }
+    S* ds = zeroed(w_ds, size_t(N) * E);
+    const S rsf = S(c.routed_scaling_factor);
+#pragma omp parallel for schedule(static) if (N > 64)
+    for (int n = 0; n < N; ++n) {
+      S* dxn = dx + size_t(n) * D;
+      for (int k = 0; k < K; ++k) {
+        const S* src = dxe + size_t(pos[size_t(n) * K + k]) * D;
+        for (int d = 0; d < D; ++d) dxn[d] += src[d];
+      }
+      const int* in = idx + size_t(n) * K;
+      const S* sn = s + size_t(n) * E;
+      const S* dwn = dw + size_t(n) * K;
+      S* dsn = ds + size_t(n) * E;
+      if (c.norm_topk_prob) {
+        S Z = S(1e-20), a = 0;
+        for (int k = 0; k < K; ++k) {
+          Z += sn[in[k]];
+          a += dwn[k] * sn[in[k]];
+        }
+        for (int k = 0; k < K; ++k) dsn[in[k]] += rsf * (dwn[k] / Z - a / (Z * Z));
+      } else {
+        for (int k = 0; k < K; ++k) dsn[in[k]] += rsf * dwn[k];
+      }
+      if (mc.bal_on && (!cnt || cnt[n] != S(0))) {
+        const S* g = mc.bal_g.data() + size_t(n / T) * E;
+        const S sum = mc.ssum[n];
+        S dot = 0;
+        for (int e = 0; e < E; ++e) dot += g[e] * sn[e] / sum;
+        for (int e = 0; e < E; ++e) dsn[e] += aux_scale * (g[e] - dot) / sum;
+      }
+      for (int e = 0; e < E; ++e) dsn[e] *= sn[e] * (S(1) - sn[e]);
+    }
+    linear_backward(dx, G(L.router), ds, x, P(L.router), N, D, E);
+  }
+
+  // ---- MLA, expanded (training) -------------------------------------------------------------------------
+  // Query, latent and rope-key projections for N tokens at positions pos: fills bc.q (rotated), bc.ckv, bc.ckvn,
+  // bc.kpe (rotated) (and bc.cq / bc.cqn with a low-rank query).
+  void mla_project(const LayerOff& L, BlockCache<S>& bc, const S* xn, int N, const int32_t* pos) {
+    const ModelConfig& c = cfg;
+    const int D = c.hidden_size, H = c.num_attention_heads, Dq = c.q_head_dim(), Dn = c.qk_nope_head_dim,
+              Dr = c.qk_rope_head_dim, C = c.kv_lora_rank, Q = c.q_lora_rank;
+    S* q = grow(bc.q, size_t(N) * H * Dq);
+    if (Q > 0) {
+      S* cq = grow(bc.cq, size_t(N) * Q);
+      S* cqn = grow(bc.cqn, size_t(N) * Q);
+      linear_forward(cq, xn, P(L.q_a), N, D, Q);
+      rmsnorm_forward(cqn, grow(bc.rstdq, size_t(N)), cq, P(L.q_a_norm), N, Q, c.rms_norm_eps);
+      linear_forward(q, cqn, P(L.q_b), N, Q, H * Dq);
+    } else {
+      linear_forward(q, xn, P(L.q), N, D, H * Dq);
+    }
+    S* kva = grow(w_kva, size_t(N) * (C + Dr));
+    linear_forward(kva, xn, P(L.kv_a), N, D, C + Dr);
+    S* ckv = grow(bc.ckv, size_t(N) * C);
+    S* kpe = grow(bc.kpe, size_t(N) * Dr);
+    for (int n = 0; n < N; ++n) {
+      std::memcpy(ckv + size_t(n) * C, kva + size_t(n) * (C + Dr), sizeof(S) * C);
+      std::memcpy(kpe + size_t(n) * Dr, kva + size_t(n) * (C + Dr) + C, sizeof(S) * Dr);
+    }
+    rmsnorm_forward(grow(bc.ckvn, size_t(N) * C), grow(bc.rstdkv, size_t(N)), ckv, P(L.kv_a_norm), N, C,
+                    c.rms_norm_eps);
+    rope_apply(q + Dn, N, H * Dq, H, Dq, pos, Dr, c.rope_theta, +1);
+    rope_apply(kpe, N, Dr, 1, Dr, pos, Dr, c.rope_theta, +1);
+  }
+
+  // xn (N, D) -> out (N, D)
+  void attn_forward(const LayerOff& L, BlockCache<S>& bc, const S* xn, S* out, int B, int T) {
+    const ModelConfig& c = cfg;
+    const int D = c.hidden_size, H = c.num_attention_heads, Dn = c.qk_nope_head_dim, Dr = c.qk_rope_head_dim,
+              Dv = c.v_head_dim, C = c.kv_lora_rank;
+    const int N = B * T;
+    mla_project(L, bc, xn, N, pos.data());
+    S* kv = grow(bc.kv, size_t(N) * H * (Dn + Dv));
+    linear_forward(kv, bc.ckvn.data(), P(L.kv_b), N, C, H * (Dn + Dv));
+    S* o = grow(bc.o, size_t(N) * H * Dv);
+    mla_attention_forward(o, grow(bc.att, size_t(B) * H * T * T), bc.q.data(), kv, bc.kpe.data(), B, T, H, Dn, Dr, Dv,
+                          c.softmax_scale());
+    linear_forward(out, o, P(L.o), N, H * Dv, D);
+  }
+
+  // dout (N, D) -> dxn (N, D) +=
+  void attn_backward(const LayerOff& L, BlockCache<S>& bc, const S* dout, const S* xn, S* dxn, int B, int T) {
+    const ModelConfig& c = cfg;
+    const int D = c.hidden_size, H = c.num_attention_heads, Dq = c.q_head_dim(), Dn = c.qk_nope_head_dim,
+              Dr = c.qk_rope_head_dim, Dv = c.v_head_dim, C = c.kv_lora_rank, Q = c.q_lora_rank;
+    const int N = B * T;
+    S* d_o = zeroed(w_do, size_t(N) * H * Dv);
+    linear_backward(d_o, G(L.o), dout, bc.o.data(), P(L.o), N, H * Dv, D);
+    S* dq = grow(w_dq, size_t(N) * H * Dq);
+    S* dkv = grow(w_dkv, size_t(N) * H * (Dn + Dv));
+    S* dkpe = grow(w_dkpe, size_t(N) * Dr);
+    mla_attention_backward(dq, dkv, dkpe, d_o, bc.att.data(), bc.q.data(), bc.kv.data(), bc.kpe.data(), B, T, H, Dn,
+                           Dr, Dv, c.softmax_scale());
+    rope_apply(dq + Dn, N, H * Dq, H, Dq, pos.data(), Dr, c.rope_theta, -1);
+    rope_apply(dkpe, N, Dr, 1, Dr, pos.data(), Dr, c.rope_theta, -1);
+    S* dckvn = zeroed(w_dckvn, size_t(N) * C);
+    linear_backward(dckvn, G(L.kv_b), dkv, bc.ckvn.data(), P(L.kv_b), N, C, H * (Dn + Dv));
+    S* dckv = zeroed(w_dckv, size_t(N) * C);
+    rmsnorm_backward(dckv, G(L.kv_a_norm), dckvn, bc.ckv.data(), P(L.kv_a_norm), bc.rstdkv.data(), N, C);
+    S* dkva = grow(w_dkva, size_t(N) * (C + Dr));
+    for (int n = 0; n < N; ++n) {
+      std::memcpy(dkva + size_t(n) * (C + Dr), dckv + size_t(n) * C, sizeof(S) * C);
+      std::memcpy(dkva + size_t(n) * (C + Dr) + C, dkpe + size_t(n) * Dr, sizeof(S) * Dr);
+    }
+    linear_backward(dxn, G(L.kv_a), dkva, xn, P(L.kv_a), N, D, C + Dr);
+    if (Q > 0) {
+      S* dcqn = zeroed(w_dcqn, size_t(N) * Q);
+      linear_backward(dcqn, G(L.q_b), dq, bc.cqn.data(), P(L.q_b), N, Q, H * Dq);
+      S* dcq = zeroed(w_dcq, size_t(N) * Q);
+      rmsnorm_backward(dcq, G(L.q_a_norm), dcqn, bc.cq.data(), P(L.q_a_norm), bc.rstdq.data(), N, Q);
+      linear_backward(dxn, G(L.q_a), dcq, xn, P(L.q_a), N, D, Q);
+    } else {
+      linear_backward(dxn, G(L.q), dq, xn, P(L.q), N, D, H * Dq);
+    }
+  }
+
+  // ---- block ----------------------------------------------------------------------------------------------
+  // xin (N, D) -> xout (N, D)
+  void block_forward(const LayerOff& L, BlockCache<S>& bc, const S* xin, S* xout, int B, int T, const S* cnt,
+                     int kind_attn) {
+    const int D = cfg.hidden_size, N = B * T;
+    S* tmp = grow(w_tmp, size_t(N) * D);
+    {
+      ScopedTimer tm(kind_attn < 0 ? nullptr : &tim.fwd[kind_attn]);
+      rmsnorm_forward(grow(bc.xn1, size_t(N) * D), grow(bc.rstd1, size_t(N)), xin, P(L.in_norm), N, D,
+                      cfg.rms_norm_eps);
+      attn_forward(L, bc, bc.xn1.data(), tmp, B, T);
+      S* xm = grow(bc.xmid, size_t(N) * D);
+      for (size_t i = 0; i < size_t(N) * D; ++i) xm[i] = xin[i] + tmp[i];
+      rmsnorm_forward(grow(bc.xn2, size_t(N) * D), grow(bc.rstd2, size_t(N)), xm, P(L.post_norm), N, D,
+                      cfg.rms_norm_eps);
+    }
+    {
+      ScopedTimer tm(kind_attn < 0 ? nullptr : &tim.fwd[L.moe ? LayerTimings::Moe : LayerTimings::DenseFfn]);
+      if (L.moe) moe_forward(L, bc.moe, bc.xn2.data(), tmp, N, B, T, cnt, true);
+      else ffn_forward(L.dense, bc.dense, bc.xn2.data(), tmp, N);
+      for (size_t i = 0; i < size_t(N) * D; ++i) xout[i] = bc.xmid[i] + tmp[i];
+    }
+  }
+
+  // dout (N, D) -> din (N, D) (written)
+  void block_backward(const LayerOff& L, BlockCache<S>& bc, const S* xin, const S* dout, S* din, int B, int T,
+                      const S* cnt, int kind_attn) {
+    const int D = cfg.hidden_size, N = B * T;
+    S* dxmid = grow(w_dxmid, size_t(N) * D);
+    {
+      ScopedTimer tm(kind_attn < 0 ? nullptr : &tim.bwd[L.moe ? LayerTimings::Moe : LayerTimings::DenseFfn]);
+      S* dxn2 = zeroed(w_dxn2, size_t(N) * D);
+      if (L.moe) moe_backward(L, bc.moe, dout, bc.xn2.data(), dxn2, N, T, cnt);
+      else ffn_backward(L.dense, bc.dense, dout, bc.xn2.data(), dxn2, N);
+      std::memcpy(dxmid, dout, sizeof(S) * N * D);
+      rmsnorm_backward(dxmid, G(L.post_norm), dxn2, bc.xmid.data(), P(L.post_norm), bc.rstd2.data(), N, D);
+    }
+    {
+      ScopedTimer tm(kind_attn < 0 ? nullptr : &tim.bwd[kind_attn]);
+      S* dxn1 = zeroed(w_dxn1, size_t(N) * D);
+      attn_backward(L, bc, dxmid, bc.xn1.data(), dxn1, B, T);
+      std::memcpy(din, dxmid, sizeof(S) * N * D);
+      rmsnorm_backward(din, G(L.in_norm), dxn1, xin, P(L.in_norm), bc.rstd1.data(), N, D);
+    }
+  }
+
+  void check_tokens(const int32_t* tok, size_t n) const {
+    for (size_t i = 0; i < n; ++i)
+      if (tok[i] < 0 || tok[i] >= cfg.vocab_size)
+        throw FormatError("token id " + std::to_string(tok[i]) + " at index " + std::to_string(i) +
+                          " is outside the vocabulary [0, " + std::to_string(cfg.vocab_size) + ")");
+  }
+
+  // ---- model forward / backward ---------------------------------------------------------------------------
+  void forward(const int32_t* tok, int B_, int T_, S* logits, const S* loss_mask) {
+    const ModelConfig& c = cfg;
+    if (B_ <= 0 || T_ <= 0) throw Error("model forward: B and T must be > 0 (got " + std::to_string(B_) + ", " +
+                                        std::to_string(T_) + ")");
+    if (T_ > c.max_position_embeddings)
+      throw CapacityError("model forward: T = " + std::to_string(T_) + " exceeds max_position_embeddings = " +
+                          std::to_string(c.max_position_embeddings));
+    B = B_;
+    T = T_;
+    const int N = B * T, D = c.hidden_size, V = c.vocab_size, Ln = c.num_hidden_layers;
+    check_tokens(tok, size_t(N));
+    tokens.assign(tok, tok + N);
+    pos.resize(N);
+    for (int n = 0; n < N; ++n) pos[n] = n % T;
+    mask.resize(N);
+    for (int n = 0; n < N; ++n) mask[n] = loss_mask ? loss_mask[n] : S(1);
+    bal_loss = 0;
+    mtp_loss = 0;
+    for (auto& r : resid) grow(r, size_t(N) * D);
+    {
+      ScopedTimer tm(&tim.fwd[LayerTimings::Embed]);
+      S* x0 = resid[0].data();
+#pragma omp parallel for schedule(static) if (N > 256)
+      for (int n = 0; n < N; ++n) std::memcpy(x0 + size_t(n) * D, P(embed) + size_t(tok[n]) * D, sizeof(S) * D);
+    }
+    for (int l = 0; l < Ln; ++l)
+      block_forward(layers[l], blocks[l], resid[l].data(), resid[l + 1].data(), B, T, mask.data(),
+                    LayerTimings::Attention);
+    {
+      ScopedTimer tm(&tim.fwd[LayerTimings::Head]);
+      rmsnorm_forward(grow(xf, size_t(N) * D), grow(rstdf, size_t(N)), resid[Ln].data(), P(final_norm), N, D,
+                      c.rms_norm_eps);
+      linear_forward(logits, xf.data(), P(lm_head), N, D, V);
+    }
+    mtp_on = has_mtp && c.mtp_loss_weight > 0;
+    if (mtp_on) mtp_forward();
+    have_forward = true;
+  }
+
+  void mtp_forward() {
+    ScopedTimer tm(&tim.fwd[LayerTimings::Mtp]);
+    const ModelConfig& c = cfg;
+    const int N = B * T, D = c.hidden_size, V = c.vocab_size;
+    mtp_next.resize(N);
+    mtp_tgt.resize(N);
+    S* wv = grow(mtp_w, size_t(N));
+    S nvalid = 0;
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t < T; ++t) {
+        const int n = b * T + t;
+        mtp_next[n] = tokens[b * T + std::min(t + 1, T - 1)];
+        const bool ok = t + 2 < T;
+        mtp_tgt[n] = ok ? tokens[b * T + t + 2] : 0;
+        wv[n] = ok ? mask[b * T + t + 2] : S(0);
+        nvalid += wv[n];
+      }
+    S* emb = grow(mtp_emb, size_t(N) * D);
+    for (int n = 0; n < N; ++n) std::memcpy(emb + size_t(n) * D, P(embed) + size_t(mtp_next[n]) * D, sizeof(S) * D);
+    rmsnorm_forward(grow(mtp_en, size_t(N) * D), grow(mtp_rstde, size_t(N)), emb, P(mtp.enorm), N, D, c.rms_norm_eps);
+    rmsnorm_forward(grow(mtp_hn, size_t(N) * D), grow(mtp_rstdh, size_t(N)), xf.data(), P(mtp.hnorm), N, D,
+                    c.rms_norm_eps);
+    S* cat = grow(mtp_cat, size_t(N) * 2 * D);
+    for (int n = 0; n < N; ++n) {  // [enorm(emb) | hnorm(h)]: embedding first, as in the released weights
+      std::memcpy(cat + size_t(n) * 2 * D, mtp_en.data() + size_t(n) * D, sizeof(S) * D);
+      std::memcpy(cat + size_t(n) * 2 * D + D, mtp_hn.data() + size_t(n) * D, sizeof(S) * D);
+    }
+    S* hin = grow(mtp_hin, size_t(N) * D);
+    linear_forward(hin, cat, P(mtp.eh_proj), N, 2 * D, D);
+    S* hout = grow(mtp_hout, size_t(N) * D);
+    block_forward(mtp.block, blocks.back(), hin, hout, B, T, wv, -1);
+    rmsnorm_forward(grow(mtp_hn2, size_t(N) * D), grow(mtp_rstd2, size_t(N)), hout, P(mtp.head_norm), N, D,
+                    c.rms_norm_eps);
+    S* ml = grow(mtp_dlogits, size_t(N) * V);
+    linear_forward(ml, mtp_hn2.data(), P(lm_head), N, D, V);
+    const S scale = nvalid > 0 ? S(c.mtp_loss_weight) / nvalid : S(0);
+    const double tot = softmax_xent(ml, mtp_tgt.data(), wv, ml, scale, N, V);  // in place: logits -> dlogits
+    mtp_loss = S(tot * double(scale));
+  }
+
+  void backward(const S* dlogits, S aux) {
+    if (!have_forward) throw Error("model backward: call forward first");
+    const ModelConfig& c = cfg;
+    const int N = B * T, D = c.hidden_size, V = c.vocab_size, Ln = c.num_hidden_layers;
+    aux_scale = aux;
+    S* dxf = zeroed(w_dxf, size_t(N) * D);
+    {
+      ScopedTimer tm(&tim.bwd[LayerTimings::Head]);
+      linear_backward(dxf, G(lm_head), dlogits, xf.data(), P(lm_head), N, D, V);
+    }
+    if (mtp_on) mtp_backward(dxf);
+    S* dA = grow(w_dA, size_t(N) * D);
+    S* dB = grow(w_dB, size_t(N) * D);
+    {
+      ScopedTimer tm(&tim.bwd[LayerTimings::Head]);
+      std::fill(dA, dA + size_t(N) * D, S(0));
+      rmsnorm_backward(dA, G(final_norm), dxf, resid[Ln].data(), P(final_norm), rstdf.data(), N, D);
+    }
+    for (int l = Ln - 1; l >= 0; --l) {
+      block_backward(layers[l], blocks[l], resid[l].data(), dA, dB, B, T, mask.data(), LayerTimings::Attention);
+      std::swap(dA, dB);
+    }
+    ScopedTimer tm(&tim.bwd[LayerTimings::Embed]);
+    S* ge = G(embed);
+    for (int n = 0; n < N; ++n) {
+      S* row = ge + size_t(tokens[n]) * D;
+      const S* g = dA + size_t(n) * D;
+      for (int d = 0; d < D; ++d) row[d] += g[d];
+    }
+  }
+
+  void mtp_backward(S* dxf) {
+    ScopedTimer tm(&tim.bwd[LayerTimings::Mtp]);
+    const ModelConfig& c = cfg;
+    const int N = B * T, D = c.hidden_size, V = c.vocab_size;
+    const S* dml = mtp_dlogits.data();
+    std::vector<S> scaled;
+    if (aux_scale != S(1)) {
+      scaled.assign(mtp_dlogits.begin(), mtp_dlogits.begin() + size_t(N) * V);
+      for (auto& v : scaled) v *= aux_scale;
+      dml = scaled.data();
+    }
+    std::vector<S> dhn2(size_t(N) * D, S(0)), dhout(size_t(N) * D, S(0)), dhin(size_t(N) * D),
+        dcat(size_t(N) * 2 * D, S(0)), den(size_t(N) * D), dhn(size_t(N) * D), demb(size_t(N) * D, S(0));
+    linear_backward(dhn2.data(), G(lm_head), dml, mtp_hn2.data(), P(lm_head), N, D, V);
+    rmsnorm_backward(dhout.data(), G(mtp.head_norm), dhn2.data(), mtp_hout.data(), P(mtp.head_norm),
+                     mtp_rstd2.data(), N, D);
+    block_backward(mtp.block, blocks.back(), mtp_hin.data(), dhout.data(), dhin.data(), B, T, mtp_w.data(),
+                   -1);
+    linear_backward(dcat.data(), G(mtp.eh_proj), dhin.data(), mtp_cat.data(), P(mtp.eh_proj), N, 2 * D, D);
+    for (int n = 0; n < N; ++n) {
+      std::memcpy(den.data() + size_t(n) * D, dcat.data() + size_t(n) * 2 * D, sizeof(S) * D);
+      std::memcpy(dhn.data() + size_t(n) * D, dcat.data() + size_t(n) * 2 * D + D, sizeof(S) * D);
+    }
+    rmsnorm_backward(demb.data(), G(mtp.enorm), den.data(), mtp_emb.data(), P(mtp.enorm), mtp_rstde.data(), N, D);
+    S* ge = G(embed);
+    for (int n = 0; n < N; ++n) {
+      S* row = ge + size_t(mtp_next[n]) * D;
+      for (int d = 0; d < D; ++d) row[d] += demb[size_t(n) * D + d];
+    }
+    rmsnorm_backward(dxf, G(mtp.hnorm), dhn.data(), xf.data(), P(mtp.hnorm), mtp_rstdh.data(), N, D);
+  }
+
+  // ---- decoding (absorbed MLA over the latent cache) ------------------------------------------------------
+  // M tokens; token m goes to slot sl[m] at position ps[m]. Logits of rows with want[m] go to out (in order).
+  void decode_tokens(BasicKVCache<S>& cache, const int* sl, const int32_t* ps, const int32_t* tok, int M,
+                     const std::vector<int>& want, S* out) {
+    const ModelConfig& c = cfg;
+    const int D = c.hidden_size, V = c.vocab_size, H = c.num_attention_heads, Dq = c.q_head_dim(),
+              Dn = c.qk_nope_head_dim, Dr = c.qk_rope_head_dim, Dv = c.v_head_dim, C = c.kv_lora_rank;
+    const S scale = S(c.softmax_scale());
+    check_tokens(tok, size_t(M));
+    S* x = grow(d_x, size_t(M) * D);
+    S* xn = grow(d_xn, size_t(M) * D);
+    S* att_out = grow(d_out, size_t(M) * D);
+    S* y = grow(d_y, size_t(M) * D);
+    S* rs = grow(d_rstd, size_t(M));
+    for (int m = 0; m < M; ++m) std::memcpy(x + size_t(m) * D, P(embed) + size_t(tok[m]) * D, sizeof(S) * D);
+    BlockCache<S>& bc = dec;
+    int max_len = 0;
+    for (int m = 0; m < M; ++m) max_len = std::max(max_len, int(ps[m]) + 1);
+    for (int l = 0; l < c.num_hidden_layers; ++l) {
+      const LayerOff& L = layers[l];
+      rmsnorm_forward(xn, rs, x, P(L.in_norm), M, D, c.rms_norm_eps);
+      mla_project(L, bc, xn, M, ps);
+      for (int m = 0; m < M; ++m) {
+        S* e = cache.entry(l, sl[m], ps[m]);
+        std::memcpy(e, bc.ckvn.data() + size_t(m) * C, sizeof(S) * C);
+        std::memcpy(e + C, bc.kpe.data() + size_t(m) * Dr, sizeof(S) * Dr);
+      }
+      S* o = grow(bc.o, size_t(M) * H * Dv);
+      const S* wkvb = P(L.kv_b);  // (H*(Dn+Dv), C): rows h*(Dn+Dv) + [0, Dn) = W^UK_h, + [Dn, Dn+Dv) = W^UV_h
+      S* qlat_all = grow(w_qlat, size_t(M) * H * (2 * C + max_len));
+#pragma omp parallel for collapse(2) schedule(static) if (M * H > 1)
+      for (int m = 0; m < M; ++m)
+        for (int h = 0; h < H; ++h) {
+          S* qlat = qlat_all + (size_t(m) * H + h) * (2 * C + max_len);
+          S* olat = qlat + C;
+          S* sc = olat + C;
+          const S* qn = bc.q.data() + (size_t(m) * H + h) * Dq;
+          const S* qp = qn + Dn;
+          const S* wk = wkvb + size_t(h) * (Dn + Dv) * C;
+          for (int cc = 0; cc < C; ++cc) qlat[cc] = 0;
+          for (int d = 0; d < Dn; ++d) {
+            const S a = qn[d];
+            const S* wr = wk + size_t(d) * C;
+            for (int cc = 0; cc < C; ++cc) qlat[cc] += a * wr[cc];
+          }
+          const int len = ps[m] + 1;
+          S mx = -INFINITY;
+          for (int j = 0; j < len; ++j) {
+            const S* e = cache.entry(l, sl[m], j);
+            S s = 0;
+#pragma omp simd reduction(+ : s)
+            for (int cc = 0; cc < C; ++cc) s += qlat[cc] * e[cc];
+            for (int d = 0; d < Dr; ++d) s += qp[d] * e[C + d];
+            sc[j] = s * scale;
+            mx = std::max(mx, sc[j]);
+          }
+          S sum = 0;
+          for (int j = 0; j < len; ++j) {
+            sc[j] = std::exp(sc[j] - mx);
+            sum += sc[j];
+          }
+          for (int cc = 0; cc < C; ++cc) olat[cc] = 0;
+          for (int j = 0; j < len; ++j) {
+            const S p = sc[j] / sum;
+            const S* e = cache.entry(l, sl[m], j);
+            for (int cc = 0; cc < C; ++cc) olat[cc] += p * e[cc];
+          }
+          S* oh = o + (size_t(m) * H + h) * Dv;
+          const S* wv = wk + size_t(Dn) * C;
+          for (int d = 0; d < Dv; ++d) {
+            S a = 0;
+#pragma omp simd reduction(+ : a)
+            for (int cc = 0; cc < C; ++cc) a += wv[size_t(d) * C + cc] * olat[cc];
+            oh[d] = a;
+          }
+        }
+      linear_forward(att_out, o, P(L.o), M, H * Dv, D);
+      for (size_t i = 0; i < size_t(M) * D; ++i) x[i] += att_out[i];
+      rmsnorm_forward(xn, rs, x, P(L.post_norm), M, D, c.rms_norm_eps);
+      if (L.moe) moe_forward(L, bc.moe, xn, y, M, 1, M, nullptr, false);
+      else ffn_forward(L.dense, bc.dense, xn, y, M);
+      for (size_t i = 0; i < size_t(M) * D; ++i) x[i] += y[i];
+    }
+    const int W = int(want.size());
+    S* xw = grow(d_xf, size_t(W) * D);
+    for (int i = 0; i < W; ++i) std::memcpy(xw + size_t(i) * D, x + size_t(want[i]) * D, sizeof(S) * D);
+    rmsnorm_forward(xn, rs, xw, P(final_norm), W, D, c.rms_norm_eps);
+    linear_forward(out, xn, P(lm_head), W, D, V);
+  }
+};
+
+// ---- BasicKVCache ------------------------------------------------------------------------------------------
+template <class S>
+BasicKVCache<S>::BasicKVCache(const ModelConfig& cfg, int n_slots, int max_seq_len)
+    : n_layers_(cfg.num_hidden_layers),
+      n_slots_(n_slots),
+      max_len_(max_seq_len),
+      width_(cfg.kv_lora_rank + cfg.qk_rope_head_dim) {
+  if (n_slots <= 0 || max_seq_len <= 0)
+    throw CapacityError("KV cache: n_slots and max_seq_len must be > 0 (got " + std::to_string(n_slots) + ", " +
+                        std::to_string(max_seq_len) + ")");
+  data_.assign(size_t(n_layers_) * n_slots_ * max_len_ * width_, S(0));
+  len_.assign(n_slots_, 0);
+}
+template <class S>
+void BasicKVCache<S>::check_slot(int slot) const {
+  if (slot < 0 || slot >= n_slots_)
+    throw CapacityError("KV cache: slot " + std::to_string(slot) + " out of range [0, " + std::to_string(n_slots_) +
+                        ")");
+}
+template <class S>
+int BasicKVCache<S>::length(int slot) const {
+  check_slot(slot);
+  return len_[slot];
+}
+template <class S>
+void BasicKVCache<S>::reset(int slot) {
+  check_slot(slot);
+  len_[slot] = 0;
+}
+template <class S>
+void BasicKVCache<S>::reset_all() {
+  std::fill(len_.begin(), len_.end(), 0);
+}
+template <class S>
+void BasicKVCache<S>::set_length(int slot, int len) {
+  check_slot(slot);
+  if (len > max_len_)
+    throw CapacityError("KV cache: slot " + std::to_string(slot) + " would hold " + std::to_string(len) +
+                        " tokens but max_seq_len is " + std::to_string(max_len_));
+  len_[slot] = len;
+}
+template <class S>
+void BasicKVCache<S>::copy_slot(int src, int dst) {
+  check_slot(src);
+  check_slot(dst);
+  if (src == dst) return;
+  const int n = len_[src];
+  for (int l = 0; l < n_layers_; ++l)
+    std::memcpy(entry(l, dst, 0), entry(l, src, 0), sizeof(S) * size_t(n) * width_);
+  len_[dst] = n;
+}
+template <class S>
+size_t BasicKVCache<S>::bytes_per_token() const {
+  return sizeof(S) * size_t(width_) * n_layers_;
+}
+
+// ---- BasicModel --------------------------------------------------------------------------------------------
+template <class S>
+BasicModel<S>::BasicModel(const ModelConfig& cfg) : im_(std::make_unique<Impl>()) {
+  cfg.validate();
+  im_->cfg = cfg;
+  im_->build();
+}
+template <class S>
+BasicModel<S>::BasicModel(const BasicModel& other) : im_(std::make_unique<Impl>()) {
+  im_->cfg = other.im_->cfg;
+  im_->build();
+  im_->params = other.im_->params;
+  im_->loads = other.im_->loads;
+}
+template <class S>
+BasicModel<S>::~BasicModel() = default;
+template <class S>
+const ModelConfig& BasicModel<S>::config() const {
+  return im_->cfg;
+}
+template <class S>
+void BasicModel<S>::set_training_knobs(const ModelConfig& cfg) {
+  cfg.validate();
+  if (!same_architecture(cfg, im_->cfg)) throw ConfigError("set_training_knobs: the architecture differs");
+  im_->cfg = cfg;
+}
+template <class S>
+void BasicModel<S>::init_weights(uint64_t seed) {
+  im_->init(seed);
+}
+template <class S>
+std::span<S> BasicModel<S>::params() {
+  return im_->params;
+}
+template <class S>
+std::span<const S> BasicModel<S>::params() const {
+  return im_->params;
+}
+template <class S>
+std::span<S> BasicModel<S>::grads() {
+  return im_->grads;
+}
+template <class S>
+std::span<const S> BasicModel<S>::grads() const {
+  return im_->grads;
+}
+template <class S>
+const std::vector<TensorInfo>& BasicModel<S>::tensors() const {
+  return im_->tensors;
+}
+template <class S>
+const TensorInfo& BasicModel<S>::tensor(const std::string& name) const {
+  for (const auto& t : im_->tensors)
+    if (t.name == name) return t;
+  throw Error("model has no tensor named '" + name + "'");
+}
+template <class S>
+size_t BasicModel<S>::num_params() const {
+  return im_->arena;
+}
+template <class S>
+size_t BasicModel<S>::num_active_params() const {
+  return im_->n_active;
+}
+template <class S>
+void BasicModel<S>::zero_grad() {
+  std::fill(im_->grads.begin(), im_->grads.end(), S(0));
+}
+template <class S>
+void BasicModel<S>::copy_params_from(const BasicModel& other) {
+  if (!same_architecture(im_->cfg, other.im_->cfg))
+    throw ConfigError("copy_params_from: the two models have different architectures");
+  im_->params = other.im_->params;
+}
+template <class S>
+void BasicModel<S>::forward(const int32_t* tokens, int B, int T, S* logits, const S* loss_mask) {
+  im_->forward(tokens, B, T, logits, loss_mask);
+}
+template <class S>
+void BasicModel<S>::backward(const S* dlogits, S aux_loss_scale) {
+  im_->backward(dlogits, aux_loss_scale);
+}
+template <class S>
+S BasicModel<S>::last_mtp_loss() const {
+  return im_->mtp_loss;
+}
+template <class S>
+S BasicModel<S>::last_balance_loss() const {
+  return im_->bal_loss;
+}
+template <class S>
+std::vector<float> BasicModel<S>::load_violation() const {
+  std::vector<float> out;
+  const size_t E = size_t(std::max(im_->cfg.n_routed_experts, 1));
+  for (size_t i = 0; i < im_->bias_off.size(); ++i) {
+    const double* ld = im_->loads.data() + i * E;
+    const double mean = std::accumulate(ld, ld + E, 0.0) / double(E);
+    out.push_back(mean > 0 ? float((*std::max_element(ld, ld + E) - mean) / mean) : 0.0f);
+  }
+  return out;
+}
+template <class S>
+std::vector<float> BasicModel<S>::update_router_bias() {
+  std::vector<float> vio = load_violation();
+  const S u = S(im_->cfg.bias_update_speed);
+  const size_t E = size_t(std::max(im_->cfg.n_routed_experts, 1));
+  for (size_t i = 0; i < im_->bias_off.size(); ++i) {
+    double* ld = im_->loads.data() + i * E;
+    const double mean = std::accumulate(ld, ld + E, 0.0) / double(E);
+    S* b = im_->params.data() + im_->bias_off[i];
+    if (mean > 0 && u > 0)
+      for (size_t e = 0; e < E; ++e) b[e] += u * S((mean > ld[e]) - (mean < ld[e]));
+  }
+  reset_router_loads();
+  return vio;
+}
+template <class S>
+void BasicModel<S>::reset_router_loads() {
+  std::fill(im_->loads.begin(), im_->loads.end(), 0.0);
+}
+template <class S>
+std::span<double> BasicModel<S>::router_loads() {
+  return im_->loads;
+}
+template <class S>
+void BasicModel<S>::set_routing_frozen(bool frozen) {
+  im_->frozen = frozen;
+}
+template <class S>
+void BasicModel<S>::prefill(BasicKVCache<S>& cache, int slot, const int32_t* tokens, int n, S* last_logits) {
+  if (n <= 0) throw Error("prefill: n must be > 0");
+  const int start = cache.length(slot);
+  if (start + n > cache.max_seq_len())
+    throw CapacityError("KV cache: prefilling " + std::to_string(n) + " tokens into slot " + std::to_string(slot) +
+                        " holding " + std::to_string(start) + " exceeds max_seq_len " +
+                        std::to_string(cache.max_seq_len()));
+  std::vector<int> sl(n, slot);
+  std::vector<int32_t> ps(n);
+  for (int i = 0; i < n; ++i) ps[i] = start + i;
+  im_->decode_tokens(cache, sl.data(), ps.data(), tokens, n, {n - 1}, last_logits);
+  cache.set_length(slot, start + n);
+}
+template <class S>
+void BasicModel<S>::decode_step(BasicKVCache<S>& cache, const int* slots, const int32_t* tokens, int n, S* logits) {
+  if (n <= 0) return;
+  std::vector<int32_t> ps(n);
+  std::vector<int> want(n);
+  std::vector<char> seen(cache.n_slots(), 0);
+  for (int i = 0; i < n; ++i) {
+    ps[i] = cache.length(slots[i]);
+    if (seen[slots[i]]) throw Error("decode_step: slot " + std::to_string(slots[i]) + " appears twice");
+    seen[slots[i]] = 1;
+    if (ps[i] + 1 > cache.max_seq_len())
+      throw CapacityError("KV cache: slot " + std::to_string(slots[i]) + " is full (max_seq_len " +
+                          std::to_string(cache.max_seq_len()) + ")");
+    want[i] = i;
+  }
+  im_->decode_tokens(cache, slots, ps.data(), tokens, n, want, logits);
+  for (int i = 0; i < n; ++i) cache.set_length(slots[i], ps[i] + 1);
+}
+template <class S>
+const LayerTimings& BasicModel<S>::timings() const {
+  return im_->tim;
+}
+template <class S>
+void BasicModel<S>::reset_timings() {
+  im_->tim = LayerTimings{};
+}
+
+template class BasicKVCache<float>;
+template class BasicKVCache<double>;
+template class BasicModel<float>;
+template class BasicModel<double>;
+
+std::vector<TensorInfo> tensor_layout(const ModelConfig& cfg, size_t* active) {
+  cfg.validate();
+  BasicModel<float>::Impl im;
+  im.cfg = cfg;
+  im.build(false);
+  if (active) *active = im.n_active;
+  return im.tensors;
+}
+
+// ---- loss helper -------------------------------------------------------------------------------------------
+template <class S>
+static S next_token_loss_impl(const S* logits, const int32_t* tokens, int B, int T, int V, const S* loss_mask,
+                              S* dlogits) {
+  const int N = B * T;
+  std::vector<int32_t> tgt(N, 0);
+  std::vector<S> w(N, S(0));
+  S cnt = 0;
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t + 1 < T; ++t) {
+      const int n = b * T + t;
+      tgt[n] = tokens[n + 1];
+      w[n] = loss_mask ? loss_mask[n + 1] : S(1);
+      cnt += w[n];
+    }
+  const S scale = cnt > 0 ? S(1) / cnt : S(0);
+  const double tot = softmax_xent(logits, tgt.data(), w.data(), dlogits, scale, N, V);
+  return S(tot * double(scale));
+}
+float next_token_loss(const float* logits, const int32_t* tokens, int B, int T, int V, const float* loss_mask,
+                      float* dlogits) {
+  return next_token_loss_impl(logits, tokens, B, T, V, loss_mask, dlogits);
+}
+double next_token_loss(const double* logits, const int32_t* tokens, int B, int T, int V, const double* loss_mask,
+                       double* dlogits) {
+  return next_token_loss_impl(logits, tokens, B, T, V, loss_mask, dlogits);
+}
+
+}  // namespace reasonrl::model

@@ -1,0 +1,149 @@
+// model.h: the DeepSeek-V3-style MoE policy model (MLA + DeepSeekMoE + MTP) with a hand-written backward pass over one
+// contiguous parameter arena, and MLA latent-cache decoding. Including this header gives the whole model API:
+// ModelConfig (config.h), Model, KVCache, AdamW (adamw.h) and checkpoints (checkpoint.h).
+//
+// Shapes: B = batch rows, T = sequence length, V = vocab_size, D = hidden_size (see layers.h for all letters).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+
+namespace reasonrl::model {
+
+// One named tensor inside the parameter arena (the same offsets index params, grads and the Adam moments).
+struct TensorInfo {
+  std::string name;            // HF DeepSeek-V3 name, e.g. "model.layers.0.self_attn.kv_a_proj_with_mqa.weight"
+  std::vector<int64_t> shape;  // PyTorch layout ([out, in] for linears)
+  size_t offset = 0;           // in floats, into params() / grads()
+  size_t size = 0;             // number of elements
+  bool trainable = true;       // false for the router bias e_score_correction_bias (updated by update_router_bias)
+  bool decay = true;           // AdamW weight decay applies (2-D weights only; not norms, not the bias)
+};
+
+// Seconds spent per layer type since reset_timings() (for the benchmark).
+struct LayerTimings {
+  enum Kind { Embed, Attention, DenseFfn, Moe, Head, Mtp, kKinds };
+  double fwd[kKinds] = {};
+  double bwd[kKinds] = {};
+  static const char* name(int k);
+};
+
+// Latent KV cache for decoding: per layer, slot and position it stores only kv_norm(c_KV) (kv_lora_rank) and the
+// rotated k_R (qk_rope_head_dim). All memory is allocated up front.
+template <class S>
+class BasicKVCache {
+ public:
+  BasicKVCache(const ModelConfig& cfg, int n_slots, int max_seq_len);
+  int length(int slot) const;
+  void reset(int slot);
+  void reset_all();
+  void copy_slot(int src, int dst);  // fork a prefilled prompt (e.g. for the G completions of a group)
+  size_t bytes_per_token() const;    // over all layers
+  int n_slots() const { return n_slots_; }
+  int max_seq_len() const { return max_len_; }
+  // Entry (C + Dr values: latent then rotated rope key) of layer l, slot s, position p. Used by the model.
+  S* entry(int l, int s, int p) { return data_.data() + ((size_t(l) * n_slots_ + s) * max_len_ + p) * width_; }
+  const S* entry(int l, int s, int p) const {
+    return data_.data() + ((size_t(l) * n_slots_ + s) * max_len_ + p) * width_;
+  }
+  void set_length(int slot, int len);  // used by the model after appending (checks capacity)
+  void check_slot(int slot) const;
+
+ private:
+  int n_layers_, n_slots_, max_len_, width_;
+  std::vector<S> data_;
+  std::vector<int> len_;
+};
+
+template <class S>
+class BasicModel {
+ public:
+  using Scalar = S;
+  explicit BasicModel(const ModelConfig& cfg);
+  BasicModel(const BasicModel& other);  // deep copy of config, params and router state (not grads / activations)
+  BasicModel& operator=(const BasicModel&) = delete;
+  ~BasicModel();
+
+  const ModelConfig& config() const;
+  // Change the training knobs (bias_update_speed, seq_aux_alpha, mtp_loss_weight); the architecture must not change.
+  void set_training_knobs(const ModelConfig& cfg);
+
+  void init_weights(uint64_t seed);  // deterministic: N(0, initializer_range) weights, norms 1, router bias 0
+  std::span<S> params();
+  std::span<const S> params() const;
+  std::span<S> grads();
+  std::span<const S> grads() const;
+  const std::vector<TensorInfo>& tensors() const;
+  const TensorInfo& tensor(const std::string& name) const;  // throws Error if unknown
+  size_t num_params() const;         // every element of the arena (incl. MTP module and router biases)
+  size_t num_active_params() const;  // per token in the main model: all but the unselected routed experts and MTP
+  void zero_grad();
+  void copy_params_from(const BasicModel& other);  // e.g. refresh a reference policy; same architecture required
+
+  // Training, teacher forced. tokens (B, T) row-major. logits out (B, T, V). Caches activations for backward.
+  // Rows are independent causal sequences. loss_mask (B, T) or null (all 1): loss_mask[b][t] = 1 means token t is
+  // real and counts: for the router loads and the balance loss, and as an MTP target (MTP at t predicts token t+2).
+  void forward(const int32_t* tokens, int B, int T, S* logits, const S* loss_mask = nullptr);
+  // dlogits (B, T, V) = dLoss/dlogits of the caller's loss. ACCUMULATES (+=) into grads(). Adds the gradients of the
+  // MTP loss (weight mtp_loss_weight) and of the sequence-wise balance loss (seq_aux_alpha), both multiplied by
+  // aux_loss_scale (pass 1/n_micro when accumulating n micro-batches whose caller loss is scaled the same way).
+  void backward(const S* dlogits, S aux_loss_scale = S(1));
+  S last_mtp_loss() const;      // lambda-weighted MTP loss of the last forward (0 if off)
+  S last_balance_loss() const;  // alpha-weighted sequence-wise balance loss of the last forward, summed over layers
+
+  // Aux-loss-free balancing: bias_i += u * sign(mean_load - load_i) from the loads counted by forward() since the
+  // last call, then clears the counts. Returns the per-MoE-layer max violation (max_i load_i - mean) / mean of those
+  // loads (main MoE layers in order, then the MTP block if any).
+  std::vector<float> update_router_bias();
+  std::vector<float> load_violation() const;  // the same measure for the counts so far, without updating
+  void reset_router_loads();
+  // The load counts behind the two calls above: (n_moe_layers, n_routed_experts) flattened. Mutable so that data-parallel
+  // ranks can all-reduce them (sum) before update_router_bias(), making every rank apply the same bias update.
+  std::span<double> router_loads();
+  // Tests: when frozen, forward() reuses the expert selection of the previous forward (same B, T) instead of top-k.
+  void set_routing_frozen(bool frozen);
+
+  // Decoding with the latent cache and absorbed attention (no K/V expansion). The MTP module is not used.
+  // Prefill n tokens into `slot` starting at its current length; writes the logits of the LAST token (V values).
+  void prefill(BasicKVCache<S>& cache, int slot, const int32_t* tokens, int n, S* last_logits);
+  // One step for n rows: row i appends tokens[i] to slots[i] (distinct slots); writes logits (n, V).
+  void decode_step(BasicKVCache<S>& cache, const int* slots, const int32_t* tokens, int n, S* logits);
+
+  const LayerTimings& timings() const;
+  void reset_timings();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> im_;
+};
+
+// The fp32 model and cache every module uses. BasicModel<double> serves the finite-difference tests.
+class Model : public BasicModel<float> {
+ public:
+  using BasicModel<float>::BasicModel;
+};
+class KVCache : public BasicKVCache<float> {
+ public:
+  using BasicKVCache<float>::BasicKVCache;
+};
+
+// The arena layout of a config without allocating it (for model-info on big configs). *active = active params.
+std::vector<TensorInfo> tensor_layout(const ModelConfig& cfg, size_t* active = nullptr);
+
+// Mean next-token cross-entropy: logits[b][t] predicts tokens[b][t+1], counted where loss_mask[b][t+1] != 0 (all
+// if null). Writes dlogits (B, T, V) = d(mean loss)/dlogits (zeros at uncounted positions) if not null. Returns the
+// mean (0 if nothing counts).
+float next_token_loss(const float* logits, const int32_t* tokens, int B, int T, int V, const float* loss_mask,
+                      float* dlogits);
+double next_token_loss(const double* logits, const int32_t* tokens, int B, int T, int V, const double* loss_mask,
+                       double* dlogits);
+
+}  // namespace reasonrl::model
+
+#include "model/adamw.h"
+#include "model/checkpoint.h"

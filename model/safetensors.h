@@ -1,0 +1,47 @@
+// safetensors.h: reader and writer of the safetensors format (u64 header length, JSON header, raw little-endian data)
+// with the validation of the reference implementation: contiguous tiling, sizes, dtype, bounds. Errors are FormatError.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace reasonrl::model {
+
+struct StTensorInfo {
+  std::string dtype;           // "F32", "BF16", ...
+  std::vector<int64_t> shape;
+  size_t begin = 0, end = 0;   // byte offsets into the data buffer
+};
+
+class SafetensorsFile {
+ public:
+  // Read and validate a whole file. Throws IoError (cannot read) or FormatError (malformed), naming the path.
+  static SafetensorsFile read(const std::string& path);
+  static SafetensorsFile parse(std::string bytes, const std::string& name);
+  const std::map<std::string, StTensorInfo>& tensors() const { return tensors_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  bool has(const std::string& name) const { return tensors_.count(name) != 0; }
+  // An F32 tensor as floats; FormatError if missing, of another dtype, or (if expect_shape is given) of another shape.
+  std::vector<float> get_f32(const std::string& name, const std::vector<int64_t>* expect_shape = nullptr) const;
+  // Same, converting F32 / F64 / BF16 / F16 to double (for reference files written by tests).
+  std::vector<double> get_as_double(const std::string& name) const;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_, bytes_;
+  size_t data_start_ = 0;
+  std::map<std::string, StTensorInfo> tensors_;
+  std::map<std::string, std::string> metadata_;
+};
+
+struct StWriteTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  const float* data;
+};
+// Writes F32 tensors (sorted by name, header padded to 8 bytes) atomically. Throws IoError.
+void write_safetensors(const std::string& path, const std::vector<StWriteTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata);
+
+}  // namespace reasonrl::model

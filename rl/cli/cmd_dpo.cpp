@@ -1,0 +1,18 @@
+// cmd_dpo.cpp: `reasonrl dpo`: DPO on a TRL-layout preference JSONL (prompt / chosen / rejected strings).
+#include <memory>
+#if __has_include("rl/long2short/dpo.h") && defined(REASONRL_HAVE_TRAIN)
+
+#include "rl/cli/commands.h"
+#include "rl/long2short/dpo.h"
+#include "rl/util/config.h"
+
+namespace reasonrl::cli {
+
+void add_dpo_command(CLI::App& app) {
+  auto* sub = app.add_subcommand("dpo", "direct preference optimisation on a preference JSONL (TRL layout)");
+  auto cfg = std::make_shared<ConfigCli<long2short::DpoConfig>>(sub);
+  sub->callback([cfg] { long2short::run_dpo(cfg->resolve()); });
+}
+
+}  // namespace reasonrl::cli
+#endif

@@ -1,0 +1,18 @@
+// cmd_merge.cpp: `reasonrl merge`: linear / task_arithmetic / ties merging of checkpoints (mergekit names).
+#include <memory>
+#if __has_include("rl/long2short/merge.h") && defined(REASONRL_HAVE_TRAIN)
+
+#include "rl/cli/commands.h"
+#include "rl/long2short/merge.h"
+#include "rl/util/config.h"
+
+namespace reasonrl::cli {
+
+void add_merge_command(CLI::App& app) {
+  auto* sub = app.add_subcommand("merge", "merge checkpoints of the same architecture (linear, task_arithmetic, ties)");
+  auto cfg = std::make_shared<ConfigCli<long2short::MergeConfig>>(sub);
+  sub->callback([cfg] { long2short::merge_checkpoints(cfg->resolve()); });
+}
+
+}  // namespace reasonrl::cli
+#endif

@@ -1,0 +1,26 @@
+// cmd_train.cpp: `reasonrl train`: the RL loop (GRPO family or Kimi k1.5) from a JSON config with CLI overrides.
+#include <memory>
+#ifdef REASONRL_HAVE_TRAIN
+
+#include "rl/cli/commands.h"
+#include "rl/train/trainer.h"
+#include "rl/util/config.h"
+
+namespace reasonrl::cli {
+
+void add_train_command(CLI::App& app) {
+  auto* sub = app.add_subcommand("train", "RL training: generate, score, advantages, update (GRPO / DAPO / Dr.GRPO / Kimi k1.5)");
+  auto cfg = std::make_shared<ConfigCli<train::TrainConfig>>(sub);
+  auto resume = std::make_shared<bool>(false);
+  sub->add_flag("--resume", *resume, "continue from <run_dir>/checkpoints/latest, exactly");
+  sub->callback([cfg, resume] {
+    train::TrainConfig c = cfg->resolve();
+    if (*resume && !cfg->file().empty()) {
+      // the stored config of the run is authoritative; the file and overrides must not change it silently
+    }
+    train::run_train(c, *resume);
+  });
+}
+
+}  // namespace reasonrl::cli
+#endif  // REASONRL_HAVE_TRAIN

@@ -1,0 +1,359 @@
+// dpo.cpp: DPO training (sequence log-probs, precomputed reference, micro-batched gradient) and preference JSONL.
+#include "rl/long2short/dpo.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+
+#include "policy/logprob.h"
+#include "rl/train/metrics.h"
+#include "rl/train/run_dir.h"
+#include "rl/train/task_data.h"
+#include "rl/util/log.h"
+#include "rl/util/rng.h"
+
+namespace reasonrl::long2short {
+
+void DpoOptions::validate() const {
+  if (!(beta > 0)) throw ConfigError("dpo.beta must be > 0");
+  if (label_smoothing < 0 || label_smoothing >= 0.5) throw ConfigError("dpo.label_smoothing must be in [0, 0.5)");
+  if (steps < 0 || batch_size < 1 || micro_batch_size < 1) throw ConfigError("dpo: steps >= 0, batch_size >= 1, micro_batch_size >= 1");
+  if (max_length < 0) throw ConfigError("dpo.max_length must be >= 0");
+}
+
+void DpoConfig::validate() const {}
+
+namespace {
+
+// Forward / backward over the 2 sequences (chosen, rejected) of a few pairs.
+class PairRunner {
+ public:
+  explicit PairRunner(model::Model& m) : m_(m), V_(m.config().vocab_size) {}
+
+  // Summed response log-probs: out[2k] chosen, out[2k+1] rejected of pairs[idx[k]].
+  std::vector<double> forward(const std::vector<TokenPair>& pairs, const std::vector<size_t>& idx) {
+    B_ = int(2 * idx.size());
+    T_ = 0;
+    auto seq = [&](int b) -> std::pair<const std::vector<int32_t>*, const std::vector<int32_t>*> {
+      const TokenPair& p = pairs[idx[size_t(b / 2)]];
+      return {&p.prompt, b % 2 == 0 ? &p.chosen : &p.rejected};
+    };
+    for (int b = 0; b < B_; ++b) {
+      auto [pr, rs] = seq(b);
+      T_ = std::max(T_, int(pr->size() + rs->size()));
+    }
+    tokens_.assign(size_t(B_) * T_, 0);
+    real_.assign(size_t(B_) * T_, 0.0f);
+    targets_.assign(size_t(B_) * T_, -1);
+    row_seq_.assign(size_t(B_) * T_, -1);
+    for (int b = 0; b < B_; ++b) {
+      auto [pr, rs] = seq(b);
+      const int P = int(pr->size());
+      if (P < 1) throw FormatError("dpo: a pair has an empty prompt (the first response token needs a context)");
+      for (int t = 0; t < P; ++t) tokens_[size_t(b) * T_ + t] = (*pr)[size_t(t)];
+      for (int j = 0; j < int(rs->size()); ++j) {
+        tokens_[size_t(b) * T_ + P + j] = (*rs)[size_t(j)];
+        const size_t row = size_t(b) * T_ + size_t(P + j - 1);  // logits at P+j-1 predict response token j
+        targets_[row] = (*rs)[size_t(j)];
+        row_seq_[row] = b;
+      }
+      for (int t = 0; t < P + int(rs->size()); ++t) real_[size_t(b) * T_ + t] = 1.0f;
+    }
+    logits_.resize(size_t(B_) * T_ * V_);
+    m_.forward(tokens_.data(), B_, T_, logits_.data(), real_.data());
+    row_logp_.assign(size_t(B_) * T_, 0.0f);
+    policy::sampling_logprob(logits_.data(), int64_t(B_) * T_, V_, sp_, targets_.data(), row_logp_.data());
+    std::vector<double> out(size_t(B_), 0.0);
+    for (size_t r = 0; r < row_seq_.size(); ++r)
+      if (row_seq_[r] >= 0) out[size_t(row_seq_[r])] += row_logp_[r];
+    return out;
+  }
+
+  // dseq[b] = dLoss / d(summed logp of sequence b) of the last forward; accumulates into the model's grads.
+  void backward(const std::vector<double>& dseq, float aux_scale) {
+    std::vector<float> dlogp(row_seq_.size(), 0.0f);
+    for (size_t r = 0; r < row_seq_.size(); ++r)
+      if (row_seq_[r] >= 0) dlogp[r] = float(dseq[size_t(row_seq_[r])]);
+    dlogits_.resize(logits_.size());
+    policy::sampling_logprob_backward(logits_.data(), int64_t(B_) * T_, V_, sp_, targets_.data(), dlogp.data(), nullptr,
+                                      dlogits_.data());
+    m_.backward(dlogits_.data(), aux_scale);
+  }
+
+ private:
+  model::Model& m_;
+  int V_, B_ = 0, T_ = 0;
+  policy::SamplingParams sp_{1.0f, 0, 1.0f, 0.0f};  // the full softmax at temperature 1
+  std::vector<int32_t> tokens_, targets_;
+  std::vector<int> row_seq_;
+  std::vector<float> real_, logits_, dlogits_, row_logp_;
+};
+
+void add_stats(DpoStats& s, const PairLoss& l, double lc, double lr) {
+  s.loss += l.loss;
+  s.margin += l.margin;
+  s.accuracy += l.margin > 0 ? 1.0 : 0.0;
+  s.chosen_reward += l.chosen_reward;
+  s.rejected_reward += l.rejected_reward;
+  s.chosen_logp += lc;
+  s.rejected_logp += lr;
+  s.n += 1;
+}
+
+void finish_stats(DpoStats& s) {
+  if (s.n == 0) return;
+  const double n = s.n;
+  s.loss /= n, s.margin /= n, s.accuracy /= n, s.chosen_reward /= n, s.rejected_reward /= n, s.chosen_logp /= n,
+      s.rejected_logp /= n;
+}
+
+PairLogps make_logps(const TokenPair& p, const double* cur, const double* ref) {
+  PairLogps x;
+  x.chosen = cur[0];
+  x.rejected = cur[1];
+  x.ref_chosen = ref[0];
+  x.ref_rejected = ref[1];
+  x.chosen_len = int(p.chosen.size());
+  x.rejected_len = int(p.rejected.size());
+  return x;
+}
+
+}  // namespace
+
+std::vector<double> pair_logps(model::Model& m, const std::vector<TokenPair>& pairs, int micro_batch_size) {
+  PairRunner run(m);
+  std::vector<double> out(2 * pairs.size(), 0.0);
+  const size_t mb = size_t(std::max(1, micro_batch_size));
+  for (size_t i0 = 0; i0 < pairs.size(); i0 += mb) {
+    std::vector<size_t> idx;
+    for (size_t i = i0; i < std::min(pairs.size(), i0 + mb); ++i) idx.push_back(i);
+    const auto lp = run.forward(pairs, idx);
+    for (size_t k = 0; k < lp.size(); ++k) out[2 * i0 + k] = lp[k];
+  }
+  m.reset_router_loads();  // scoring must not move the router biases
+  return out;
+}
+
+DpoStats dpo_stats(model::Model& policy, const std::vector<TokenPair>& pairs, const std::vector<double>& ref,
+                   const DpoOptions& opt) {
+  const auto cur = pair_logps(policy, pairs, opt.micro_batch_size);
+  DpoStats s;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const PairLoss l = dpo_pair_loss(opt.loss_params(), make_logps(pairs[i], &cur[2 * i], &ref[2 * i]));
+    add_stats(s, l, cur[2 * i], cur[2 * i + 1]);
+  }
+  finish_stats(s);
+  return s;
+}
+
+DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pairs, const DpoOptions& opt,
+                    const std::string& metrics_path) {
+  opt.validate();
+  const double t0 = now_seconds();
+  DpoResult res;
+  const int limit = opt.max_length > 0 ? std::min(opt.max_length, policy.config().max_position_embeddings)
+                                       : policy.config().max_position_embeddings;
+  std::vector<TokenPair> pairs;
+  for (const auto& p : all_pairs) {
+    const size_t longest = p.prompt.size() + std::max(p.chosen.size(), p.rejected.size());
+    if (p.prompt.empty() || p.chosen.empty() || p.rejected.empty() || int(longest) > limit) {
+      ++res.pairs_skipped;
+      continue;
+    }
+    pairs.push_back(p);
+  }
+  res.pairs_used = int(pairs.size());
+  if (pairs.empty()) throw ConfigError("dpo: no usable preference pairs (" + std::to_string(res.pairs_skipped) +
+                                       " skipped: empty, or longer than " + std::to_string(limit) + " tokens)");
+  if (res.pairs_skipped > 0) log_warn("dpo: skipped {} pairs (empty or longer than {} tokens)", res.pairs_skipped, limit);
+
+  const model::ModelConfig knobs0 = policy.config();
+  model::ModelConfig knobs = knobs0;
+  knobs.mtp_loss_weight = 0;  // DPO trains the main head only (as RL does)
+  policy.set_training_knobs(knobs);
+
+  log_info("dpo: reference log-probs of {} pairs (computed once)", pairs.size());
+  const std::vector<double> ref = pair_logps(policy, pairs, opt.micro_batch_size);
+
+  model::AdamWConfig oc = opt.optim;
+  if (oc.max_steps == 0) oc.max_steps = opt.steps;
+  model::AdamW adam(oc);
+  Rng rng(Rng::derive_seed(opt.seed, 31));
+  std::vector<size_t> order(pairs.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  size_t cursor = order.size();
+  std::unique_ptr<train::MetricsWriter> mw;
+  if (!metrics_path.empty()) mw = std::make_unique<train::MetricsWriter>(metrics_path, false);
+  PairRunner run(policy);
+  const int B = std::min<int>(opt.batch_size, int(pairs.size()));
+  train::Progress prog("dpo", opt.steps);
+  for (long step = 0; step < opt.steps; ++step) {
+    const double ts = now_seconds();
+    std::vector<size_t> batch;
+    for (int b = 0; b < B; ++b) {
+      if (cursor >= order.size()) {
+        for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+        cursor = 0;
+      }
+      batch.push_back(order[cursor++]);
+    }
+    policy.zero_grad();
+    DpoStats st;
+    const size_t mb = size_t(std::max(1, opt.micro_batch_size));
+    for (size_t i0 = 0; i0 < batch.size(); i0 += mb) {
+      std::vector<size_t> idx(batch.begin() + long(i0), batch.begin() + long(std::min(batch.size(), i0 + mb)));
+      const auto cur = run.forward(pairs, idx);
+      std::vector<double> dseq(cur.size());
+      for (size_t k = 0; k < idx.size(); ++k) {
+        const size_t i = idx[k];
+        const PairLoss l = dpo_pair_loss(opt.loss_params(), make_logps(pairs[i], &cur[2 * k], &ref[2 * i]));
+        add_stats(st, l, cur[2 * k], cur[2 * k + 1]);
+        dseq[2 * k] = l.d_chosen / double(B);  // the loss is the mean over the batch
+        dseq[2 * k + 1] = l.d_rejected / double(B);
+      }
+      run.backward(dseq, float(double(idx.size()) / double(B)));
+    }
+    finish_stats(st);
+    if (!std::isfinite(st.loss)) throw NumericError("dpo step " + std::to_string(step) + ": loss is not finite");
+    const double lr = oc.lr_at(step);
+    const double gnorm = adam.step(policy, float(lr));
+    policy.update_router_bias();
+    res.step_stats.push_back(st);
+    if (mw) {
+      train::Metrics m;
+      m.set("loss", st.loss);
+      m.set("rewards/margins", st.margin);
+      m.set("rewards/accuracies", st.accuracy);
+      m.set("rewards/chosen", st.chosen_reward);
+      m.set("rewards/rejected", st.rejected_reward);
+      m.set("logps/chosen", st.chosen_logp);
+      m.set("logps/rejected", st.rejected_logp);
+      m.set("grad_norm", gnorm);
+      m.set("lr", lr);
+      m.set("time/step_ms", (now_seconds() - ts) * 1e3);
+      mw->write(step + 1, m);
+    }
+    prog.update(step + 1, {{"loss", fmt::format("{:.4f}", st.loss)}, {"margin", fmt::format("{:.3f}", st.margin)},
+                           {"acc", fmt::format("{:.2f}", st.accuracy)}});
+  }
+  prog.finish();
+  res.final_stats = dpo_stats(policy, pairs, ref, opt);
+  policy.set_training_knobs(knobs0);
+  res.seconds = now_seconds() - t0;
+  log_info("dpo done in {:.1f}s: {} pairs, loss {:.4f}, margin {:.3f}, accuracy {:.2f}", res.seconds, pairs.size(),
+           res.final_stats.loss, res.final_stats.margin, res.final_stats.accuracy);
+  return res;
+}
+
+// ---- JSONL ----
+
+std::vector<TextPair> load_preference_jsonl(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw IoError("cannot open preference file '" + path + "'");
+  std::vector<TextPair> out;
+  std::string line;
+  int ln = 0;
+  while (std::getline(in, line)) {
+    ++ln;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const std::exception& e) {
+      throw FormatError(path + ":" + std::to_string(ln) + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!j.is_object()) throw FormatError(path + ":" + std::to_string(ln) + ": expected a JSON object");
+    TextPair p;
+    for (auto [key, dst] : {std::pair<const char*, std::string*>{"prompt", &p.prompt}, {"chosen", &p.chosen},
+                            {"rejected", &p.rejected}}) {
+      auto it = j.find(key);
+      if (it == j.end())
+        throw FormatError(path + ":" + std::to_string(ln) + ": missing key '" + key +
+                          "' (TRL preference layout: prompt, chosen, rejected)");
+      if (!it->is_string())
+        throw FormatError(path + ":" + std::to_string(ln) + ": key '" + key +
+                          "' must be a string (conversational message lists are not supported)");
+      *dst = it->get<std::string>();
+    }
+    out.push_back(std::move(p));
+  }
+  if (out.empty()) throw FormatError("preference file '" + path + "' has no pairs");
+  return out;
+}
+
+void write_preference_jsonl(const std::string& path, const std::vector<TextPair>& pairs, const std::vector<json>& extra) {
+  std::string s;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    json j;
+    j["prompt"] = pairs[i].prompt;
+    j["chosen"] = pairs[i].chosen;
+    j["rejected"] = pairs[i].rejected;
+    if (i < extra.size())
+      for (auto it = extra[i].begin(); it != extra[i].end(); ++it) j[it.key()] = it.value();
+    j["version"] = 1;
+    s += j.dump() + "\n";
+  }
+  write_file_atomic(path, s);
+}
+
+std::vector<TokenPair> tokenize_pairs(const std::vector<TextPair>& pairs, const datasets::Tokenizer& tok,
+                                      const datasets::PromptTemplate& tpl) {
+  const int eos = tok.eos_id();
+  std::vector<TokenPair> out;
+  out.reserve(pairs.size());
+  for (const auto& p : pairs) {
+    datasets::Example e;
+    e.prompt = p.prompt;
+    TokenPair t;
+    const auto pr = tpl.encode_prompt(tok, e);
+    t.prompt.assign(pr.begin(), pr.end());
+    const auto c = tok.encode(p.chosen), r = tok.encode(p.rejected);
+    t.chosen.assign(c.begin(), c.end());
+    t.rejected.assign(r.begin(), r.end());
+    if (eos >= 0) {
+      t.chosen.push_back(eos);
+      t.rejected.push_back(eos);
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+DpoRunResult run_dpo(const DpoConfig& cfg) {
+  if (cfg.init_from.empty()) throw ConfigError("dpo: init_from (a checkpoint directory) is required");
+  if (cfg.train_file.empty()) throw ConfigError("dpo: train_file (a preference JSONL) is required");
+  DpoRunResult res;
+  train::setup_threads(cfg.threads);
+  train::save_resolved_config(cfg.run_dir, config_to_json(cfg), "dpo");
+  auto m = model::load_model(cfg.init_from);
+  const auto tok = datasets::Tokenizer::load(cfg.init_from + "/tokenizer.json");
+  const datasets::PromptTemplate tpl(cfg.data.prompt_template);
+  const auto pairs = tokenize_pairs(load_preference_jsonl(cfg.train_file), tok, tpl);
+  log_info("dpo: {} preference pairs from {}", pairs.size(), cfg.train_file);
+  train::TaskData data;
+  std::unique_ptr<train::MetricsWriter> ew;
+  if (cfg.eval.size > 0) {
+    data = train::load_task_data(cfg.data);
+    ew = std::make_unique<train::MetricsWriter>(cfg.run_dir + "/evals.jsonl", false);
+  }
+  auto eval = [&](long step) {
+    train::EvalResult er = train::evaluate_greedy(*m, tok, tpl, data.heldout, cfg.eval);
+    train::Metrics em;
+    em.set("eval/pass@1", er.pass_at_1);
+    em.set("eval/mean_tokens", er.mean_tokens);
+    em.set("eval/n", er.n);
+    ew->write(step, em);
+    log_info("eval at step {}: greedy pass@1 {:.3f}, mean {:.1f} tokens", step, er.pass_at_1, er.mean_tokens);
+    return er;
+  };
+  if (ew) res.before = eval(0);
+  res.dpo = train_dpo(*m, pairs, cfg.dpo, cfg.run_dir + "/metrics.jsonl");
+  if (ew) res.after = eval(cfg.dpo.steps);
+  res.checkpoint = cfg.run_dir + "/checkpoint";
+  model::save_checkpoint(*m, res.checkpoint);
+  tok.save(res.checkpoint + "/tokenizer.json");
+  return res;
+}
+
+}  // namespace reasonrl::long2short

@@ -1,0 +1,37 @@
+// evaluate.h: greedy pass@1 and mean response length on held-out prompts, with the rollout engine and the
+// accuracy reward (the same grader as training).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "datasets/example.h"
+#include "datasets/prompt_template.h"
+#include "datasets/tokenizer.h"
+#include "model/model.h"
+#include "rl/train/train_config.h"
+
+namespace reasonrl::train {
+
+struct EvalSample {
+  int index = 0;  // into the examples
+  std::string response;
+  int n_tokens = 0;
+  std::string finish_reason;
+  bool correct = false;
+};
+
+struct EvalResult {
+  double pass_at_1 = 0;       // fraction of prompts answered correctly (greedy)
+  double mean_tokens = 0;     // mean response tokens
+  double truncated_frac = 0;  // finish reason length
+  int n = 0;
+  double seconds = 0;
+  std::vector<EvalSample> samples;
+};
+
+// Greedy decoding (temperature 0) of the first cfg.size examples; graded with the `accuracy` reward (and `countdown`
+// for countdown examples).
+EvalResult evaluate_greedy(model::Model& m, const datasets::Tokenizer& tok, const datasets::PromptTemplate& tpl,
+                           const std::vector<datasets::Example>& examples, const EvalConfig& cfg);
+
+}  // namespace reasonrl::train

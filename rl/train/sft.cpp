@@ -1,0 +1,169 @@
+// sft.cpp: the SFT loop.
+#include "rl/train/sft.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "datasets/jsonl_loader.h"
+#include "rl/train/metrics.h"
+#include "rl/train/run_dir.h"
+#include "rl/train/task_data.h"
+#include "rl/util/log.h"
+#include "rl/util/rng.h"
+
+namespace reasonrl::train {
+
+void SftConfig::validate() const {
+  if (steps < 0 || batch_size < 1) throw ConfigError("sft: steps must be >= 0 and batch_size >= 1");
+}
+
+int pad_sft_batch(const std::vector<const datasets::SftSequence*>& batch, int pad, std::vector<int32_t>& tokens,
+                  std::vector<float>& mask) {
+  int T = 0;
+  for (const auto* s : batch) T = std::max(T, int(s->ids.size()));
+  const int B = int(batch.size());
+  tokens.assign(size_t(B) * T, pad);
+  mask.assign(size_t(B) * T, 0.0f);
+  for (int b = 0; b < B; ++b) {
+    const auto& s = *batch[b];
+    for (int t = 0; t < int(s.ids.size()); ++t) {
+      tokens[size_t(b) * T + t] = s.ids[t];
+      mask[size_t(b) * T + t] = t >= s.prompt_len ? 1.0f : 0.0f;
+    }
+  }
+  return T;
+}
+
+SftResult run_sft(const SftConfig& cfg) {
+  const double t_start = now_seconds();
+  SftResult res;
+  const int threads = setup_threads(cfg.threads);
+  save_resolved_config(cfg.run_dir, config_to_json(cfg), "sft");
+  log_info("threads: {}", threads);
+
+  TaskData data = load_task_data(cfg.data);
+  const datasets::PromptTemplate tpl(cfg.data.prompt_template);
+  std::unique_ptr<model::Model> m;
+  datasets::Tokenizer tok;
+  if (!cfg.init_from.empty()) {
+    m = model::load_model(cfg.init_from);
+    tok = datasets::Tokenizer::load(cfg.init_from + "/tokenizer.json");
+  } else {
+    tok = setup_tokenizer(cfg.tokenizer, data, tpl);
+    model::ModelConfig mc = cfg.model;
+    if (mc.vocab_size != tok.vocab_size()) {
+      log_info("model.vocab_size {} -> {} (the tokenizer's)", mc.vocab_size, tok.vocab_size());
+      mc.vocab_size = tok.vocab_size();
+    }
+    m = std::make_unique<model::Model>(mc);
+    m->init_weights(cfg.seed);
+  }
+  log_info("model: {} parameters, {} active per token", m->num_params(), m->num_active_params());
+
+  // SFT sequences: the task's own chains of thought, or a JSONL file.
+  std::vector<datasets::Example> sft_examples = data.train;
+  if (!cfg.sft_file.empty()) sft_examples = datasets::load_jsonl(cfg.sft_file, datasets::DatasetConfig{});
+  std::vector<datasets::SftSequence> seqs;
+  seqs.reserve(sft_examples.size());
+  const int max_len = m->config().max_position_embeddings;
+  for (const auto& e : sft_examples) {
+    auto s = tpl.encode_sft(tok, e);
+    if (int(s.ids.size()) > max_len) throw ConfigError("SFT example '" + e.id + "' has " + std::to_string(s.ids.size()) +
+                                                       " tokens, more than max_position_embeddings " + std::to_string(max_len));
+    seqs.push_back(std::move(s));
+  }
+  const int pad = tok.pad_id() >= 0 ? tok.pad_id() : tok.eos_id();
+
+  model::AdamWConfig oc = cfg.optim;
+  if (oc.max_steps == 0) oc.max_steps = cfg.steps;
+  model::AdamW opt(oc);
+  Rng rng(Rng::derive_seed(cfg.seed, 11));
+  std::vector<size_t> order(seqs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  size_t cursor = order.size();  // forces a shuffle first
+
+  MetricsWriter mw(cfg.run_dir + "/metrics.jsonl", false);
+  MetricsWriter ew(cfg.run_dir + "/evals.jsonl", false);
+  auto run_eval = [&](long step) {
+    EvalResult er = evaluate_greedy(*m, tok, tpl, data.heldout, cfg.eval);
+    Metrics em;
+    em.set("eval/pass@1", er.pass_at_1);
+    em.set("eval/mean_tokens", er.mean_tokens);
+    em.set("eval/truncated_frac", er.truncated_frac);
+    em.set("eval/n", er.n);
+    ew.write(step, em);
+    log_info("eval at step {}: greedy pass@1 {:.3f} on {} held-out prompts, mean {:.1f} tokens ({:.1f}s)", step,
+             er.pass_at_1, er.n, er.mean_tokens, er.seconds);
+    return er;
+  };
+  if (cfg.eval.size > 0 && !data.heldout.empty()) res.initial_eval = run_eval(0);
+
+  const int V = m->config().vocab_size;
+  std::vector<int32_t> tokens;
+  std::vector<float> mask, logits, dlogits;
+  Progress prog("sft", cfg.steps);
+  double loss = 0;
+  for (long step = 0; step < cfg.steps; ++step) {
+    const double t0 = now_seconds();
+    std::vector<const datasets::SftSequence*> batch;
+    for (int b = 0; b < cfg.batch_size; ++b) {
+      if (cursor >= order.size()) {  // new epoch: Fisher-Yates shuffle
+        for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+        cursor = 0;
+      }
+      batch.push_back(&seqs[order[cursor++]]);
+    }
+    const int B = int(batch.size());
+    const int T = pad_sft_batch(batch, pad, tokens, mask);
+    logits.resize(size_t(B) * T * V);
+    dlogits.resize(logits.size());
+    m->zero_grad();
+    m->forward(tokens.data(), B, T, logits.data(), mask.data());
+    loss = model::next_token_loss(logits.data(), tokens.data(), B, T, V, mask.data(), dlogits.data());
+    if (!std::isfinite(loss)) throw NumericError("sft step " + std::to_string(step) + ": loss is " + std::to_string(loss));
+    m->backward(dlogits.data());
+    const double lr = oc.lr_at(step);
+    const double gnorm = opt.step(*m, float(lr));
+    const auto viol = m->update_router_bias();
+    double target_tokens = 0;
+    for (float x : mask) target_tokens += x;
+    const double dt = now_seconds() - t0;
+
+    Metrics mt;
+    mt.set("loss", loss);
+    mt.set("mtp_loss", m->last_mtp_loss());
+    mt.set("balance_loss", m->last_balance_loss());
+    mt.set("grad_norm", gnorm);
+    mt.set("lr", lr);
+    double vmax = 0;
+    for (float v : viol) vmax = std::max<double>(vmax, v);
+    mt.set("moe/max_violation", vmax);
+    mt.set("tokens_per_s", double(B) * T / dt);
+    mt.set("target_tokens", target_tokens);
+    mt.set("time/step_ms", dt * 1e3);
+    mw.write(step + 1, mt);
+    prog.update(step + 1, {{"loss", fmt::format("{:.4f}", loss)}, {"tok/s", fmt::format("{:.0f}", double(B) * T / dt)}});
+    if (cfg.eval.every > 0 && (step + 1) % cfg.eval.every == 0 && step + 1 < cfg.steps && cfg.eval.size > 0) {
+      prog.finish();
+      run_eval(step + 1);
+    }
+    if (cfg.save_every > 0 && (step + 1) % cfg.save_every == 0) {
+      const std::string dir = cfg.run_dir + "/checkpoint";
+      model::save_checkpoint(*m, dir);
+      tok.save(dir + "/tokenizer.json");
+    }
+  }
+  prog.finish();
+  res.final_loss = loss;
+  if (cfg.eval.size > 0 && !data.heldout.empty()) res.final_eval = run_eval(cfg.steps);
+  res.checkpoint = cfg.run_dir + "/checkpoint";
+  model::save_checkpoint(*m, res.checkpoint);
+  tok.save(res.checkpoint + "/tokenizer.json");
+  opt.save(res.checkpoint + "/" + model::kOptimizerFile);
+  res.seconds = now_seconds() - t_start;
+  log_info("sft done in {:.1f}s: final loss {:.4f}; checkpoint {}", res.seconds, loss, res.checkpoint);
+  return res;
+}
+
+}  // namespace reasonrl::train

@@ -1,0 +1,29 @@
+// sft.h: supervised fine-tuning (the warm start before RL): next-token loss on the SFT target tokens only.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "datasets/prompt_template.h"
+#include "model/model.h"
+#include "rl/train/evaluate.h"
+#include "rl/train/train_config.h"
+
+namespace reasonrl::train {
+
+struct SftResult {
+  std::string checkpoint;   // directory of the final checkpoint (model, config.json, tokenizer.json)
+  EvalResult initial_eval;  // before training (skipped when eval.size == 0)
+  EvalResult final_eval;
+  double final_loss = 0;
+  double seconds = 0;
+};
+
+// Runs SFT as configured; writes <run_dir>/config.json, metrics.jsonl, evals.jsonl and checkpoint/.
+SftResult run_sft(const SftConfig& cfg);
+
+// Pads a batch of sequences to the longest: tokens (B, T) filled with `pad`, and the loss mask (B, T) that is 1 on
+// target positions (index >= prompt_len and < length). Returns T.
+int pad_sft_batch(const std::vector<const datasets::SftSequence*>& batch, int pad, std::vector<int32_t>& tokens,
+                  std::vector<float>& mask);
+
+}  // namespace reasonrl::train

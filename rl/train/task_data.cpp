@@ -1,0 +1,73 @@
+// task_data.cpp: loading prompts, setting up the tokenizer, and building reward inputs.
+#include "rl/train/task_data.h"
+
+#include <omp.h>
+
+#include "datasets/bpe_trainer.h"
+#include "rl/util/log.h"
+
+namespace reasonrl::train {
+
+void DataConfig::validate() const {
+  if (source != "synthetic" && source != "jsonl")
+    throw ConfigError("unknown value '" + source + "' for 'data.source'; valid: synthetic, jsonl");
+  if (source == "jsonl" && train_file.empty()) throw ConfigError("data.source is jsonl but data.train_file is empty");
+  if (train_size < 1 || heldout_size < 0) throw ConfigError("data.train_size must be >= 1 and data.heldout_size >= 0");
+}
+
+TaskData load_task_data(const DataConfig& cfg) {
+  TaskData d;
+  if (cfg.source == "synthetic") {
+    datasets::SyntheticTask task(cfg.synthetic);
+    d.train = task.generate(datasets::Split::Train, cfg.train_size, cfg.seed);
+    if (cfg.heldout_size > 0) d.heldout = task.generate(datasets::Split::Heldout, cfg.heldout_size, cfg.seed + 1);
+  } else {
+    d.train = datasets::load_jsonl(cfg.train_file, cfg.jsonl);
+    if (!cfg.heldout_file.empty()) {
+      d.heldout = datasets::load_jsonl(cfg.heldout_file, cfg.jsonl);
+      if (int(d.heldout.size()) > cfg.heldout_size) d.heldout.resize(size_t(cfg.heldout_size));
+    }
+  }
+  if (d.train.empty()) throw ConfigError("data: no training examples");
+  return d;
+}
+
+datasets::Tokenizer setup_tokenizer(const TokenizerSetup& cfg, const TaskData& data, const datasets::PromptTemplate& tpl) {
+  if (!cfg.path.empty()) return datasets::Tokenizer::load(cfg.path);
+  std::vector<std::string> texts;
+  texts.reserve(data.train.size() * 2);
+  for (const auto& e : data.train) {
+    texts.push_back(tpl.prompt(e));
+    texts.push_back(tpl.target(e));
+  }
+  auto tok = datasets::train_bpe(texts, cfg.train);
+  log_info("trained a byte-level BPE tokenizer: {} ids ({} merges) on {} texts", tok.vocab_size(), tok.n_merges(), texts.size());
+  return tok;
+}
+
+rewards::RewardInput make_reward_input(const datasets::Example& e, const std::string& prompt_text, const std::string& response,
+                                       int response_tokens, int max_response_tokens, const std::string& finish_reason) {
+  rewards::RewardInput in;
+  in.prompt = prompt_text;
+  in.response = response;
+  in.gold = e.answer;
+  in.task = e.task == "countdown" ? "countdown" : "math";
+  in.meta = e.meta;
+  in.response_tokens = response_tokens;
+  in.max_response_tokens = max_response_tokens;
+  in.finish_reason = finish_reason;
+  return in;
+}
+
+std::vector<int> stop_ids(const datasets::Tokenizer& tok) {
+  const int eos = tok.eos_id();
+  if (eos < 0) throw ConfigError("the tokenizer has no end-of-sentence token; responses could never stop");
+  return {eos};
+}
+
+int setup_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+  return omp_get_max_threads();
+}
+
+}  // namespace reasonrl::train

@@ -1,0 +1,28 @@
+// trainer.h: the RL loop of `reasonrl train`. One step reads like the algorithm:
+//   sample prompts -> generate G responses each -> score -> (dynamic sampling) -> advantages
+//   -> old / reference log-probs -> mu updates over mini-batches (micro-batch gradient accumulation)
+//   -> metrics, store, evaluation, checkpoint
+// Checkpoints hold everything (weights, optimizer, reference, sampler state, replay buffer, RNG, step), so
+// `--resume` continues exactly.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rl/train/evaluate.h"
+#include "rl/train/train_config.h"
+
+namespace reasonrl::train {
+
+struct TrainResult {
+  long steps_done = 0;          // total steps completed (including those before a resume)
+  EvalResult initial_eval;      // at step 0 (only when the run did not resume)
+  EvalResult final_eval;
+  double seconds = 0;
+  bool interrupted = false;     // stopped by stop_after
+};
+
+// Runs RL as configured. With resume, continues from <run_dir>/checkpoints/latest (which must exist).
+TrainResult run_train(const TrainConfig& cfg, bool resume);
+
+}  // namespace reasonrl::train

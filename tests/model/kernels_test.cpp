@@ -1,0 +1,167 @@
+// Kernel tests: optimised GEMM paths against the scalar references; RMSNorm / RoPE / SwiGLU / attention against
+// finite differences in double; RoPE is a rotation; cross-entropy against a direct formula.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+
+#include "model/layers.h"
+#include "rl/util/rng.h"
+#include "test_util.h"
+
+namespace reasonrl::model {
+namespace {
+
+std::vector<double> randn(size_t n, uint64_t seed, double s = 1.0) {
+  Rng r(seed);
+  std::vector<double> v(n);
+  for (auto& x : v) x = s * r.normal();
+  return v;
+}
+std::vector<float> tof(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
+
+TEST(Kernels, LinearMatchesScalarReference) {
+  for (int N : {1, 3, 17, 64}) {
+    const int I = 37, O = 29;
+    auto x = tof(randn(size_t(N) * I, 1)), w = tof(randn(size_t(O) * I, 2)), dy = tof(randn(size_t(N) * O, 3));
+    std::vector<float> y(size_t(N) * O), yr(y.size());
+    linear_forward(y.data(), x.data(), w.data(), N, I, O);
+    linear_forward_ref(yr.data(), x.data(), w.data(), N, I, O);
+    EXPECT_LT(testing::rel_err(y.data(), yr.data(), y.size()), 1e-5) << "N=" << N;
+    std::vector<float> dx(size_t(N) * I, 0.5f), dxr(dx), dw(size_t(O) * I, -0.25f), dwr(dw);
+    linear_backward(dx.data(), dw.data(), dy.data(), x.data(), w.data(), N, I, O);
+    linear_backward_ref(dxr.data(), dwr.data(), dy.data(), x.data(), w.data(), N, I, O);
+    EXPECT_LT(testing::rel_err(dx.data(), dxr.data(), dx.size()), 1e-5) << "N=" << N;
+    EXPECT_LT(testing::rel_err(dw.data(), dwr.data(), dw.size()), 1e-5) << "N=" << N;
+  }
+}
+
+// Checks d(sum(out * probe))/d(in) from `backward` against central differences of `forward`.
+void fd_check(const char* what, std::vector<double>& in, size_t out_n,
+              const std::function<void(std::vector<double>&)>& fwd,
+              const std::function<std::vector<double>(const std::vector<double>&)>& bwd) {
+  auto probe = randn(out_n, 99);
+  std::vector<double> out(out_n);
+  auto lossf = [&] {
+    fwd(out);
+    double s = 0;
+    for (size_t i = 0; i < out_n; ++i) s += out[i] * probe[i];
+    return s;
+  };
+  lossf();
+  const auto g = bwd(probe);
+  double num = 0, den = 1e-12;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const double old = in[i], h = 1e-6;
+    in[i] = old + h;
+    const double a = lossf();
+    in[i] = old - h;
+    const double b = lossf();
+    in[i] = old;
+    num = std::max(num, std::abs((a - b) / (2 * h) - g[i]));
+    den = std::max(den, std::abs(g[i]));
+  }
+  EXPECT_LT(num / den, 1e-7) << what;
+}
+
+TEST(Kernels, RmsNormGradients) {
+  const int N = 3, D = 8;
+  auto x = randn(N * D, 4), w = randn(D, 5);
+  std::vector<double> rstd(N);
+  auto fwd = [&](std::vector<double>& y) { rmsnorm_forward(y.data(), rstd.data(), x.data(), w.data(), N, D, 1e-6); };
+  fd_check("rmsnorm dx", x, N * D, fwd, [&](const std::vector<double>& dy) {
+    std::vector<double> dx(N * D, 0.0);
+    rmsnorm_backward(dx.data(), (double*)nullptr, dy.data(), x.data(), w.data(), rstd.data(), N, D);
+    return dx;
+  });
+  fd_check("rmsnorm dw", w, N * D, fwd, [&](const std::vector<double>& dy) {
+    std::vector<double> dw(D, 0.0);
+    rmsnorm_backward((double*)nullptr, dw.data(), dy.data(), x.data(), w.data(), rstd.data(), N, D);
+    return dw;
+  });
+}
+
+TEST(Kernels, SwigluGradients) {
+  const int N = 4, F = 5;
+  auto gu = randn(N * 2 * F, 6, 2.0);
+  fd_check("swiglu", gu, N * F, [&](std::vector<double>& a) { swiglu_forward(a.data(), gu.data(), N, F); },
+           [&](const std::vector<double>& da) {
+             std::vector<double> d(N * 2 * F);
+             swiglu_backward(d.data(), da.data(), gu.data(), N, F);
+             return d;
+           });
+}
+
+TEST(Kernels, RopeIsAdjacentPairRotationAndInverse) {
+  const int N = 5, H = 3, Dr = 8;
+  auto x = randn(N * H * Dr, 7);
+  auto y = x;
+  std::vector<int32_t> pos = {0, 1, 2, 7, 100};
+  rope_apply(y.data(), N, H * Dr, H, Dr, pos.data(), Dr, 10000.0, +1);
+  for (int n = 0; n < N; ++n)
+    for (int h = 0; h < H; ++h)
+      for (int i = 0; i < Dr / 2; ++i) {
+        const double a = pos[n] * std::pow(10000.0, -2.0 * i / Dr);
+        const double* xi = &x[(n * H + h) * Dr + 2 * i];
+        const double* yi = &y[(n * H + h) * Dr + 2 * i];
+        EXPECT_NEAR(yi[0], xi[0] * std::cos(a) - xi[1] * std::sin(a), 1e-12);
+        EXPECT_NEAR(yi[1], xi[0] * std::sin(a) + xi[1] * std::cos(a), 1e-12);
+      }
+  rope_apply(y.data(), N, H * Dr, H, Dr, pos.data(), Dr, 10000.0, -1);
+  EXPECT_LT(testing::rel_err(y.data(), x.data(), x.size()), 1e-12);
+}
+
+TEST(Kernels, MlaAttentionGradients) {
+  const int B = 2, T = 4, H = 2, Dn = 3, Dr = 2, Dv = 3;
+  const int N = B * T;
+  auto q = randn(N * H * (Dn + Dr), 8), kv = randn(N * H * (Dn + Dv), 9), kpe = randn(N * Dr, 10);
+  std::vector<double> att(B * H * T * T);
+  const double sc = 0.7;
+  auto fwd = [&](std::vector<double>& o) {
+    mla_attention_forward(o.data(), att.data(), q.data(), kv.data(), kpe.data(), B, T, H, Dn, Dr, Dv, sc);
+  };
+  auto grads = [&](const std::vector<double>& dout, int which) {
+    std::vector<double> dq(q.size()), dkv(kv.size()), dkpe(kpe.size());
+    mla_attention_backward(dq.data(), dkv.data(), dkpe.data(), dout.data(), att.data(), q.data(), kv.data(),
+                           kpe.data(), B, T, H, Dn, Dr, Dv, sc);
+    return which == 0 ? dq : which == 1 ? dkv : dkpe;
+  };
+  fd_check("attention dq", q, N * H * Dv, fwd, [&](const std::vector<double>& d) { return grads(d, 0); });
+  fd_check("attention dkv", kv, N * H * Dv, fwd, [&](const std::vector<double>& d) { return grads(d, 1); });
+  fd_check("attention dkpe", kpe, N * H * Dv, fwd, [&](const std::vector<double>& d) { return grads(d, 2); });
+}
+
+TEST(Kernels, AttentionIsCausalPerRow) {
+  const int B = 2, T = 5, H = 1, Dn = 2, Dr = 2, Dv = 2, N = B * T;
+  auto q = randn(N * (Dn + Dr), 11), kv = randn(N * (Dn + Dv), 12), kpe = randn(N * Dr, 13);
+  std::vector<double> att(B * T * T), o1(N * Dv), o2(N * Dv);
+  mla_attention_forward(o1.data(), att.data(), q.data(), kv.data(), kpe.data(), B, T, H, Dn, Dr, Dv, 1.0);
+  kv[(1 * T + 4) * (Dn + Dv)] += 5.0;  // change the last token of row 1 (and nothing of row 0)
+  kv[(0 * T + 3) * (Dn + Dv) + Dn] += 5.0;  // the value of token 3 of row 0
+  mla_attention_forward(o2.data(), att.data(), q.data(), kv.data(), kpe.data(), B, T, H, Dn, Dr, Dv, 1.0);
+  for (int t = 0; t < 3; ++t)
+    for (int d = 0; d < Dv; ++d) EXPECT_EQ(o1[t * Dv + d], o2[t * Dv + d]);
+  for (int t = 0; t < 4; ++t)
+    for (int d = 0; d < Dv; ++d) EXPECT_EQ(o1[(T + t) * Dv + d], o2[(T + t) * Dv + d]);
+  EXPECT_NE(o1[3 * Dv], o2[3 * Dv]);
+}
+
+TEST(Kernels, SoftmaxXentMatchesFormula) {
+  const int N = 3, V = 6;
+  auto l = randn(N * V, 14, 3.0);
+  std::vector<int32_t> tgt = {0, 5, 2};
+  std::vector<double> w = {1.0, 0.0, 2.0}, d(N * V);
+  const double tot = softmax_xent(l.data(), tgt.data(), w.data(), d.data(), 0.5, N, V);
+  double ref = 0;
+  for (int n = 0; n < N; ++n) {
+    double z = 0;
+    for (int v = 0; v < V; ++v) z += std::exp(l[n * V + v]);
+    ref += w[n] * (std::log(z) - l[n * V + tgt[n]]);
+    for (int v = 0; v < V; ++v)
+      EXPECT_NEAR(d[n * V + v], 0.5 * w[n] * (std::exp(l[n * V + v]) / z - (v == tgt[n])), 1e-12);
+  }
+  EXPECT_NEAR(tot, ref, 1e-12);
+}
+
+}  // namespace
+}  // namespace reasonrl::model
