@@ -404,8 +404,12 @@ void Trainer::update(std::vector<Seq>& seqs, Metrics& mt, StageTimer& timer) {
     const long opt_step = opt_->step_count();
     dist::allreduce_grads(*policy_);  // data parallel: sum of every rank's gradient
     gnorm_sum += opt_->step(*policy_, float(optc_.lr_at(opt_step)));
+    if (dist::dist().size > 1) {  // data parallel: the bias update sees every rank's expert loads, as one process would
+      auto loads = policy_->router_loads();
+      dist::dist().allreduce_sum(loads.data(), loads.size());
+    }
     viol_last = policy_->update_router_bias();
-    dist::sync_router_bias(*policy_, viol_last);  // rank 0's router biases everywhere
+    dist::sync_router_bias(*policy_, viol_last);  // keeps the ranks bit-identical (rank 0's biases everywhere)
     ++opt_steps;
   }
   if (dist::dist().size > 1) {  // metrics over every rank's sequences
