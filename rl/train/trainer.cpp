@@ -128,6 +128,21 @@ class MicroBatchRunner {
   std::vector<size_t> rows_;
 };
 
+// Per-token log-probs of every response under `m` (no gradient), written into seqs[i].*member, micro-batch by micro-batch.
+void fill_response_logp(model::Model& m, const policy::SamplingParams& sp, size_t micro_batch, std::vector<Seq>& seqs,
+                        std::vector<float> Seq::*member) {
+  MicroBatchRunner run(m, sp);
+  for (size_t i0 = 0; i0 < seqs.size(); i0 += micro_batch) {
+    const size_t i1 = std::min(seqs.size(), i0 + micro_batch);
+    const MicroBatchOut out = run.forward(seqs, i0, i1, false);
+    auto it = out.logp.begin();
+    for (size_t i = i0; i < i1; ++i) {
+      (seqs[i].*member).assign(it, it + seqs[i].resp_len);
+      it += seqs[i].resp_len;
+    }
+  }
+}
+
 std::string trim_metrics_file(const std::string& path, long max_step) {
   // Keep the lines whose "step" <= max_step (resume: later lines were written after the checkpoint).
   if (!fs::exists(path)) return "";
@@ -555,29 +570,8 @@ long Trainer::step_once(long step) {
   // ---- old and reference log-probs (no gradient) ----
   {
     auto sc = timer.time("logprobs");
-    MicroBatchRunner run_pol(*policy_, cfg_.rollout.sampling());
-    const size_t mb = size_t(cfg_.micro_batch_size);
-    for (size_t i0 = 0; i0 < seqs.size(); i0 += mb) {
-      const size_t i1 = std::min(seqs.size(), i0 + mb);
-      auto out = run_pol.forward(seqs, i0, i1, false);
-      size_t k = 0;
-      for (size_t i = i0; i < i1; ++i) {
-        seqs[i].old_logp.assign(out.logp.begin() + long(k), out.logp.begin() + long(k + size_t(seqs[i].resp_len)));
-        k += size_t(seqs[i].resp_len);
-      }
-    }
-    if (ref_) {
-      MicroBatchRunner run_ref(*ref_, cfg_.rollout.sampling());
-      for (size_t i0 = 0; i0 < seqs.size(); i0 += mb) {
-        const size_t i1 = std::min(seqs.size(), i0 + mb);
-        auto out = run_ref.forward(seqs, i0, i1, false);
-        size_t k = 0;
-        for (size_t i = i0; i < i1; ++i) {
-          seqs[i].ref_logp.assign(out.logp.begin() + long(k), out.logp.begin() + long(k + size_t(seqs[i].resp_len)));
-          k += size_t(seqs[i].resp_len);
-        }
-      }
-    }
+    fill_response_logp(*policy_, cfg_.rollout.sampling(), size_t(cfg_.micro_batch_size), seqs, &Seq::old_logp);
+    if (ref_) fill_response_logp(*ref_, cfg_.rollout.sampling(), size_t(cfg_.micro_batch_size), seqs, &Seq::ref_logp);
   }
   // rollout vs trainer log-prob agreement (same weights: only numerics and truncation differ)
   {

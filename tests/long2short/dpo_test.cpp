@@ -1,6 +1,8 @@
 // Tests for the DPO loss (hand-computed values, finite differences, symmetry) and DPO training on a toy preference set.
 #include <gtest/gtest.h>
 
+#include "tests/long2short/tiny_model.h"
+
 #include <cmath>
 
 #include "policy/logprob.h"
@@ -93,25 +95,7 @@ TEST(DpoLoss, ExtremeMarginsStayFinite) {
 }
 
 // A very small random-init model; pairs are random token ids (prompt shared, distinct responses).
-model::ModelConfig tiny_model() {
-  model::ModelConfig m;
-  m.vocab_size = 40;
-  m.hidden_size = 32;
-  m.intermediate_size = 64;
-  m.moe_intermediate_size = 16;
-  m.num_hidden_layers = 2;
-  m.num_attention_heads = 2;
-  m.q_lora_rank = 16;
-  m.kv_lora_rank = 16;
-  m.qk_nope_head_dim = 8;
-  m.qk_rope_head_dim = 8;
-  m.v_head_dim = 8;
-  m.n_routed_experts = 4;
-  m.num_experts_per_tok = 2;
-  m.max_position_embeddings = 64;
-  m.num_nextn_predict_layers = 1;
-  return m;
-}
+model::ModelConfig tiny_model() { return testing::tiny_model_config(32, /*mtp_depth=*/1); }
 
 std::vector<TokenPair> toy_pairs(int n, uint64_t seed) {
   Rng rng(seed);

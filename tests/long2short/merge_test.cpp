@@ -2,6 +2,8 @@
 // TIES values, and rejection of checkpoints with different configs.
 #include <gtest/gtest.h>
 
+#include "tests/long2short/tiny_model.h"
+
 #include <filesystem>
 
 #include "rl/long2short/merge.h"
@@ -9,24 +11,7 @@
 namespace reasonrl::long2short {
 namespace {
 
-model::ModelConfig tiny(int hidden = 32) {
-  model::ModelConfig m;
-  m.vocab_size = 40;
-  m.hidden_size = hidden;
-  m.intermediate_size = 64;
-  m.moe_intermediate_size = 16;
-  m.num_hidden_layers = 2;
-  m.num_attention_heads = 2;
-  m.q_lora_rank = 16;
-  m.kv_lora_rank = 16;
-  m.qk_nope_head_dim = 8;
-  m.qk_rope_head_dim = 8;
-  m.v_head_dim = 8;
-  m.n_routed_experts = 4;
-  m.num_experts_per_tok = 2;
-  m.max_position_embeddings = 64;
-  return m;
-}
+model::ModelConfig tiny(int hidden = 32) { return testing::tiny_model_config(hidden); }
 
 std::string scratch(const std::string& name) {
   const std::string d = std::string(REASONRL_BINARY_DIR) + "/test_scratch/l2s_merge/" + name;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rewards/math_verify.h"
+#include "tests/rewards/peer_data.h"
 
 namespace reasonrl::rewards {
 namespace {
@@ -16,18 +17,9 @@ namespace {
 using json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
 
-const std::string kPeer = REASONRL_PEER_DATA;
-
-bool verbose() { return std::getenv("REASONRL_CONFORMANCE_VERBOSE") != nullptr; }
-
-std::vector<json> read_jsonl(const std::string& name) {
-  std::vector<json> rows;
-  std::ifstream f(kPeer + "/" + name);
-  std::string line;
-  while (std::getline(f, line))
-    if (line.find_first_not_of(" \t\r") != std::string::npos) rows.push_back(json::parse(line));
-  return rows;
-}
+using peer::kPeer;
+using peer::read_jsonl;
+using peer::verbose;
 
 #define SKIP_IF_NO_PEER_DATA(file)                                                                   \
   if (!fs::exists(kPeer + "/" + file)) {                                                             \

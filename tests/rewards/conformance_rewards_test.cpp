@@ -26,6 +26,7 @@
 #include "rewards/language.h"
 #include "rewards/length_rewards.h"
 #include "rewards/math_verify.h"
+#include "tests/rewards/peer_data.h"
 #include "rewards/reward_config.h"
 #include "rewards/text_rewards.h"
 #include "rl/util/error.h"
@@ -35,18 +36,9 @@ namespace {
 
 using json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
-const std::string kPeer = REASONRL_PEER_DATA;
-
-bool verbose() { return std::getenv("REASONRL_CONFORMANCE_VERBOSE") != nullptr; }
-
-std::vector<json> read_jsonl(const std::string& name) {
-  std::vector<json> rows;
-  std::ifstream f(kPeer + "/" + name);
-  std::string line;
-  while (std::getline(f, line))
-    if (line.find_first_not_of(" \t\r") != std::string::npos) rows.push_back(json::parse(line));
-  return rows;
-}
+using peer::kPeer;
+using peer::read_jsonl;
+using peer::verbose;
 
 struct Tally {
   int n = 0, ok = 0;
