@@ -1,10 +1,12 @@
 // crash_writer.cpp: a stand-in for the trainer's store usage, killed with SIGKILL by store_crash_test. It resumes from
 // its checkpoint file if present, writes synthetic steps, prints "committed STEP" after each commit, and checkpoints
-// every K steps (after the commit, as the trainer does).
-//   store_crash_writer DB CKPT N_STEPS CKPT_EVERY PROMPTS_PER_STEP GROUP_SIZE TEXT_CHARS
+// every K steps (after the commit, as the trainer does). It stops before step STOP_AT: the kill rounds pass a STOP_AT
+// far beyond anything the writer reaches before the kill, so a fast machine cannot finish the run early.
+//   store_crash_writer DB CKPT N_STEPS CKPT_EVERY PROMPTS_PER_STEP GROUP_SIZE TEXT_CHARS STOP_AT
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -20,8 +22,9 @@ static void say(const std::string& s) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 8) {
-    std::fprintf(stderr, "usage: %s DB CKPT N_STEPS CKPT_EVERY PROMPTS_PER_STEP GROUP_SIZE TEXT_CHARS\n", argv[0]);
+  if (argc != 9) {
+    std::fprintf(stderr, "usage: %s DB CKPT N_STEPS CKPT_EVERY PROMPTS_PER_STEP GROUP_SIZE TEXT_CHARS STOP_AT\n",
+                 argv[0]);
     return 2;
   }
   try {
@@ -32,6 +35,7 @@ int main(int argc, char** argv) {
     spec.prompts_per_step = std::atoi(argv[5]);
     spec.group_size = std::atoi(argv[6]);
     spec.text_chars = std::atoi(argv[7]);
+    const int64_t stop_at = std::min<int64_t>(std::atoll(argv[8]), spec.n_steps);
     auto st = store::RolloutStore::open(db);
     int64_t from = -1;
     if (std::filesystem::exists(ckpt)) from = std::stoll(read_file(ckpt));
@@ -42,7 +46,7 @@ int main(int argc, char** argv) {
     }
     st.upsert_prompts(store::synthetic_prompts(spec));
     say("start " + std::to_string(from + 1));
-    for (int64_t step = from + 1; step < spec.n_steps; ++step) {
+    for (int64_t step = from + 1; step < stop_at; ++step) {
       auto samples = store::synthetic_samples(spec, step);
       st.write_step(store::synthetic_step_metrics(spec, step, samples), samples);
       say("committed " + std::to_string(step));
