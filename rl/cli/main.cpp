@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   reasonrl::cli::add_long2short_command(app);
   reasonrl::cli::add_dpo_command(app);
   reasonrl::cli::add_merge_command(app);
+  reasonrl::cli::add_difficulty_command(app);
 #endif
   reasonrl::cli::add_score_command(app);
   try {
