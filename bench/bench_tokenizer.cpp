@@ -14,7 +14,10 @@ using namespace reasonrl;
 using namespace reasonrl::datasets;
 
 int main(int argc, char** argv) {
-  const std::string scratch = std::string(REASONRL_BINARY_DIR) + "/hf-peer";
+  // The HF tokenizers Node binding lives in a scratch folder (npm-installed once); REASONRL_HF_PEER_DIR reuses another
+  // build's folder instead of installing it again.
+  const char* scratch_env = std::getenv("REASONRL_HF_PEER_DIR");
+  const std::string scratch = scratch_env && *scratch_env ? scratch_env : std::string(REASONRL_BINARY_DIR) + "/hf-peer";
   const std::string peer_dir = argc > 1 ? argv[1] : REASONRL_PEER_DATA;
   const int repeats = std::getenv("BENCH_REPEATS") ? std::atoi(std::getenv("BENCH_REPEATS")) : 5;
   const auto texts = peer::load_texts(peer_dir);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/machine_peak.h"
 #include "model/model.h"
 #include "rl/util/rng.h"
 
@@ -17,31 +18,7 @@ using namespace reasonrl::model;
 namespace {
 
 // FMA peak: independent chains of vector FMAs on every thread (fp32). Returns GFLOP/s.
-typedef float v16 __attribute__((vector_size(64)));
-double fma_peak_gflops(int threads) {
-  const long iters = 20'000'000;
-  double best = 0;
-  for (int rep = 0; rep < 3; ++rep) {
-    double t0 = omp_get_wtime();
-    float sink = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-    {
-      v16 a[12], m, c;
-      for (int i = 0; i < 16; ++i) m[i] = 0.999999f, c[i] = 1e-7f;
-      for (int k = 0; k < 12; ++k)
-        for (int i = 0; i < 16; ++i) a[k][i] = float(k + i);
-      for (long it = 0; it < iters / 12; ++it)
-        for (int k = 0; k < 12; ++k) a[k] = a[k] * m + c;
-      for (int k = 0; k < 12; ++k)
-        for (int i = 0; i < 16; ++i) sink += a[k][i];
-    }
-    const double dt = omp_get_wtime() - t0;
-    const double flops = double(threads) * double(iters / 12) * 12 * 16 * 2;
-    best = std::max(best, flops / dt / 1e9);
-    if (sink == 42) std::printf(" ");
-  }
-  return best;
-}
+double fma_peak_gflops(int threads) { return bench::fma_peak_gflops(threads, 20'000'000, 3); }
 
 // Forward FLOPs per token per layer type (2 per multiply-add of every active weight; attention core counted with the
 // causal half of the T x T score and value products).
