@@ -1,7 +1,9 @@
 // e2e (label e2e): the demo's own configs (configs/sft_arith.json, configs/grpo_arith.json), with fewer RL steps and a
-// fixed seed. SFT a 1.5M-parameter MoE from scratch on synthetic arithmetic, then GRPO: greedy pass@1 on 500
-// held-out prompts and the sampled training accuracy must both rise. (The full demo and its measured figures:
-// scripts/demo.sh and README.)
+// fixed seed. SFT a 1.5M-parameter MoE from scratch on 1,000 worked solutions of synthetic arithmetic (the cold start),
+// then 100 GRPO steps on the 20,000 answer-only training prompts: greedy pass@1 on 500 held-out prompts must rise by at
+// least 8 points (measured: 0.800 -> 0.928, one thread as the configs set) and the sampled training accuracy (last 20
+// steps against the first 20) by at least 8 (measured: 0.627 -> 0.775). (The
+// full demo and its measured figures: scripts/demo.sh and README.)
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -32,7 +34,7 @@ TEST(LearnE2E, GrpoImprovesGreedyPassAt1OverSft) {
   std::printf("greedy pass@1 on %d held-out prompts: SFT %.3f -> GRPO %.3f (%.1fs)\n", r.final_eval.n,
               r.initial_eval.pass_at_1, r.final_eval.pass_at_1, r.seconds);
   ASSERT_EQ(r.final_eval.n, 500);
-  EXPECT_GE(r.final_eval.pass_at_1 - r.initial_eval.pass_at_1, 0.02)
+  EXPECT_GE(r.final_eval.pass_at_1 - r.initial_eval.pass_at_1, 0.08)
       << "GRPO did not improve greedy pass@1 over the SFT model";
 
   // sampled accuracy on the training prompts: mean of the last 20 steps above the first 20
@@ -43,7 +45,7 @@ TEST(LearnE2E, GrpoImprovesGreedyPassAt1OverSft) {
     if (step > t.steps - 20) last += row.at("accuracy") / 20;
   }
   std::printf("training accuracy (T=1): first 20 steps %.3f, last 20 steps %.3f\n", first, last);
-  EXPECT_GT(last, first + 0.03);
+  EXPECT_GT(last, first + 0.08) << "GRPO did not raise the sampled training accuracy";
 }
 
 }  // namespace
