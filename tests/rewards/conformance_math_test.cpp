@@ -1,6 +1,7 @@
 // Conformance of the math grader against peer test data (Math-Verify's own tests, other graders' tests, datasets).
 // Prints agreement per file and family; fails below the thresholds of issue 4. Skips when peer-data is absent.
 #include <gtest/gtest.h>
+#include "tests/require.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -21,11 +22,8 @@ using peer::kPeer;
 using peer::read_jsonl;
 using peer::verbose;
 
-#define SKIP_IF_NO_PEER_DATA(file)                                                                   \
-  if (!fs::exists(kPeer + "/" + file)) {                                                             \
-    std::printf("SKIPPED: peer data %s/%s is absent\n", kPeer.c_str(), file);                       \
-    GTEST_SKIP() << "peer data " << kPeer << "/" << file << " is absent";                            \
-  }
+#define SKIP_IF_NO_PEER_DATA(file) \
+  REASONRL_REQUIRE_OR_SKIP(fs::exists(kPeer + "/" + file), "peer data " + kPeer + "/" + file + " is absent")
 
 struct Tally {
   int n = 0, ok = 0;

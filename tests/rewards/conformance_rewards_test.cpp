@@ -14,6 +14,7 @@
 //  - Not implemented (reported, excluded from the threshold): eval-protocol tag_count_reward (balanced arbitrary tags),
 //    code_format_reward, reasoning_steps_reward, cosine rewards, eval-protocol length/format variants with custom tags.
 #include <gtest/gtest.h>
+#include "tests/require.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -298,10 +299,8 @@ void print_family(const std::map<std::string, Tally>& fam, const std::map<std::s
 }
 
 TEST(RewardConformance, RewardFnAndFormatCases) {
-  if (!fs::exists(kPeer + "/reward_fn_test_cases.jsonl")) {
-    std::printf("SKIPPED: peer data %s/reward_fn_test_cases.jsonl is absent\n", kPeer.c_str());
-    GTEST_SKIP() << "peer data absent";
-  }
+  REASONRL_REQUIRE_OR_SKIP(fs::exists(kPeer + "/reward_fn_test_cases.jsonl"),
+                           "peer data " + kPeer + "/reward_fn_test_cases.jsonl is absent");
   std::map<std::string, Tally> fam;
   std::map<std::string, int> excluded;
   Tally total;

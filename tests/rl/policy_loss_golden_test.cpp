@@ -1,6 +1,7 @@
 // Golden test: our losses and gradients against PyTorch autograd of an independent padded-tensor implementation
 // (tests/rl/torch_policy_loss.py, written from verl's core_algos and algorithms.md), for every loss_type and Kimi.
 #include <gtest/gtest.h>
+#include "tests/require.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -42,7 +43,7 @@ json batch_json(const Batch& b) {
 }
 
 TEST(PolicyLossGolden, MatchesTorchAutograd) {
-  if (!have_torch()) GTEST_SKIP() << "skipped: " << REASONRL_PYTHON << " with torch is not available";
+  REASONRL_REQUIRE_OR_SKIP(have_torch(), std::string(REASONRL_PYTHON) + " with torch is not available");
   std::vector<RlConfig> cfgs;
   for (auto lt : {LossType::TokenMean, LossType::SeqMeanTokenMean, LossType::SeqMeanTokenSum, LossType::DrGrpo}) {
     for (int v = 0; v < 3; ++v) {

@@ -2,6 +2,7 @@
 // the rendered DOM carries the store's numbers, and a screenshot is written. A page with a deliberate script error
 // shows that console errors are caught. Skipped, with a message, when chromium is not installed.
 #include <gtest/gtest.h>
+#include "tests/require.h"
 #include <unistd.h>
 
 #include <cstdlib>
@@ -55,7 +56,7 @@ class ReportBrowser : public ::testing::Test {
  protected:
   void SetUp() override {
     chromium_ = find_chromium();
-    if (chromium_.empty()) GTEST_SKIP() << "chromium is not installed (scripts/install-deps.sh --test installs it); skipped";
+    REASONRL_REQUIRE_OR_SKIP(!chromium_.empty(), "chromium is not installed (scripts/install-deps.sh --test installs it)");
     dir_ = fs::temp_directory_path() / ("reasonrl_report_browser_" + std::to_string(getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
