@@ -153,11 +153,14 @@ def main():
         row("rollout", "useful-token fraction, continuous batching (long-tailed lengths)", u["continuous"], u["static_padded"],
             None, 0.95, ge(u["continuous"], 0.95), ref_what="padded static batch")
     parts = [kv for w, kv in R if w == "partial"]
-    if parts:
-        bp = max(parts, key=lambda kv: kv["speedup"])
-        row("rollout", "partial ÷ synchronous rollout speed, long tail (best variant: %s %s)" % (
-            bp["mode"], bp["segment"] if bp["mode"] == "segment" else bp["budget"]), bp["wall_s"], bp["sync_wall_s"], bp["speedup"],
-            1.15, ge(bp["speedup"], 1.15), unit="s", ref_what="synchronous wall s")
+    for kv_mode in ("reuse", "recompute"):  # the best variant of each way to continue a cut trajectory
+        ps = [kv for kv in parts if kv.get("kv", "recompute") == kv_mode]
+        if not ps:
+            continue
+        bp = max(ps, key=lambda kv: kv["speedup"])
+        row("rollout", "partial ÷ synchronous rollout speed, long tail, kv=%s (best variant: %s %s)" % (
+            kv_mode, bp["mode"], bp["segment"] if bp["mode"] == "segment" else bp["budget"]), bp["wall_s"],
+            bp["sync_wall_s"], bp["speedup"], 1.15, ge(bp["speedup"], 1.15), unit="s", ref_what="synchronous wall s")
     # ---- rewards
     rw = [kv for w, kv in L["rewards"] if "accuracy_responses_per_s" in kv]
     if rw:

@@ -1,11 +1,14 @@
 // layers.cpp: kernels of layers.h (Eigen for the GEMMs, OpenMP across tokens / heads), and their scalar references.
 #include "model/layers.h"
 
+#include "model/parallel.h"
+
 #include <omp.h>
 
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 namespace reasonrl::model {
@@ -18,6 +21,126 @@ template <class S>
 using MapCM = Eigen::Map<const RowMat<S>>;
 
 // ---- linear --------------------------------------------------------------------------------------
+namespace {
+// Dot products over one 64-byte register of lanes (GCC/Clang vector extensions) with a log-depth final sum: GCC's
+// `omp simd reduction` ends in a serial lane-by-lane sum through the stack, which dominated these short dots.
+// dot4 shares the loads of b across four a rows.
+typedef float Vec64f __attribute__((vector_size(64)));
+typedef double Vec64d __attribute__((vector_size(64)));
+template <class S>
+struct Vec64Of;
+template <>
+struct Vec64Of<float> {
+  using type = Vec64f;
+};
+template <>
+struct Vec64Of<double> {
+  using type = Vec64d;
+};
+template <class S>
+using Vec64 = typename Vec64Of<S>::type;
+template <class S>
+constexpr int kLanes = 64 / int(sizeof(S));
+template <class S>
+inline Vec64<S> load64(const S* p) {
+  Vec64<S> v;
+  std::memcpy(&v, p, 64);
+  return v;
+}
+typedef float Vec32f __attribute__((vector_size(32)));
+typedef float Vec16f __attribute__((vector_size(16)));
+typedef double Vec32d __attribute__((vector_size(32)));
+typedef double Vec16d __attribute__((vector_size(16)));
+// Sum of the lanes by halving (log depth, stays in registers).
+template <class S>
+inline S lane_sum(Vec64<S> v);
+template <>
+inline float lane_sum<float>(Vec64f v) {
+  const Vec32f a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+                   __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  const Vec16f b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+  return (b[0] + b[2]) + (b[1] + b[3]);
+}
+template <>
+inline double lane_sum<double>(Vec64d v) {
+  const Vec32d a = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
+  const Vec16d b = __builtin_shufflevector(a, a, 0, 1) + __builtin_shufflevector(a, a, 2, 3);
+  return b[0] + b[1];
+}
+// The four lane sums of c0..c3 together (the halving steps of four reductions share their shuffles).
+inline void lane_sum4(Vec64f c0, Vec64f c1, Vec64f c2, Vec64f c3, float* out) {
+  const Vec64f x01 = __builtin_shufflevector(c0, c1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                     __builtin_shufflevector(c0, c1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const Vec64f x23 = __builtin_shufflevector(c2, c3, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                     __builtin_shufflevector(c2, c3, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const Vec64f y = __builtin_shufflevector(x01, x23, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+                   __builtin_shufflevector(x01, x23, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  const Vec32f z = __builtin_shufflevector(y, y, 0, 1, 4, 5, 8, 9, 12, 13) +
+                   __builtin_shufflevector(y, y, 2, 3, 6, 7, 10, 11, 14, 15);
+  const Vec16f w = __builtin_shufflevector(z, z, 0, 2, 4, 6) + __builtin_shufflevector(z, z, 1, 3, 5, 7);
+  std::memcpy(out, &w, 16);
+}
+inline void lane_sum4(Vec64d c0, Vec64d c1, Vec64d c2, Vec64d c3, double* out) {
+  out[0] = lane_sum<double>(c0);
+  out[1] = lane_sum<double>(c1);
+  out[2] = lane_sum<double>(c2);
+  out[3] = lane_sum<double>(c3);
+}
+template <class S>
+inline S dot(const S* __restrict a, const S* __restrict b, int n) {
+  constexpr int L = kLanes<S>;
+  Vec64<S> acc = {};
+  int i = 0;
+  for (; i + L <= n; i += L) acc += load64(a + i) * load64(b + i);
+  S tail = 0;
+  for (; i < n; ++i) tail += a[i] * b[i];
+  return lane_sum<S>(acc) + tail;
+}
+template <class S>
+inline void dot4(const S* __restrict a0, const S* __restrict a1, const S* __restrict a2, const S* __restrict a3,
+                 const S* __restrict b, int n, S* out) {
+  constexpr int L = kLanes<S>;
+  Vec64<S> c0 = {}, c1 = {}, c2 = {}, c3 = {};
+  int i = 0;
+  for (; i + L <= n; i += L) {
+    const Vec64<S> bv = load64(b + i);
+    c0 += load64(a0 + i) * bv;
+    c1 += load64(a1 + i) * bv;
+    c2 += load64(a2 + i) * bv;
+    c3 += load64(a3 + i) * bv;
+  }
+  S t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+  for (; i < n; ++i) {
+    t0 += a0[i] * b[i];
+    t1 += a1[i] * b[i];
+    t2 += a2[i] * b[i];
+    t3 += a3[i] * b[i];
+  }
+  lane_sum4(c0, c1, c2, c3, out);
+  out[0] += t0;
+  out[1] += t1;
+  out[2] += t2;
+  out[3] += t3;
+}
+
+// Eight rows of a dotted with b: eight independent FMA chains (enough to cover the FMA latency) sharing b's loads.
+template <class S>
+inline void dot8(const S* __restrict a, size_t lda, const S* __restrict b, int n, S* out) {
+  constexpr int L = kLanes<S>;
+  Vec64<S> c[8] = {};
+  int i = 0;
+  for (; i + L <= n; i += L) {
+    const Vec64<S> bv = load64(b + i);
+    for (int k = 0; k < 8; ++k) c[k] += load64(a + size_t(k) * lda + i) * bv;
+  }
+  for (int k = 0; k < 8; ++k) {
+    S t = 0;
+    for (int j = i; j < n; ++j) t += a[size_t(k) * lda + j] * b[j];
+    out[k] = lane_sum<S>(c[k]) + t;
+  }
+}
+}  // namespace
+
 template <class S>
 void linear_forward(S* y, const S* x, const S* w, int N, int I, int O) {
   if (N == 0 || O == 0) return;
@@ -27,11 +150,24 @@ void linear_forward(S* y, const S* x, const S* w, int N, int I, int O) {
     return;
   }
   MapCM<S> X(x, N, I), W(w, O, I);
-  if (N <= 16) {
-    // Eigen's GEMM is slow for tiny N on this machine: one GEMV per row (W stays in cache).
-    for (int n = 0; n < N; ++n) {
-      Eigen::Map<Eigen::Matrix<S, Eigen::Dynamic, 1>> yv(y + size_t(n) * O, O);
-      yv.noalias() = W * Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>>(x + size_t(n) * I, I);
+  if (N == 1) {  // GEMV: eight rows of W per pass over x
+    int o = 0;
+    for (; o + 8 <= O; o += 8) dot8(w + size_t(o) * I, size_t(I), x, I, y + o);
+    for (; o + 4 <= O; o += 4)
+      dot4(w + size_t(o) * I, w + size_t(o + 1) * I, w + size_t(o + 2) * I, w + size_t(o + 3) * I, x, I, y + o);
+    for (; o < O; ++o) y[o] = dot(w + size_t(o) * I, x, I);
+  } else if (N <= 16) {
+    // Eigen's GEMM is slow for tiny N on this machine, and N GEMVs read W N times: each row of W is read once
+    // and dotted with four rows of x at a time.
+    for (int o = 0; o < O; ++o) {
+      const S* wr = w + size_t(o) * I;
+      int n = 0;
+      for (; n + 4 <= N; n += 4) {
+        S r[4];
+        dot4(x + size_t(n) * I, x + size_t(n + 1) * I, x + size_t(n + 2) * I, x + size_t(n + 3) * I, wr, I, r);
+        for (int k = 0; k < 4; ++k) y[size_t(n + k) * O + o] = r[k];
+      }
+      for (; n < N; ++n) y[size_t(n) * O + o] = dot(x + size_t(n) * I, wr, I);
     }
   } else {
     Y.noalias() = X * W.transpose();
@@ -77,8 +213,7 @@ void linear_backward_ref(S* dx, S* dw, const S* dy, const S* x, const S* w, int 
 // ---- RMSNorm ---------------------------------------------------------------------------------------
 template <class S>
 void rmsnorm_forward(S* y, S* rstd, const S* x, const S* w, int N, int D, double eps) {
-#pragma omp parallel for schedule(static) if (size_t(N) * D > 32768)
-  for (int n = 0; n < N; ++n) {
+  parallel_for(N, size_t(N) * D > 32768, [&](int n) {
     const S* xr = x + size_t(n) * D;
     S* yr = y + size_t(n) * D;
     S ss = 0;
@@ -87,7 +222,7 @@ void rmsnorm_forward(S* y, S* rstd, const S* x, const S* w, int N, int D, double
     const S r = S(1) / std::sqrt(ss / S(D) + S(eps));
     rstd[n] = r;
     for (int i = 0; i < D; ++i) yr[i] = xr[i] * r * w[i];
-  }
+  });
 }
 
 template <class S>
@@ -122,19 +257,48 @@ void rmsnorm_backward(S* dx, S* dw, const S* dy, const S* x, const S* w, const S
 }
 
 // ---- RoPE ----------------------------------------------------------------------------------------
+namespace {
+// cos / sin of pos * theta^(-2i/Dr) for every position up to the largest seen, per calling thread: computed with
+// the same double formula as on the fly (so identical values), without a pow and a sincos per token and layer.
+struct RopeTable {
+  double theta = 0;
+  int Dr = 0, n_pos = 0;
+  std::vector<double> cs, sn;  // (n_pos, Dr/2)
+};
+const RopeTable& rope_table(double theta, int Dr, int max_pos) {
+  thread_local RopeTable t;
+  if (t.theta != theta || t.Dr != Dr) t = RopeTable{theta, Dr, 0, {}, {}};
+  if (max_pos < t.n_pos) return t;
+  const int P = Dr / 2, n_pos = std::max(max_pos + 1, 2 * t.n_pos);
+  std::vector<double> inv_freq(P);
+  for (int i = 0; i < P; ++i) inv_freq[i] = std::pow(theta, -2.0 * i / Dr);
+  t.cs.resize(size_t(n_pos) * P);
+  t.sn.resize(size_t(n_pos) * P);
+  for (int p = t.n_pos; p < n_pos; ++p)
+    for (int i = 0; i < P; ++i) {
+      const double a = double(p) * inv_freq[i];
+      t.cs[size_t(p) * P + i] = std::cos(a);
+      t.sn[size_t(p) * P + i] = std::sin(a);
+    }
+  t.n_pos = n_pos;
+  return t;
+}
+}  // namespace
+
 template <class S>
 void rope_apply(S* x, int N, int tok_stride, int nvec, int vec_stride, const int32_t* pos, int Dr, double theta,
                 int sign) {
   const int P = Dr / 2;
-  std::vector<double> inv_freq(P);
-  for (int i = 0; i < P; ++i) inv_freq[i] = std::pow(theta, -2.0 * i / Dr);
-#pragma omp parallel for schedule(static) if (size_t(N) * nvec * Dr > 65536)
-  for (int n = 0; n < N; ++n) {
+  int max_pos = 0;
+  for (int n = 0; n < N; ++n) max_pos = std::max(max_pos, int(pos[n]));
+  const RopeTable& tab = rope_table(theta, Dr, max_pos);
+  parallel_for(N, size_t(N) * nvec * Dr > 65536, [&](int n) {
     S cs[256], sn[256];  // Dr/2 <= 256 (checked by the model)
+    const double* tc = tab.cs.data() + size_t(pos[n]) * P;
+    const double* ts = tab.sn.data() + size_t(pos[n]) * P;
     for (int i = 0; i < P; ++i) {
-      const double a = double(pos[n]) * inv_freq[i];
-      cs[i] = S(std::cos(a));
-      sn[i] = S(sign * std::sin(a));
+      cs[i] = S(tc[i]);
+      sn[i] = S(sign * ts[i]);
     }
     for (int v = 0; v < nvec; ++v) {
       S* p = x + size_t(n) * tok_stride + size_t(v) * vec_stride;
@@ -144,19 +308,18 @@ void rope_apply(S* x, int N, int tok_stride, int nvec, int vec_stride, const int
         p[2 * i + 1] = a * sn[i] + b * cs[i];
       }
     }
-  }
+  });
 }
 
 // ---- SwiGLU --------------------------------------------------------------------------------------
 template <class S>
 void swiglu_forward(S* a, const S* gu, int N, int F) {
-#pragma omp parallel for schedule(static) if (size_t(N) * F > 65536)
-  for (int n = 0; n < N; ++n) {
+  parallel_for(N, size_t(N) * F > 65536, [&](int n) {
     const S* g = gu + size_t(n) * 2 * F;
     const S* u = g + F;
     S* ar = a + size_t(n) * F;
     for (int i = 0; i < F; ++i) ar[i] = g[i] / (S(1) + std::exp(-g[i])) * u[i];
-  }
+  });
 }
 
 template <class S>
@@ -307,6 +470,227 @@ double softmax_xent(const S* logits, const int32_t* target, const S* w, S* dlogi
   return total;
 }
 
+// ---- absorbed MLA decode attention ------------------------------------------------------------------
+size_t mla_decode_work(int H, int C, int Dr, int max_len) {
+  // qa (H, C+Dr) | olat (H, C) | scores (H, max_len rounded up), each rounded up to 16 scalars
+  auto up = [](size_t n) { return (n + 15) / 16 * 16; };
+  return up(size_t(H) * size_t(C + Dr)) + up(size_t(H) * size_t(C)) + size_t(H) * up(size_t(max_len));
+}
+
+namespace {
+// s[j] = exp(s[j] - mx) for j < n, returns the sum. float: a vectorised exp (Cephes' expf: range reduction by ln 2
+// in two parts, degree-6 polynomial, 2^k through the exponent bits; within 2 ulp of std::exp over the softmax's
+// range x <= 0), 16 lanes at a time. double (finite-difference tests only): std::exp.
+inline float exp_shift_sum(float* __restrict s, int n, float mx) {
+  typedef int Vec64i __attribute__((vector_size(64)));
+  constexpr int L = 16;
+  auto vexp = [](Vec64f x) {
+    const Vec64f lo = Vec64f{} - 87.33654f, hi = Vec64f{} + 88.37626f;
+    x = x < lo ? lo : x;
+    x = x > hi ? hi : x;
+    const Vec64f y = x * 1.44269504088896341f + 0.5f;
+    Vec64i k = __builtin_convertvector(y, Vec64i);                   // truncation toward zero
+    k += (__builtin_convertvector(k, Vec64f) > y);                   // -> floor (true is -1)
+    const Vec64f kf = __builtin_convertvector(k, Vec64f);
+    const Vec64f r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
+    Vec64f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    const Vec64i bits = (k + 127) << 23;
+    Vec64f scale;
+    std::memcpy(&scale, &bits, 64);
+    return p * scale;
+  };
+  Vec64f acc = {};
+  int j = 0;
+  for (; j + L <= n; j += L) {
+    const Vec64f e = vexp(load64(s + j) - mx);
+    std::memcpy(s + j, &e, 64);
+    acc += e;
+  }
+  if (j < n) {
+    float t[L];
+    for (int i = 0; i < L; ++i) t[i] = j + i < n ? s[j + i] - mx : -1000.0f;
+    Vec64f e = vexp(load64(t));
+    std::memcpy(t, &e, 64);
+    for (int i = 0; j + i < n; ++i) {
+      s[j + i] = t[i];
+      acc[0] += t[i];
+    }
+  }
+  return lane_sum<float>(acc);
+}
+inline double exp_shift_sum(double* s, int n, double mx) {
+  double sum = 0;
+  for (int j = 0; j < n; ++j) sum += (s[j] = std::exp(s[j] - mx));
+  return sum;
+}
+
+// One row, all heads. Heads go four at a time so each cached position is loaded once per four dot products.
+template <class S>
+void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict kv, int len, const S* __restrict wkvb,
+                    int H, int Dn, int Dr, int Dv, int C, S scale, S* __restrict work, size_t max_len_pad) {
+  const int W = C + Dr, Dq = Dn + Dr;
+  auto up = [](size_t n) { return (n + 15) / 16 * 16; };
+  S* __restrict qa = work;                                      // (H, W)
+  S* __restrict ol = qa + up(size_t(H) * size_t(W));            // (H, C)
+  S* __restrict sc = ol + up(size_t(H) * size_t(C));            // (H, max_len_pad)
+  // qa_h = scale * [W^UK_h^T q^nope_h ; q^pe_h]   (the softmax scale folded into the query)
+  for (int h = 0; h < H; ++h) {
+    S* __restrict qh = qa + size_t(h) * W;
+    const S* __restrict qn = q + size_t(h) * Dq;
+    const S* __restrict wk = wkvb + size_t(h) * (Dn + Dv) * C;
+    int c0 = 0;
+    for (; c0 + kLanes<S> <= C; c0 += kLanes<S>) {  // one register of lanes of qh at a time, over all d
+      Vec64<S> acc = {};
+      for (int d = 0; d < Dn; ++d) acc += (qn[d] * scale) * load64(wk + size_t(d) * C + c0);
+      std::memcpy(qh + c0, &acc, 64);
+    }
+    for (; c0 < C; ++c0) {
+      S a = 0;
+      for (int d = 0; d < Dn; ++d) a += qn[d] * scale * wk[size_t(d) * C + c0];
+      qh[c0] = a;
+    }
+    for (int d = 0; d < Dr; ++d) qh[C + d] = qn[Dn + d] * scale;
+  }
+  // scores (H, len)
+  int h0 = 0;
+  for (; h0 + 4 <= H; h0 += 4) {
+    const S* __restrict q0 = qa + size_t(h0) * W;
+    const S* __restrict q1 = q0 + W;
+    const S* __restrict q2 = q1 + W;
+    const S* __restrict q3 = q2 + W;
+    for (int j = 0; j < len; ++j) {
+      S s4[4];
+      dot4(q0, q1, q2, q3, kv + size_t(j) * W, W, s4);
+      for (int k = 0; k < 4; ++k) sc[size_t(h0 + k) * max_len_pad + j] = s4[k];
+    }
+  }
+  for (; h0 < H; ++h0) {
+    const S* __restrict qh = qa + size_t(h0) * W;
+    for (int j = 0; j < len; ++j) sc[size_t(h0) * max_len_pad + j] = dot(qh, kv + size_t(j) * W, W);
+  }
+  // softmax per head (probabilities left unnormalised; 1/sum is applied to the output)
+  S inv[64];
+  S* inv_sum = H <= 64 ? inv : nullptr;
+  std::vector<S> inv_heap;
+  if (!inv_sum) {
+    inv_heap.resize(size_t(H));
+    inv_sum = inv_heap.data();
+  }
+  for (int h = 0; h < H; ++h) {
+    S* __restrict s = sc + size_t(h) * max_len_pad;
+    S mx = s[0];
+    for (int j = 1; j < len; ++j) mx = std::max(mx, s[j]);
+    inv_sum[h] = S(1) / exp_shift_sum(s, len, mx);
+  }
+  // olat_h = sum_j p_j kv_j[0:C]
+  // Four heads and one register of lanes at a time, the accumulators stay in registers over j.
+  constexpr int L = kLanes<S>;
+  h0 = 0;
+  for (; h0 + 4 <= H; h0 += 4) {
+    const S* __restrict p0 = sc + size_t(h0) * max_len_pad;
+    const S* __restrict p1 = p0 + max_len_pad;
+    const S* __restrict p2 = p1 + max_len_pad;
+    const S* __restrict p3 = p2 + max_len_pad;
+    int c0 = 0;
+    for (; c0 + L <= C; c0 += L) {
+      Vec64<S> a0 = {}, a1 = {}, a2 = {}, a3 = {};
+      for (int j = 0; j < len; ++j) {
+        const Vec64<S> e = load64(kv + size_t(j) * W + c0);
+        a0 += p0[j] * e;
+        a1 += p1[j] * e;
+        a2 += p2[j] * e;
+        a3 += p3[j] * e;
+      }
+      std::memcpy(ol + size_t(h0) * C + c0, &a0, 64);
+      std::memcpy(ol + size_t(h0 + 1) * C + c0, &a1, 64);
+      std::memcpy(ol + size_t(h0 + 2) * C + c0, &a2, 64);
+      std::memcpy(ol + size_t(h0 + 3) * C + c0, &a3, 64);
+    }
+    for (; c0 < C; ++c0) {
+      S a[4] = {};
+      for (int j = 0; j < len; ++j) {
+        const S e = kv[size_t(j) * W + c0];
+        a[0] += p0[j] * e;
+        a[1] += p1[j] * e;
+        a[2] += p2[j] * e;
+        a[3] += p3[j] * e;
+      }
+      for (int k = 0; k < 4; ++k) ol[size_t(h0 + k) * C + c0] = a[k];
+    }
+  }
+  for (; h0 < H; ++h0) {
+    const S* __restrict ph = sc + size_t(h0) * max_len_pad;
+    S* __restrict oh = ol + size_t(h0) * C;
+    for (int c = 0; c < C; ++c) oh[c] = 0;
+    for (int j = 0; j < len; ++j) {
+      const S pj = ph[j];
+      const S* __restrict e = kv + size_t(j) * W;
+#pragma omp simd
+      for (int c = 0; c < C; ++c) oh[c] += pj * e[c];
+    }
+  }
+  // o_h = W^UV_h olat_h / sum_h
+  for (int h = 0; h < H; ++h) {
+    const S* __restrict wv = wkvb + (size_t(h) * (Dn + Dv) + Dn) * C;
+    const S* __restrict oh = ol + size_t(h) * C;
+    S* __restrict out = o + size_t(h) * Dv;
+    for (int d = 0; d < Dv; ++d) out[d] = dot(wv + size_t(d) * C, oh, C) * inv_sum[h];
+  }
+}
+}  // namespace
+
+template <class S>
+void mla_decode_attention_forward(S* o, const S* q, const S* const* kv, const int* len, const S* wkvb, int M, int H,
+                                  int Dn, int Dr, int Dv, int C, double scale, S* work) {
+  int max_len = 1;
+  for (int m = 0; m < M; ++m) max_len = std::max(max_len, len[m]);
+  const size_t per_row = mla_decode_work(H, C, Dr, max_len);
+  const size_t max_len_pad = (size_t(max_len) + 15) / 16 * 16;
+  int64_t flops = 0;
+  for (int m = 0; m < M; ++m) flops += int64_t(len[m]) * H * (2 * C + Dr) + int64_t(H) * (Dn + Dv) * C;
+  parallel_for(M, flops > 200000, [&](int m) {
+    mla_decode_row(o + size_t(m) * H * Dv, q + size_t(m) * H * (Dn + Dr), kv[m], len[m], wkvb, H, Dn, Dr, Dv, C,
+                   S(scale), work + size_t(m) * per_row, max_len_pad);
+  });
+}
+
+template <class S>
+void mla_decode_attention_forward_ref(S* o, const S* q, const S* const* kv, const int* len, const S* wkvb, int M,
+                                      int H, int Dn, int Dr, int Dv, int C, double scale) {
+  const int W = C + Dr, Dq = Dn + Dr;
+  for (int m = 0; m < M; ++m)
+    for (int h = 0; h < H; ++h) {
+      const S* qn = q + (size_t(m) * H + h) * Dq;
+      const S* wk = wkvb + size_t(h) * (Dn + Dv) * C;
+      std::vector<double> qlat(size_t(C), 0.0), s(size_t(len[m])), olat(size_t(C), 0.0);
+      for (int c = 0; c < C; ++c)
+        for (int d = 0; d < Dn; ++d) qlat[size_t(c)] += double(qn[d]) * double(wk[size_t(d) * C + c]);
+      double mx = -1e300;
+      for (int j = 0; j < len[m]; ++j) {
+        const S* e = kv[m] + size_t(j) * W;
+        double a = 0;
+        for (int c = 0; c < C; ++c) a += qlat[size_t(c)] * double(e[c]);
+        for (int d = 0; d < Dr; ++d) a += double(qn[Dn + d]) * double(e[C + d]);
+        s[size_t(j)] = a * scale;
+        mx = std::max(mx, s[size_t(j)]);
+      }
+      double sum = 0;
+      for (auto& v : s) sum += (v = std::exp(v - mx));
+      for (int j = 0; j < len[m]; ++j)
+        for (int c = 0; c < C; ++c) olat[size_t(c)] += s[size_t(j)] / sum * double(kv[m][size_t(j) * W + c]);
+      for (int d = 0; d < Dv; ++d) {
+        double a = 0;
+        for (int c = 0; c < C; ++c) a += double(wk[(size_t(Dn) + d) * C + c]) * olat[size_t(c)];
+        o[(size_t(m) * H + h) * Dv + d] = S(a);
+      }
+    }
+}
+
 #define REASONRL_INSTANTIATE(S)                                                                               \
   template void linear_forward<S>(S*, const S*, const S*, int, int, int);                                     \
   template void linear_backward<S>(S*, S*, const S*, const S*, const S*, int, int, int);                      \
@@ -321,6 +705,10 @@ double softmax_xent(const S* logits, const int32_t* target, const S* w, S* dlogi
                                          double);                                                             \
   template void mla_attention_backward<S>(S*, S*, S*, const S*, const S*, const S*, const S*, const S*, int,  \
                                           int, int, int, int, int, double);                                   \
+  template void mla_decode_attention_forward<S>(S*, const S*, const S* const*, const int*, const S*, int, int, int, \
+                                                int, int, int, double, S*);                                   \
+  template void mla_decode_attention_forward_ref<S>(S*, const S*, const S* const*, const int*, const S*, int, int, \
+                                                    int, int, int, int, double);                              \
   template double softmax_xent<S>(const S*, const int32_t*, const S*, S*, S, int, int);
 REASONRL_INSTANTIATE(float)
 REASONRL_INSTANTIATE(double)

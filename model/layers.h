@@ -57,6 +57,22 @@ template <class S>
 void mla_attention_backward(S* dq, S* dkv, S* dkpe, const S* dout, const S* att, const S* q, const S* kv,
                             const S* kpe, int B, int T, int H, int Dn, int Dr, int Dv, double scale);
 
+// Absorbed MLA attention of M decode rows over the latent cache (forward only; nothing trains through decoding).
+// The cache is shared by all heads (MLA at decode time is MQA over [c_KV | k_R]), so each row reads its cached
+// positions once for every head. Per row m and head h, with kv_j = kv[m] + j*(C+Dr) for j < len[m]:
+//   qa = [W^UK_h^T q^nope_h ; q^pe_h] (C+Dr),  s_j = scale * qa . kv_j,  p = softmax(s),
+//   o_h = W^UV_h (sum_j p_j kv_j[0:C])  (Dv)
+// q (M, H, Dn+Dr) (rope part rotated), kv[m] (len[m], C+Dr) contiguous, wkvb (H*(Dn+Dv), C) = kv_b_proj in the
+// PyTorch layout (rows h*(Dn+Dv) + [0, Dn) are W^UK_h, + [Dn, Dn+Dv) are W^UV_h), o (M, H, Dv).
+// work: M * mla_decode_work(H, C, Dr, max len) scalars.
+size_t mla_decode_work(int H, int C, int Dr, int max_len);
+template <class S>
+void mla_decode_attention_forward(S* o, const S* q, const S* const* kv, const int* len, const S* wkvb, int M, int H,
+                                  int Dn, int Dr, int Dv, int C, double scale, S* work);
+template <class S>
+void mla_decode_attention_forward_ref(S* o, const S* q, const S* const* kv, const int* len, const S* wkvb, int M,
+                                      int H, int Dn, int Dr, int Dv, int C, double scale);
+
 // Softmax cross-entropy over rows: returns sum_n w[n] * (-log softmax(logits[n])[target[n]]) over rows with w != 0.
 // If dlogits is not null it is WRITTEN with scale * w[n] * (softmax - onehot) (zeros for rows with w == 0).
 // w may be null (all 1). logits (N, V).

@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "model/layers.h"
+#include "model/parallel.h"
 #include "rl/util/error.h"
 #include "rl/util/rng.h"
 
@@ -153,6 +154,8 @@ struct BasicModel<S>::Impl {
   // workspaces
   std::vector<S> w_tmp, w_kva, w_do, w_dq, w_dkv, w_dkpe, w_dckvn, w_dckv, w_dkva, w_dcqn, w_dcq, w_dxn1, w_dxn2,
       w_dxmid, w_dye, w_dw, w_dae, w_dgue, w_dxe, w_ds, w_dgu, w_da, w_dA, w_dB, w_dxf, w_mtp, w_qlat;
+  std::vector<const S*> d_kv;  // decode: each row's cached positions
+  std::vector<int> d_len;
   // decode workspace
   std::vector<S> d_x, d_xn, d_out, d_y, d_xf, d_rstd;
   BlockCache<S> dec;
@@ -298,8 +301,7 @@ struct BasicModel<S>::Impl {
     const S* bias = P(L.router_bias);
     const int gsz = E / c.n_group;
     const S rsf = S(c.routed_scaling_factor);
-#pragma omp parallel for schedule(static) if (N > 64)
-    for (int n = 0; n < N; ++n) {
+    parallel_for(N, N > 64, [&](int n) {
       S* sn = s + size_t(n) * E;
       for (int e = 0; e < E; ++e) sn[e] = S(1) / (S(1) + std::exp(-sn[e]));
       int* in = idx + size_t(n) * K;
@@ -327,7 +329,7 @@ struct BasicModel<S>::Impl {
       S sum = 0;
       for (int k = 0; k < K; ++k) sum += sn[in[k]];
       for (int k = 0; k < K; ++k) wn[k] = (c.norm_topk_prob ? sn[in[k]] / (sum + S(1e-20)) : sn[in[k]]) * rsf;
-    }
+    });
     if (training) {
       mc.routed_N = N;
       double* ld = loads.data() + size_t(L.moe_slot) * E;
@@ -355,28 +357,25 @@ struct BasicModel<S>::Impl {
     S* gue = grow(mc.gue, size_t(R) * 2 * Fm);
     S* ae = grow(mc.ae, size_t(R) * Fm);
     S* ye = grow(mc.ye, size_t(R) * D);
-#pragma omp parallel for schedule(static) if (R > 64)
-    for (int r = 0; r < R; ++r) std::memcpy(xe + size_t(r) * D, x + size_t(rt[r]) * D, sizeof(S) * D);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int e = 0; e < E; ++e) {
+    parallel_for(R, R > 64, [&](int r) { std::memcpy(xe + size_t(r) * D, x + size_t(rt[r]) * D, sizeof(S) * D); });
+    parallel_for_dynamic(E, true, [&](int e) {
       const int r0 = eb[e], ne = eb[e + 1] - r0;
-      if (ne == 0) continue;
+      if (ne == 0) return;
       const FfnOff& f = L.experts[e];
       linear_forward(gue + size_t(r0) * 2 * Fm, xe + size_t(r0) * D, P(f.gate_up), ne, D, 2 * Fm);
       swiglu_forward(ae + size_t(r0) * Fm, gue + size_t(r0) * 2 * Fm, ne, Fm);
       linear_forward(ye + size_t(r0) * D, ae + size_t(r0) * Fm, P(f.down), ne, Fm, D);
-    }
+    });
     if (c.n_shared_experts > 0) ffn_forward(L.shared, mc.shared, x, y, N);
     else std::fill(y, y + size_t(N) * D, S(0));
-#pragma omp parallel for schedule(static) if (N > 64)
-    for (int n = 0; n < N; ++n) {
+    parallel_for(N, N > 64, [&](int n) {
       S* yn = y + size_t(n) * D;
       for (int k = 0; k < K; ++k) {
         const S g = w[size_t(n) * K + k];
         const S* src = ye + size_t(pos[size_t(n) * K + k]) * D;
         for (int d = 0; d < D; ++d) yn[d] += g * src[d];
       }
-    }
+    });
     // sequence-wise balance loss: alpha * sum_i f_i P_i per row, averaged over rows with counted tokens
     mc.bal_on = bal;
     if (bal) {
@@ -778,9 +777,9 @@ struct BasicModel<S>::Impl {
   void decode_tokens(BasicKVCache<S>& cache, const int* sl, const int32_t* ps, const int32_t* tok, int M,
                      const std::vector<int>& want, S* out) {
     const ModelConfig& c = cfg;
-    const int D = c.hidden_size, V = c.vocab_size, H = c.num_attention_heads, Dq = c.q_head_dim(),
-              Dn = c.qk_nope_head_dim, Dr = c.qk_rope_head_dim, Dv = c.v_head_dim, C = c.kv_lora_rank;
-    const S scale = S(c.softmax_scale());
+    const int D = c.hidden_size, V = c.vocab_size, H = c.num_attention_heads, Dn = c.qk_nope_head_dim,
+              Dr = c.qk_rope_head_dim, Dv = c.v_head_dim, C = c.kv_lora_rank;
+    const double scale = c.softmax_scale();
     check_tokens(tok, size_t(M));
     S* x = grow(d_x, size_t(M) * D);
     S* xn = grow(d_xn, size_t(M) * D);
@@ -791,6 +790,8 @@ struct BasicModel<S>::Impl {
     BlockCache<S>& bc = dec;
     int max_len = 0;
     for (int m = 0; m < M; ++m) max_len = std::max(max_len, int(ps[m]) + 1);
+    d_kv.resize(size_t(M));
+    d_len.resize(size_t(M));
     for (int l = 0; l < c.num_hidden_layers; ++l) {
       const LayerOff& L = layers[l];
       rmsnorm_forward(xn, rs, x, P(L.in_norm), M, D, c.rms_norm_eps);
@@ -802,53 +803,12 @@ struct BasicModel<S>::Impl {
       }
       S* o = grow(bc.o, size_t(M) * H * Dv);
       const S* wkvb = P(L.kv_b);  // (H*(Dn+Dv), C): rows h*(Dn+Dv) + [0, Dn) = W^UK_h, + [Dn, Dn+Dv) = W^UV_h
-      S* qlat_all = grow(w_qlat, size_t(M) * H * (2 * C + max_len));
-#pragma omp parallel for collapse(2) schedule(static) if (M * H > 1)
-      for (int m = 0; m < M; ++m)
-        for (int h = 0; h < H; ++h) {
-          S* qlat = qlat_all + (size_t(m) * H + h) * (2 * C + max_len);
-          S* olat = qlat + C;
-          S* sc = olat + C;
-          const S* qn = bc.q.data() + (size_t(m) * H + h) * Dq;
-          const S* qp = qn + Dn;
-          const S* wk = wkvb + size_t(h) * (Dn + Dv) * C;
-          for (int cc = 0; cc < C; ++cc) qlat[cc] = 0;
-          for (int d = 0; d < Dn; ++d) {
-            const S a = qn[d];
-            const S* wr = wk + size_t(d) * C;
-            for (int cc = 0; cc < C; ++cc) qlat[cc] += a * wr[cc];
-          }
-          const int len = ps[m] + 1;
-          S mx = -INFINITY;
-          for (int j = 0; j < len; ++j) {
-            const S* e = cache.entry(l, sl[m], j);
-            S s = 0;
-#pragma omp simd reduction(+ : s)
-            for (int cc = 0; cc < C; ++cc) s += qlat[cc] * e[cc];
-            for (int d = 0; d < Dr; ++d) s += qp[d] * e[C + d];
-            sc[j] = s * scale;
-            mx = std::max(mx, sc[j]);
-          }
-          S sum = 0;
-          for (int j = 0; j < len; ++j) {
-            sc[j] = std::exp(sc[j] - mx);
-            sum += sc[j];
-          }
-          for (int cc = 0; cc < C; ++cc) olat[cc] = 0;
-          for (int j = 0; j < len; ++j) {
-            const S p = sc[j] / sum;
-            const S* e = cache.entry(l, sl[m], j);
-            for (int cc = 0; cc < C; ++cc) olat[cc] += p * e[cc];
-          }
-          S* oh = o + (size_t(m) * H + h) * Dv;
-          const S* wv = wk + size_t(Dn) * C;
-          for (int d = 0; d < Dv; ++d) {
-            S a = 0;
-#pragma omp simd reduction(+ : a)
-            for (int cc = 0; cc < C; ++cc) a += wv[size_t(d) * C + cc] * olat[cc];
-            oh[d] = a;
-          }
-        }
+      for (int m = 0; m < M; ++m) {
+        d_kv[size_t(m)] = cache.entry(l, sl[m], 0);
+        d_len[size_t(m)] = ps[m] + 1;
+      }
+      S* work = grow(w_qlat, size_t(M) * mla_decode_work(H, C, Dr, max_len));
+      mla_decode_attention_forward(o, bc.q.data(), d_kv.data(), d_len.data(), wkvb, M, H, Dn, Dr, Dv, C, scale, work);
       linear_forward(att_out, o, P(L.o), M, H * Dv, D);
       for (size_t i = 0; i < size_t(M) * D; ++i) x[i] += att_out[i];
       rmsnorm_forward(xn, rs, x, P(L.post_norm), M, D, c.rms_norm_eps);

@@ -30,6 +30,22 @@ void FakeDecoder::reset(int slot) {
 
 void FakeDecoder::copy_slot(int src, int dst) { slots_.at(size_t(dst)) = slots_.at(size_t(src)); }
 
+void Decoder::load_slot(int, const std::vector<float>&) {
+  throw Error("this decoder cannot restore a saved cache slot (partial_rollout_kv = reuse needs one that can)");
+}
+
+bool FakeDecoder::save_slot(int slot, std::vector<float>* out) const {
+  const auto& s = slots_.at(size_t(slot));
+  out->assign(s.tokens.begin(), s.tokens.end());  // token ids < 2^24 are exact as floats
+  return true;
+}
+
+void FakeDecoder::load_slot(int slot, const std::vector<float>& state) {
+  reset(slot);
+  auto& s = slots_.at(size_t(slot));
+  for (float f : state) append(s, int32_t(f));
+}
+
 void FakeDecoder::append(Slot& s, int32_t tok) {
   if (int(s.tokens.size()) >= max_seq_len_)
     throw CapacityError("KV cache slot full: " + std::to_string(max_seq_len_) + " tokens (FakeDecoder)");

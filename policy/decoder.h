@@ -23,6 +23,15 @@ class Decoder {
   virtual void decode_step(const int* slots, const int32_t* tokens, int n, float* logits) = 0;
   // Size of one cached token in bytes (0 if the decoder has no real cache).
   virtual size_t kv_bytes_per_token() const { return 0; }
+  // The cached state of `slot` as floats (a layout of the decoder's own) and its inverse, so a partial rollout can
+  // keep its cache across calls instead of re-prefilling (partial_rollout_kv = reuse). save_slot returns false if
+  // the decoder cannot; load_slot overwrites `slot` and throws CapacityError / FormatError on a state that does not fit.
+  virtual bool save_slot(int slot, std::vector<float>* out) const {
+    (void)slot;
+    (void)out;
+    return false;
+  }
+  virtual void load_slot(int slot, const std::vector<float>& state);
 };
 
 // logits[v] = scale * N(hash(context, v)) + bias[v]; the context is every token cached in the slot. Exceeding
@@ -38,6 +47,8 @@ class FakeDecoder : public Decoder {
   void copy_slot(int src, int dst) override;
   void prefill(int slot, const int32_t* tokens, int n, float* last_logits) override;
   void decode_step(const int* slots, const int32_t* tokens, int n, float* logits) override;
+  bool save_slot(int slot, std::vector<float>* out) const override;  // the slot's tokens (its whole state)
+  void load_slot(int slot, const std::vector<float>& state) override;
 
   // Added to every logits row (e.g. a large value on an eos id makes sequences short).
   std::vector<float>& bias() { return bias_; }

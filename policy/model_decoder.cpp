@@ -1,6 +1,7 @@
 // model_decoder.cpp: ModelDecoder forwards to Model::prefill / decode_step on its own KVCache.
 #include "policy/model_decoder.h"
 
+#include <algorithm>
 #include <string>
 
 #include "rl/util/error.h"
@@ -21,6 +22,27 @@ void ModelDecoder::prefill(int slot, const int32_t* tokens, int n, float* last_l
 
 void ModelDecoder::decode_step(const int* slots, const int32_t* tokens, int n, float* logits) {
   m_.decode_step(cache_, slots, tokens, n, logits);
+}
+
+bool ModelDecoder::save_slot(int slot, std::vector<float>* out) const {
+  const auto& c = m_.config();
+  const size_t width = size_t(c.kv_lora_rank + c.qk_rope_head_dim), len = size_t(cache_.length(slot));
+  out->resize(size_t(c.num_hidden_layers) * len * width);
+  for (int l = 0; l < c.num_hidden_layers; ++l)
+    std::copy_n(cache_.entry(l, slot, 0), len * width, out->data() + size_t(l) * len * width);
+  return true;
+}
+
+void ModelDecoder::load_slot(int slot, const std::vector<float>& state) {
+  const auto& c = m_.config();
+  const size_t width = size_t(c.kv_lora_rank + c.qk_rope_head_dim), per_tok = width * size_t(c.num_hidden_layers);
+  if (state.size() % per_tok != 0)
+    throw FormatError("saved cache state has " + std::to_string(state.size()) + " floats, not a multiple of " +
+                      std::to_string(per_tok) + " (layers x latent width): it is from another model");
+  const size_t len = state.size() / per_tok;
+  cache_.set_length(slot, int(len));  // CapacityError if it does not fit
+  for (int l = 0; l < c.num_hidden_layers; ++l)
+    std::copy_n(state.data() + size_t(l) * len * width, len * width, cache_.entry(l, slot, 0));
 }
 
 }  // namespace reasonrl::policy

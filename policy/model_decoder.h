@@ -20,6 +20,9 @@ class ModelDecoder : public Decoder {
   void prefill(int slot, const int32_t* tokens, int n, float* last_logits) override;
   void decode_step(const int* slots, const int32_t* tokens, int n, float* logits) override;
   size_t kv_bytes_per_token() const override { return cache_.bytes_per_token(); }
+  // State: for each layer, the slot's cached positions (length x (kv_lora_rank + qk_rope_head_dim) floats).
+  bool save_slot(int slot, std::vector<float>* out) const override;
+  void load_slot(int slot, const std::vector<float>& state) override;
 
   model::Model& model() { return m_; }
   model::KVCache& cache() { return cache_; }

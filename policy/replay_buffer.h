@@ -21,7 +21,7 @@ struct RolloutGroup {
 
 class ReplayBuffer {
  public:
-  static constexpr int kFormatVersion = 1;
+  static constexpr int kFormatVersion = 2;  // 2: trajectories may carry a saved cache ("kv"); 1 is still read
 
   std::vector<RolloutGroup>& groups() { return groups_; }
   const std::vector<RolloutGroup>& groups() const { return groups_; }
@@ -31,7 +31,7 @@ class ReplayBuffer {
   bool empty() const { return groups_.empty(); }
   void clear() { groups_.clear(); }
 
-  // {"format": "reasonrl.replay_buffer", "version": 1, "groups": [...]}
+  // {"format": "reasonrl.replay_buffer", "version": 2, "groups": [...]}
   json to_json() const;
   void from_json(const json& j);  // FormatError naming the problem
   void save(const std::string& path) const;

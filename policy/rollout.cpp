@@ -6,6 +6,8 @@
 #include <deque>
 #include <string>
 
+#include "model/parallel.h"
+
 #include "rl/util/error.h"
 #include "rl/util/log.h"
 
@@ -200,6 +202,12 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
   auto sample_row = [&](Row& r, Candidates& cand, const float* lg, double* lp) {
     return sample_token(r.chain, cand, lg, V, r.t->rng, lp);
   };
+  // A row leaves the batch; an unfinished one (cut) keeps its cache when partial_rollout_kv = reuse.
+  const bool reuse_kv = c.partial_rollout && c.partial_rollout_kv == PartialKv::Reuse;
+  auto release_row = [&](Row& r) {
+    if (reuse_kv && !r.t->finished && !dec.save_slot(r.slot, &r.t->kv)) r.t->kv.clear();
+    give_slot(r.slot);
+  };
   auto release_staging = [&] {
     if (staging >= 0) give_slot(staging);
     staging = staging_group = -1;
@@ -218,6 +226,22 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
       r.rep = RepeatDetector(rp);
       r.rep.reset();
       const double tp = now_seconds();
+      if (reuse_kv && r.t->length() > 0 && !r.t->kv.empty()) {  // continued with its saved cache: no prefill
+        r.slot = take_slot();
+        dec.load_slot(r.slot, r.t->kv);
+        const int want_len = int(g.prompt.size()) + r.t->length() - 1;
+        if (dec.length(r.slot) != want_len)
+          throw FormatError("saved cache of prompt " + std::to_string(g.prompt_id) + " sample " +
+                            std::to_string(r.t->group_index) + " holds " + std::to_string(dec.length(r.slot)) +
+                            " positions; its prompt and response need " + std::to_string(want_len));
+        st.restored_tokens += want_len;
+        std::vector<float>().swap(r.t->kv);
+        for (int32_t tok : r.t->tokens) r.rep.push(tok);
+        r.next_input = r.t->tokens.back();  // the next decode step feeds it and samples the next token
+        st.prefill_seconds += now_seconds() - tp;
+        rows.push_back(std::move(r));
+        continue;
+      }
       const float* lg;
       if (r.t->length() == 0) {  // fresh: prefill the prompt once per group, fork the slot
         if (staging_group != it.g) {
@@ -251,7 +275,7 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
           r.next_input = tok;
           rows.push_back(std::move(r));
         } else {
-          give_slot(r.slot);
+          release_row(r);
         }
       } else {
         rows.push_back(std::move(r));
@@ -267,7 +291,7 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
     if (!budget_left()) {  // the budget ran out: cut everything in flight, to be continued next call
       for (auto& r : rows) {
         ++st.n_partial;
-        give_slot(r.slot);
+        release_row(r);
       }
       rows.clear();
       break;
@@ -291,12 +315,11 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
     st.max_rows = std::max<int64_t>(st.max_rows, n);
     ++st.decode_steps;
     // Sampling: each row owns its RNG stream, so the result does not depend on the thread count.
-#pragma omp parallel for schedule(static) if (int64_t(n) * V >= (int64_t(1) << 16))
-    for (int i = 0; i < n; ++i) {
+    model::parallel_for(n, int64_t(n) * V >= (int64_t(1) << 16), [&](int i) {
       Row& r = rows[size_t(i)];
-      if (r.padding) continue;
+      if (r.padding) return;
       toks_out[size_t(i)] = sample_row(r, scratch[size_t(i)], logits.data() + size_t(i) * size_t(V), &lps[size_t(i)]);
-    }
+    });
     st.sample_seconds += now_seconds() - ts;
     // Append in row order; compact the batch (finished rows leave at once).
     size_t w = 0;
@@ -311,7 +334,7 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
           leave = false;
         }
       }
-      if (leave) give_slot(r.slot);
+      if (leave) release_row(r);
       else {
         if (w != size_t(i)) rows[w] = std::move(r);
         ++w;

@@ -24,6 +24,13 @@
 
 namespace reasonrl::policy {
 
+// What a continued partial rollout does with the context it already has: prefill it again with the current weights
+// (exact: every new token is drawn from the current policy given its whole context), or restore the cache saved when
+// it was cut (Kimi k1.5's reuse of earlier segments: no second prefill, but the cached context was computed by the
+// weights of its own call, so the new tokens' log-probs differ from a full recompute by that staleness).
+enum class PartialKv { Recompute, Reuse };
+REASONRL_ENUM_NAMES(PartialKv, {PartialKv::Recompute, "recompute"}, {PartialKv::Reuse, "reuse"})
+
 // Which tokens of a (possibly multi-segment) trajectory enter the loss.
 enum class LossSegments { All, CurrentOnly, WithinStaleness };
 REASONRL_ENUM_NAMES(LossSegments, {LossSegments::All, "all"}, {LossSegments::CurrentOnly, "current_only"},
@@ -46,6 +53,7 @@ struct RolloutConfig {
   bool partial_rollout = false;
   int64_t partial_rollout_budget = 0;  // output tokens per call (all rows); 0 = no total budget
   int partial_rollout_segment = 0;     // output tokens per trajectory per call; 0 = no per-trajectory cap
+  PartialKv partial_rollout_kv = PartialKv::Recompute;
   LossSegments loss_segments = LossSegments::CurrentOnly;
   int loss_max_staleness = 1;          // within_staleness: tokens at most this many versions old enter the loss
   int max_staleness = 4;               // restart a trajectory whose first token is older than this; < 0 = never
@@ -69,6 +77,9 @@ struct RolloutConfig {
     v("partial_rollout", partial_rollout, "Kimi partial rollouts: cut unfinished responses, continue them next call");
     v("partial_rollout_budget", partial_rollout_budget, "output tokens per rollout call over all rows; 0 = none");
     v("partial_rollout_segment", partial_rollout_segment, "output tokens per trajectory per rollout call; 0 = none");
+    v("partial_rollout_kv", partial_rollout_kv,
+      "continued partial rollouts: recompute = prefill the context again with the current weights (exact); reuse = "
+      "restore the cache saved when cut (no prefill; the old context is seen through the older weights)");
     v("loss_segments", loss_segments, "which segments enter the loss");
     v("loss_max_staleness", loss_max_staleness, "within_staleness: maximum version age of a loss token");
     v("max_staleness", max_staleness, "restart trajectories started more than this many versions ago; < 0 = never");
@@ -84,6 +95,7 @@ struct RolloutStats {
   int64_t tokens_discarded = 0;   // generated earlier, dropped by restarts in this call
   int64_t rows_computed = 0;      // logits rows computed: decode rows (padding included) + one per (re)started row
   int64_t prefill_tokens = 0;
+  int64_t restored_tokens = 0;    // context tokens restored from a saved cache instead of prefilled (reuse)
   int64_t decode_steps = 0;
   int64_t max_rows = 0;           // largest decode batch
   int n_stop = 0, n_length = 0, n_repeat = 0;  // finished in this call

@@ -17,6 +17,7 @@ void Trajectory::clear_response() {
   finished = false;
   start_version = -1;
   repeat_period = 0;
+  kv.clear();
 }
 
 json trajectory_to_json(const Trajectory& t) {
@@ -35,6 +36,7 @@ json trajectory_to_json(const Trajectory& t) {
   j["start_version"] = t.start_version;
   j["repeat_period"] = t.repeat_period;
   j["rng"] = t.rng.to_json();
+  if (!t.kv.empty()) j["kv"] = t.kv;
   return j;
 }
 
@@ -53,6 +55,7 @@ Trajectory trajectory_from_json(const json& j) {
     t.start_version = j.at("start_version").get<int>();
     t.repeat_period = j.at("repeat_period").get<int>();
     t.rng.from_json(j.at("rng"));
+    if (j.contains("kv")) t.kv = j.at("kv").get<std::vector<float>>();
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -35,6 +35,8 @@ struct Trajectory {
   int start_version = -1;            // version of its first token; -1 = not started
   int repeat_period = 0;             // n-gram period if finish == Repeat
   Rng rng;                           // this row's sampling stream (continues across calls)
+  std::vector<float> kv;             // partial_rollout_kv = reuse: the decoder state of prompt + tokens[0, n-1)
+                                     // saved when it was cut (empty otherwise; see Decoder::save_slot)
 
   int length() const { return int(tokens.size()); }
   // current_version - start_version (0 if not started).

@@ -116,6 +116,7 @@ struct TrainConfig {
   store::StoreConfig store;
   int steps = 200;
   int prompts_per_step = 16;    // groups per step (each of rollout.num_generations samples)
+  int partial_rollout_groups = 0;  // partial rollouts: groups kept in flight (0 = prompts_per_step)
   int micro_batch_size = 32;    // sequences per forward/backward (the gradient does not depend on it)
   int save_every = 50;          // checkpoint every N steps (0 = at the end only)
   int keep_checkpoints = 2;
@@ -136,6 +137,10 @@ struct TrainConfig {
     v("store", store, "SQLite rollout store");
     v("steps", steps, "RL steps (rollout + update)");
     v("prompts_per_step", prompts_per_step, "prompts (groups) per step");
+    v("partial_rollout_groups", partial_rollout_groups,
+      "partial rollouts: new prompts top the replay buffer up to this many groups per call (0 = prompts_per_step); "
+      "more than prompts_per_step with rollout.partial_rollout_budget keeps the batch full until the budget ends "
+      "the call (bench/RESULTS.md)");
     v("micro_batch_size", micro_batch_size, "sequences per forward/backward pass");
     v("save_every", save_every, "checkpoint every N steps (0 = at the end only)");
     v("keep_checkpoints", keep_checkpoints, "checkpoints kept on disk (older ones are deleted)");

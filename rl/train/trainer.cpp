@@ -33,6 +33,7 @@ namespace reasonrl::train {
 void TrainConfig::validate() const {
   if (steps < 0) throw ConfigError("train: steps must be >= 0");
   if (prompts_per_step < 1) throw ConfigError("train: prompts_per_step must be >= 1");
+  if (partial_rollout_groups < 0) throw ConfigError("train: partial_rollout_groups must be >= 0 (0 = prompts_per_step)");
   if (micro_batch_size < 1) throw ConfigError("train: micro_batch_size must be >= 1");
   if (rl.num_generations != rollout.num_generations)
     throw ConfigError("rl.num_generations (" + std::to_string(rl.num_generations) + ") and rollout.num_generations (" +
@@ -471,7 +472,10 @@ long Trainer::step_once(long step) {
   int n_kept = 0;                   // kept groups of the step over all ranks
   while (!ds.done()) {
     int n_new = ds.groups_needed();
-    if (cfg_.rollout.partial_rollout) n_new = std::max(0, cfg_.prompts_per_step - int(buffer_.num_groups()));
+    if (cfg_.rollout.partial_rollout) {
+      const int in_flight = cfg_.partial_rollout_groups > 0 ? cfg_.partial_rollout_groups : cfg_.prompts_per_step;
+      n_new = std::max(0, in_flight - int(buffer_.num_groups()));
+    }
     sampler_->set_step(int(step));
     std::vector<int> ids = sampler_->sample(n_new, rng_);
     if (D.size > 1) ids = dist::shard(ids);

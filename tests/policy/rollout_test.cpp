@@ -246,22 +246,31 @@ TEST(Rollout, CapacityAndSlotErrorsAreClear) {
   EXPECT_THROW(peng.generate(dec, make_prompts(1, 64), 0), ConfigError);  // partial rollouts need a buffer
 }
 
-TEST(Rollout, PartialRolloutsContinueExactlyWhereTheyWereCut) {
-  const int V = 128, eos = 3;
+// base_cfg with an eos, 30 tokens and no restarts; partial_cfg also cuts every trajectory after 7 tokens per call.
+RolloutConfig eos_cfg(int eos) {
   RolloutConfig c = base_cfg();
   c.stop_token_ids = {eos};
   c.max_completion_length = 30;
   c.max_staleness = -1;
-  RolloutEngine full(c);
+  return c;
+}
+RolloutConfig partial_cfg(int eos) {
+  RolloutConfig c = eos_cfg(eos);
+  c.partial_rollout = true;
+  c.partial_rollout_segment = 7;
+  c.loss_segments = LossSegments::All;
+  return c;
+}
+
+TEST(Rollout, PartialRolloutsContinueExactlyWhereTheyWereCut) {
+  const int V = 128, eos = 3;
+  RolloutEngine full(eos_cfg(eos));
   FakeDecoder d1(V, full.slots_needed(), 64);
   d1.bias()[eos] = 2.0f;
   const auto prompts = make_prompts(3, V);
   const auto ref = full.generate(d1, prompts, 0);
 
-  c.partial_rollout = true;
-  c.partial_rollout_segment = 7;
-  c.loss_segments = LossSegments::All;
-  RolloutEngine part(c);
+  RolloutEngine part(partial_cfg(eos));
   FakeDecoder d2(V, part.slots_needed(), 64);
   d2.bias()[eos] = 2.0f;
   std::vector<RolloutStats> stats;
@@ -286,34 +295,94 @@ TEST(Rollout, PartialRolloutsContinueExactlyWhereTheyWereCut) {
   EXPECT_EQ(stats[0].tokens_generated, stats[0].rows_computed);  // no padding
 }
 
-TEST(Rollout, BudgetCutsAndTheBufferSurvivesACheckpoint) {
-  const int V = 128;
-  RolloutConfig c = base_cfg();
-  c.max_completion_length = 30;
-  c.partial_rollout = true;
-  c.partial_rollout_budget = 50;
-  c.max_staleness = -1;
-  RolloutEngine eng(c);
-  FakeDecoder da(V, eng.slots_needed(), 64), db(V, eng.slots_needed(), 64);
-  ReplayBuffer a;
-  const auto first = eng.generate(da, make_prompts(2, V), 0, &a);
-  EXPECT_TRUE(first.trajectories.empty());
-  EXPECT_GE(first.stats.tokens_generated, 50);
-  EXPECT_LT(first.stats.tokens_generated, 50 + c.max_batch);
-  EXPECT_EQ(first.stats.n_partial, c.max_batch);
-  EXPECT_EQ(a.num_groups(), 2u);
-  EXPECT_EQ(a.num_unfinished(), 8u);
-  // checkpoint: to JSON text and back
-  ReplayBuffer b;
-  b.from_json(json::parse(a.to_json().dump()));
-  EXPECT_EQ(b.to_json().dump(), a.to_json().dump());
-  std::vector<std::vector<int32_t>> ra, rb;
-  for (int v = 1; v < 20 && !(a.empty() && b.empty()); ++v) {
-    for (auto& t : eng.generate(da, {}, v, &a).trajectories) ra.push_back(t.tokens);
-    for (auto& t : eng.generate(db, {}, v, &b).trajectories) rb.push_back(t.tokens);
+TEST(Rollout, ReusedCacheContinuesLikeARecomputeWithoutPrefill) {
+  // The fake decoder's logits depend only on the tokens of a slot, so restoring a saved slot must give exactly the
+  // trajectories a re-prefill gives, with no context prefilled again.
+  const int V = 128, eos = 3;
+  const RolloutConfig c = partial_cfg(eos);
+  const auto prompts = make_prompts(3, V);
+  auto run = [&](PartialKv kv, std::vector<RolloutStats>* stats) {
+    RolloutConfig ck = c;
+    ck.partial_rollout_kv = kv;
+    RolloutEngine eng(ck);
+    FakeDecoder d(V, eng.slots_needed(), 64);
+    d.bias()[eos] = 2.0f;
+    return run_to_completion(eng, d, prompts, stats);
+  };
+  std::vector<RolloutStats> s_re, s_reuse;
+  const auto recomputed = run(PartialKv::Recompute, &s_re);
+  const auto reused = run(PartialKv::Reuse, &s_reuse);
+  ASSERT_EQ(reused.size(), recomputed.size());
+  for (const auto& [key, t] : recomputed) {
+    const auto& u = reused.at(key);
+    EXPECT_EQ(u.tokens, t.tokens);
+    EXPECT_EQ(u.logp, t.logp);
+    EXPECT_EQ(u.versions, t.versions);
+    EXPECT_TRUE(u.kv.empty());  // handed-out trajectories carry no cache
   }
-  EXPECT_EQ(ra.size(), 8u);
-  EXPECT_EQ(ra, rb);
+  int64_t prefill_re = 0, prefill_reuse = 0, restored = 0, prompt_tokens = 0;
+  for (const auto& st : s_re) prefill_re += st.prefill_tokens;
+  for (const auto& st : s_reuse) {
+    prefill_reuse += st.prefill_tokens;
+    restored += st.restored_tokens;
+  }
+  for (const auto& p : prompts) prompt_tokens += int64_t(p.tokens.size());
+  EXPECT_EQ(prefill_reuse, prompt_tokens);  // each prompt once, nothing re-prefilled
+  EXPECT_GT(prefill_re, prompt_tokens);
+  // A recompute prefills prompt + response so far; a restore holds one position less (the last token is fed by the
+  // next decode step). Every cut trajectory is continued once.
+  int64_t continued = 0;
+  for (const auto& st : s_re) continued += st.n_partial;
+  EXPECT_GT(continued, 0);
+  EXPECT_EQ(restored, prefill_re - prompt_tokens - continued);
+}
+
+TEST(Rollout, BudgetCutsAndTheBufferSurvivesACheckpoint) {
+  // With partial_rollout_kv = reuse the rows cut by the budget also carry their saved cache, which the checkpoint
+  // keeps; a cache that does not match its trajectory is an error.
+  for (PartialKv kv : {PartialKv::Recompute, PartialKv::Reuse}) {
+    SCOPED_TRACE(enum_to_string(kv));
+    const int V = 128;
+    RolloutConfig c = base_cfg();
+    c.max_completion_length = 30;
+    c.partial_rollout = true;
+    c.partial_rollout_budget = 50;
+    c.partial_rollout_kv = kv;
+    c.max_staleness = -1;
+    RolloutEngine eng(c);
+    FakeDecoder da(V, eng.slots_needed(), 64), db(V, eng.slots_needed(), 64);
+    ReplayBuffer a;
+    const auto first = eng.generate(da, make_prompts(2, V), 0, &a);
+    EXPECT_TRUE(first.trajectories.empty());
+    EXPECT_GE(first.stats.tokens_generated, 50);
+    EXPECT_LT(first.stats.tokens_generated, 50 + c.max_batch);
+    EXPECT_EQ(first.stats.n_partial, c.max_batch);
+    EXPECT_EQ(a.num_groups(), 2u);
+    EXPECT_EQ(a.num_unfinished(), 8u);
+    size_t with_kv = 0;
+    for (const auto& g : a.groups())
+      for (const auto& t : g.members) with_kv += !t.kv.empty();
+    EXPECT_EQ(with_kv, kv == PartialKv::Reuse ? size_t(c.max_batch) : 0u);
+    // checkpoint: to JSON text and back
+    ReplayBuffer b;
+    b.from_json(json::parse(a.to_json().dump()));
+    EXPECT_EQ(b.to_json().dump(), a.to_json().dump());
+    if (kv == PartialKv::Reuse) {
+      ReplayBuffer broken = b;
+      for (auto& g : broken.groups())
+        for (auto& t : g.members)
+          if (!t.kv.empty()) t.kv.pop_back();  // one position short
+      FakeDecoder dc(V, eng.slots_needed(), 64);
+      EXPECT_THROW(eng.generate(dc, {}, 1, &broken), FormatError);
+    }
+    std::vector<std::vector<int32_t>> ra, rb;
+    for (int v = 1; v < 20 && !(a.empty() && b.empty()); ++v) {
+      for (auto& t : eng.generate(da, {}, v, &a).trajectories) ra.push_back(t.tokens);
+      for (auto& t : eng.generate(db, {}, v, &b).trajectories) rb.push_back(t.tokens);
+    }
+    EXPECT_EQ(ra.size(), 8u);
+    EXPECT_EQ(ra, rb);
+  }
 }
 
 TEST(Rollout, StaleTrajectoriesRestartAndStalenessIsReported) {

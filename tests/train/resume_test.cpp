@@ -78,14 +78,39 @@ TEST_F(ResumeTest, KimiResetsOptimizerEachIteration) {
 TEST_F(ResumeTest, StopInTheMiddleOfAPartialRollout) {
   TrainConfig cfg = testing::tiny_train_config("", sft_ckpt_, 5);
   cfg.rollout.partial_rollout = true;
-  cfg.rollout.partial_rollout_budget = 40;  // far fewer tokens than 3 groups x 4 x 24: trajectories get cut
+  cfg.rollout.partial_rollout_budget = 150;  // about half of 3 groups x 4 x 24 tokens: trajectories get cut
   cfg.rollout.max_staleness = 3;
   check_exact_resume(cfg, "partial", 3);
-  // the checkpoint the resumed run started from did hold unfinished trajectories
+  // the checkpoint the resumed run started from did hold unfinished trajectories, and groups completed after it
   const auto m = read_metrics(testing::scratch_dir("partial_probe") + "/../partial_straight/metrics.jsonl");
-  double buffered = 0;
-  for (const auto& [s, row] : m) buffered += row.count("rollout/buffered_groups") ? row.at("rollout/buffered_groups") : 0;
+  double buffered = 0, trained_after_resume = 0;
+  for (const auto& [s, row] : m) {
+    buffered += row.count("rollout/buffered_groups") ? row.at("rollout/buffered_groups") : 0;
+    if (s > 2) trained_after_resume += row.at("samples");
+  }
   EXPECT_GT(buffered, 0) << "the budget never left a trajectory unfinished: the test would not cover a mid-rollout stop";
+  EXPECT_GT(trained_after_resume, 0) << "no samples trained after the resume point: the test would not cover it";
+}
+
+TEST_F(ResumeTest, StopInTheMiddleOfAPartialRolloutThatKeepsItsCache) {
+  // partial_rollout_kv = reuse: the latent cache of every cut trajectory is part of the checkpoint. Were it lost, the
+  // resumed run would re-prefill those contexts under newer weights and sample different tokens.
+  TrainConfig cfg = testing::tiny_train_config("", sft_ckpt_, 5);
+  cfg.rollout.partial_rollout = true;
+  cfg.rollout.partial_rollout_budget = 150;  // about half of what 2 x 3 groups x 4 x 24 tokens could take
+  cfg.rollout.partial_rollout_kv = policy::PartialKv::Reuse;
+  cfg.rollout.max_staleness = 3;
+  cfg.partial_rollout_groups = 2 * cfg.prompts_per_step;  // more queued than one step needs
+  cfg.rl.tis_cap = 2.0;  // the sampler's log-probs enter the loss (and tis_weight_mean), so the cache they came from counts
+  check_exact_resume(cfg, "partial_reuse", 3);
+  const auto m = read_metrics(testing::scratch_dir("partial_reuse_probe") + "/../partial_reuse_straight/metrics.jsonl");
+  double most = 0, trained_after_resume = 0;
+  for (const auto& [s, row] : m) {
+    most = std::max(most, row.count("rollout/buffered_groups") ? row.at("rollout/buffered_groups") : 0.0);
+    if (s > 2 && row.count("tis_weight_mean")) trained_after_resume += row.at("samples");
+  }
+  EXPECT_GT(most, double(cfg.prompts_per_step)) << "partial_rollout_groups did not keep more groups in flight";
+  EXPECT_GT(trained_after_resume, 0) << "no samples trained after the resume point: the test would not cover it";
 }
 
 }  // namespace
