@@ -133,11 +133,10 @@ inline void dot8(const S* __restrict a, size_t lda, const S* __restrict b, int n
     const Vec64<S> bv = load64(b + i);
     for (int k = 0; k < 8; ++k) c[k] += load64(a + size_t(k) * lda + i) * bv;
   }
-  for (int k = 0; k < 8; ++k) {
-    S t = 0;
-    for (int j = i; j < n; ++j) t += a[size_t(k) * lda + j] * b[j];
-    out[k] = lane_sum<S>(c[k]) + t;
-  }
+  lane_sum4(c[0], c[1], c[2], c[3], out);
+  lane_sum4(c[4], c[5], c[6], c[7], out + 4);
+  for (int k = 0; k < 8; ++k)
+    for (int j = i; j < n; ++j) out[k] += a[size_t(k) * lda + j] * b[j];
 }
 }  // namespace
 
@@ -639,7 +638,12 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
     const S* __restrict wv = wkvb + (size_t(h) * (Dn + Dv) + Dn) * C;
     const S* __restrict oh = ol + size_t(h) * C;
     S* __restrict out = o + size_t(h) * Dv;
-    for (int d = 0; d < Dv; ++d) out[d] = dot(wv + size_t(d) * C, oh, C) * inv_sum[h];
+    int d = 0;
+    for (; d + 4 <= Dv; d += 4) {  // four rows of W^UV_h per pass over olat_h
+      dot4(wv + size_t(d) * C, wv + size_t(d + 1) * C, wv + size_t(d + 2) * C, wv + size_t(d + 3) * C, oh, C, out + d);
+      for (int k = 0; k < 4; ++k) out[d + k] *= inv_sum[h];
+    }
+    for (; d < Dv; ++d) out[d] = dot(wv + size_t(d) * C, oh, C) * inv_sum[h];
   }
 }
 }  // namespace

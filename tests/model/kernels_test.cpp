@@ -21,18 +21,22 @@ std::vector<double> randn(size_t n, uint64_t seed, double s = 1.0) {
 std::vector<float> tof(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
 
 TEST(Kernels, LinearMatchesScalarReference) {
-  for (int N : {1, 3, 17, 64}) {
-    const int I = 37, O = 29;
-    auto x = tof(randn(size_t(N) * I, 1)), w = tof(randn(size_t(O) * I, 2)), dy = tof(randn(size_t(N) * O, 3));
-    std::vector<float> y(size_t(N) * O), yr(y.size());
-    linear_forward(y.data(), x.data(), w.data(), N, I, O);
-    linear_forward_ref(yr.data(), x.data(), w.data(), N, I, O);
-    EXPECT_LT(testing::rel_err(y.data(), yr.data(), y.size()), 1e-5) << "N=" << N;
-    std::vector<float> dx(size_t(N) * I, 0.5f), dxr(dx), dw(size_t(O) * I, -0.25f), dwr(dw);
-    linear_backward(dx.data(), dw.data(), dy.data(), x.data(), w.data(), N, I, O);
-    linear_backward_ref(dxr.data(), dwr.data(), dy.data(), x.data(), w.data(), N, I, O);
-    EXPECT_LT(testing::rel_err(dx.data(), dxr.data(), dx.size()), 1e-5) << "N=" << N;
-    EXPECT_LT(testing::rel_err(dw.data(), dwr.data(), dw.size()), 1e-5) << "N=" << N;
+  // N = 1 (GEMV), 2-16 (four rows per pass over a weight row, with a tail), above 16 (Eigen GEMM); I with and without
+  // a tail beyond the 16-lane chunks.
+  for (int N : {1, 3, 4, 8, 13, 16, 17, 64}) {
+    for (int I : {37, 64}) {
+      const int O = 29;
+      auto x = tof(randn(size_t(N) * I, 1)), w = tof(randn(size_t(O) * I, 2)), dy = tof(randn(size_t(N) * O, 3));
+      std::vector<float> y(size_t(N) * O), yr(y.size());
+      linear_forward(y.data(), x.data(), w.data(), N, I, O);
+      linear_forward_ref(yr.data(), x.data(), w.data(), N, I, O);
+      EXPECT_LT(testing::rel_err(y.data(), yr.data(), y.size()), 1e-5) << "N=" << N << " I=" << I;
+      std::vector<float> dx(size_t(N) * I, 0.5f), dxr(dx), dw(size_t(O) * I, -0.25f), dwr(dw);
+      linear_backward(dx.data(), dw.data(), dy.data(), x.data(), w.data(), N, I, O);
+      linear_backward_ref(dxr.data(), dwr.data(), dy.data(), x.data(), w.data(), N, I, O);
+      EXPECT_LT(testing::rel_err(dx.data(), dxr.data(), dx.size()), 1e-5) << "N=" << N << " I=" << I;
+      EXPECT_LT(testing::rel_err(dw.data(), dwr.data(), dw.size()), 1e-5) << "N=" << N << " I=" << I;
+    }
   }
 }
 
