@@ -471,9 +471,9 @@ double softmax_xent(const S* logits, const int32_t* target, const S* w, S* dlogi
 
 // ---- absorbed MLA decode attention ------------------------------------------------------------------
 size_t mla_decode_work(int H, int C, int Dr, int max_len) {
-  // qa (H, C+Dr) | olat (H, C) | scores (H, max_len rounded up), each rounded up to 16 scalars
+  // qa (H, C+Dr) | olat (H, C) | scores (H, max_len rounded up) | 1/sum (H), each rounded up to 16 scalars
   auto up = [](size_t n) { return (n + 15) / 16 * 16; };
-  return up(size_t(H) * size_t(C + Dr)) + up(size_t(H) * size_t(C)) + size_t(H) * up(size_t(max_len));
+  return up(size_t(H) * size_t(C + Dr)) + up(size_t(H) * size_t(C)) + size_t(H) * up(size_t(max_len)) + up(size_t(H));
 }
 
 namespace {
@@ -537,6 +537,7 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
   S* __restrict qa = work;                                      // (H, W)
   S* __restrict ol = qa + up(size_t(H) * size_t(W));            // (H, C)
   S* __restrict sc = ol + up(size_t(H) * size_t(C));            // (H, max_len_pad)
+  S* __restrict inv_sum = sc + size_t(H) * max_len_pad;          // (H)
   // qa_h = scale * [W^UK_h^T q^nope_h ; q^pe_h]   (the softmax scale folded into the query)
   for (int h = 0; h < H; ++h) {
     S* __restrict qh = qa + size_t(h) * W;
@@ -573,13 +574,6 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
     for (int j = 0; j < len; ++j) sc[size_t(h0) * max_len_pad + j] = dot(qh, kv + size_t(j) * W, W);
   }
   // softmax per head (probabilities left unnormalised; 1/sum is applied to the output)
-  S inv[64];
-  S* inv_sum = H <= 64 ? inv : nullptr;
-  std::vector<S> inv_heap;
-  if (!inv_sum) {
-    inv_heap.resize(size_t(H));
-    inv_sum = inv_heap.data();
-  }
   for (int h = 0; h < H; ++h) {
     S* __restrict s = sc + size_t(h) * max_len_pad;
     S mx = s[0];

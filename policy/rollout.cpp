@@ -225,6 +225,7 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
       r.chain = proto_chain;
       r.rep = RepeatDetector(rp);
       r.rep.reset();
+      for (int32_t tok : r.t->tokens) r.rep.push(tok);  // a continued trajectory's tail so far
       const double tp = now_seconds();
       if (reuse_kv && r.t->length() > 0 && !r.t->kv.empty()) {  // continued with its saved cache: no prefill
         r.slot = take_slot();
@@ -236,7 +237,6 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
                             " positions; its prompt and response need " + std::to_string(want_len));
         st.restored_tokens += want_len;
         std::vector<float>().swap(r.t->kv);
-        for (int32_t tok : r.t->tokens) r.rep.push(tok);
         r.next_input = r.t->tokens.back();  // the next decode step feeds it and samples the next token
         st.prefill_seconds += now_seconds() - tp;
         rows.push_back(std::move(r));
@@ -262,7 +262,6 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
         ctx.insert(ctx.end(), r.t->tokens.begin(), r.t->tokens.end());
         dec.prefill(r.slot, ctx.data(), int(ctx.size()), row_logits.data());
         st.prefill_tokens += int64_t(ctx.size());
-        for (int32_t tok : r.t->tokens) r.rep.push(tok);
         lg = row_logits.data();
       }
       st.prefill_seconds += now_seconds() - tp;

@@ -362,10 +362,8 @@ TEST(RewardConformance, RewardFnAndFormatCases) {
 }
 
 TEST(RewardConformance, LanguageIdCases) {
-  if (!fs::exists(kPeer + "/language_id_test_cases.jsonl")) {
-    std::printf("SKIPPED: peer data %s/language_id_test_cases.jsonl is absent\n", kPeer.c_str());
-    GTEST_SKIP() << "peer data absent";
-  }
+  REASONRL_REQUIRE_OR_SKIP(fs::exists(kPeer + "/language_id_test_cases.jsonl"),
+                           "peer data " + kPeer + "/language_id_test_cases.jsonl is absent");
   std::map<std::string, Tally> fam;
   for (const auto& row : read_jsonl("language_id_test_cases.jsonl")) {
     const std::string kind = row.value("kind", "");
