@@ -57,7 +57,7 @@ def lscpu():
 def main():
     log_dir, out_json = sys.argv[1], sys.argv[2]
     L = {name: parse(os.path.join(log_dir, name + ".log"))
-         for name in ("suite", "suite2", "peer", "rollout", "rewards", "tokenizer", "store")}
+         for name in ("suite", "suite2", "peer", "rollout", "rollout2", "rewards", "tokenizer", "store")}
     meta = json.load(open(os.path.join(log_dir, "meta.json")))
     rows = []
 
@@ -139,6 +139,12 @@ def main():
             row("decode", "decode tokens/s, batch %d ÷ min(bandwidth, compute) bound (%s-bound)" % (
                 b, "memory" if d["mem_bound"] <= d["compute_bound"] else "compute"), d["tokens_per_s"], d["bound"],
                 d["fraction_of_bound"], 0.60, ge(d["fraction_of_bound"], 0.60), unit="tokens/s", ref_what="bound")
+    for b in (8, 64):  # the same decode against the FMA peak (the bound above takes Eigen's 256^3 GEMM rate as compute)
+        d = find(R, "decode", batch=b)
+        if d and peak1:
+            gf = d["tokens_per_s"] * d["mflop_per_token"] / 1e3
+            row("decode", "decode GFLOP/s, batch %d, 1 thread ÷ 1-thread FMA peak" % b, gf, peak1, gf / peak1,
+                unit="GFLOP/s", ref_what="1-thread FMA peak")
     for b, tgt in ((1, 20.0), (64, 3.0)):
         o = best_of_runs("decode_greedy", batch=b)
         pd = find(P, "best", what="decode_b%d" % b)
@@ -152,15 +158,17 @@ def main():
     if u:
         row("rollout", "useful-token fraction, continuous batching (long-tailed lengths)", u["continuous"], u["static_padded"],
             None, 0.95, ge(u["continuous"], 0.95), ref_what="padded static batch")
-    parts = [kv for w, kv in R if w == "partial"]
-    for kv_mode in ("reuse", "recompute"):  # the best variant of each way to continue a cut trajectory
-        ps = [kv for kv in parts if kv.get("kv", "recompute") == kv_mode]
-        if not ps:
-            continue
-        bp = max(ps, key=lambda kv: kv["speedup"])
-        row("rollout", "partial ÷ synchronous rollout speed, long tail, kv=%s (best variant: %s %s)" % (
-            kv_mode, bp["mode"], bp["segment"] if bp["mode"] == "segment" else bp["budget"]), bp["wall_s"],
-            bp["sync_wall_s"], bp["speedup"], 1.15, ge(bp["speedup"], 1.15), unit="s", ref_what="synchronous wall s")
+    for log, threads in (("rollout", 1), ("rollout2", 2)):
+        parts = [kv for w, kv in L[log] if w == "partial"]
+        for kv_mode in ("reuse", "recompute"):  # the best variant of each way to continue a cut trajectory
+            ps = [kv for kv in parts if kv.get("kv", "recompute") == kv_mode]
+            if not ps:
+                continue
+            bp = max(ps, key=lambda kv: kv["speedup"])
+            row("rollout", "partial ÷ synchronous rollout speed, long tail, %d thread%s, kv=%s (best variant: %s %s)" % (
+                threads, "s" * (threads > 1), kv_mode, bp["mode"], bp["segment"] if bp["mode"] == "segment" else bp["budget"]),
+                bp["wall_s"], bp["sync_wall_s"], bp["speedup"], 1.15, ge(bp["speedup"], 1.15), unit="s",
+                ref_what="synchronous wall s")
     # ---- rewards
     rw = [kv for w, kv in L["rewards"] if "accuracy_responses_per_s" in kv]
     if rw:

@@ -2,7 +2,9 @@
 // compute bounds measured in the same run, useful-token fraction (continuous vs padded static batches) and partial vs
 // synchronous rollouts on a long-tailed length distribution, and KV bytes per token vs the MLA formula (+ MLA/MHA).
 // Prints one machine-readable line per measurement ("bench_rollout <what> key=value ...").
-//   bench_rollout [MODEL_CONFIG=configs/model_tiny.json] [SAMPLES_PER_ITER=64] [ITERS=4] [REPS=2] [decode]
+//   bench_rollout [MODEL_CONFIG=configs/model_tiny.json] [SAMPLES_PER_ITER=64] [ITERS=4] [REPS=2] [decode|rollout]
+// `decode`: only the KV bytes, the bounds and decode; `rollout`: only the rollout sections (useful tokens, partial vs
+// synchronous). The thread count is OMP_NUM_THREADS (scripts/bench.sh: decode on 1 thread, rollouts on 1 and 2).
 #include <Eigen/Dense>
 #include <omp.h>
 
@@ -155,6 +157,7 @@ int main(int argc, char** argv) {
   int iters = argc > 3 ? std::atoi(argv[3]) : 4;
   const int reps = argc > 4 ? std::atoi(argv[4]) : 2;
   const bool decode_only = argc > 5 && std::string(argv[5]) == "decode";
+  const bool rollout_only = argc > 5 && std::string(argv[5]) == "rollout";
   model::ModelConfig mc = model::load_model_config(cfg_path);
   model::Model m(mc);
   m.init_weights(1);
@@ -165,7 +168,7 @@ int main(int argc, char** argv) {
               param_bytes / 1e6, m.num_active_params(), omp_get_max_threads());
 
   // ---- KV bytes per token: measured vs formula, MLA / MHA -----------------------------------------------------
-  {
+  if (!rollout_only) {
     ModelDecoder d(m, 1, 8);
     const double formula = double(L) * (mc.kv_lora_rank + mc.qk_rope_head_dim) * 4;
     const double mha = double(L) * mc.num_attention_heads * (mc.qk_nope_head_dim + mc.qk_rope_head_dim + mc.v_head_dim) * 4;
@@ -176,7 +179,8 @@ int main(int argc, char** argv) {
     std::printf("bench_rollout kv_bytes_per_token_v3_671b mla=%.0f mha=%.0f mla_over_mha=%.4f\n", v3_mla, v3_mha, v3_mla / v3_mha);
   }
 
-  // ---- bounds -----------------------------------------------------------------------------------------------
+  // ---- bounds, then decode tokens/s at batch 1, 8, 32, 64 ------------------------------------------------------
+  if (!rollout_only) {
   const double gflops = measure_gflops();
   const double bw_ws = measure_read_gbs(size_t(param_bytes));       // the model's working set (cache-resident here)
   const double bw_dram = measure_read_gbs(size_t(256) << 20);       // far beyond any cache
@@ -242,6 +246,7 @@ int main(int argc, char** argv) {
       ++reps_done;
     }
     std::printf("bench_rollout prefill tokens=128 tokens_per_s=%.0f\n", 128.0 * reps_done / (now_seconds() - t0));
+  }
   }
   if (decode_only) return 0;
   // ---- long-tailed lengths: continuous vs static batching; partial vs synchronous rollouts -------------------

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace reasonrl::model {
@@ -86,6 +87,127 @@ inline void lane_sum4(Vec64d c0, Vec64d c1, Vec64d c2, Vec64d c3, double* out) {
   out[2] = lane_sum<double>(c2);
   out[3] = lane_sum<double>(c3);
 }
+// Keeps a loaded vector in a register: without it GCC folds the load into every FMA that uses the vector, loading it
+// R (or C) times per step. A 64-byte vector fits a register only with AVX-512 (elsewhere this does nothing).
+__attribute__((always_inline)) inline void keep_in_register(Vec64f& v) {
+#if defined(__x86_64__) && defined(__AVX512F__)
+  asm("" : "+v"(v));
+#else
+  (void)v;
+#endif
+}
+
+// The sixteen lane sums of c[0..15] together: out[k] = sum of c[k]'s lanes. Each level adds lanes i and i + 2^j of two
+// vectors at once, so the tree (and the rounding) is the same as lane_sum's and lane_sum4's.
+__attribute__((always_inline)) inline void lane_sum16(const Vec64f* c, float* out) {
+  Vec64f t[8], u[4], v[2];
+  for (int i = 0; i < 8; ++i)
+    t[i] = __builtin_shufflevector(c[2 * i], c[2 * i + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+           __builtin_shufflevector(c[2 * i], c[2 * i + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  for (int i = 0; i < 4; ++i)
+    u[i] = __builtin_shufflevector(t[2 * i], t[2 * i + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+           __builtin_shufflevector(t[2 * i], t[2 * i + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  for (int i = 0; i < 2; ++i)
+    v[i] = __builtin_shufflevector(u[2 * i], u[2 * i + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
+           __builtin_shufflevector(u[2 * i], u[2 * i + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+  const Vec64f w = __builtin_shufflevector(v[0], v[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
+                   __builtin_shufflevector(v[0], v[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  std::memcpy(out, &w, 64);
+}
+
+// A register block of dot products: s[c * R + r] = w_r . x_c for R rows of w (stride ldw) and C rows of x (stride ldx),
+// each of length n, R * C <= 16 accumulators. Each 16-float step loads R + C vectors for R * C FMAs. Returns true
+// when n has no tail beyond the 16-lane steps. Per output the sum is the same as dot()'s: lanes accumulated in order,
+// the same halving tree, the tail summed on its own and added last.
+template <int R, int C>
+__attribute__((always_inline)) inline bool block_dot_sums(const float* __restrict w, size_t ldw, const float* __restrict x,
+                                                          size_t ldx, int n, float* __restrict s) {
+  static_assert(R * C <= 16);
+  Vec64f acc[16];
+#pragma GCC unroll 16
+  for (int k = 0; k < 16; ++k) acc[k] = Vec64f{};
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    Vec64f wv[R];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      wv[r] = load64(w + size_t(r) * ldw + i);
+      keep_in_register(wv[r]);
+    }
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c) {
+      Vec64f xv = load64(x + size_t(c) * ldx + i);
+      keep_in_register(xv);  // w and x each loaded once per step
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) acc[c * R + r] += wv[r] * xv;
+    }
+  }
+  lane_sum16(acc, s);
+  if (i == n) return true;
+  for (int c = 0; c < C; ++c)
+    for (int r = 0; r < R; ++r) {
+      float t = 0;
+      for (int j = i; j < n; ++j) t += w[size_t(r) * ldw + j] * x[size_t(c) * ldx + j];
+      s[c * R + r] += t;
+    }
+  return false;
+}
+
+// y[c * ldy + r] = w_r . x_c, rows of w and x of length (and stride) I.
+template <int R, int C>
+__attribute__((always_inline)) inline void block_dot(const float* __restrict w, const float* __restrict x, int I,
+                                                     float* __restrict y, size_t ldy) {
+  float s[16];
+  block_dot_sums<R, C>(w, size_t(I), x, size_t(I), I, s);
+#pragma GCC unroll 16
+  for (int c = 0; c < C; ++c) std::memcpy(y + size_t(c) * ldy, s + c * R, sizeof(float) * R);
+}
+
+// Y (N, O) = X (N, I) W (O, I)^T for 2 <= N <= kSmallGemmMaxN(Decode): blocks of 8 rows of W (kept in L1)
+// against 4 rows of x at a time, no packing. The 8-row blocks of W are split over the threads when the product is
+// large enough to pay for a parallel region.
+constexpr int kSmallGemmMaxN = 16;        // linear_forward (training and decoding)
+constexpr int kSmallGemmMaxNDecode = 64;  // linear_forward_decode
+constexpr size_t kGemvParallelMacs = size_t(1) << 16;
+constexpr size_t kSmallGemmParallelMacs = size_t(1) << 17;
+inline void small_gemm(float* y, const float* x, const float* w, int N, int I, int O) {
+  auto rows = [&](auto R_, int o) {
+    constexpr int R = decltype(R_)::value;
+    const float* wb = w + size_t(o) * I;
+    int n = 0;
+    for (; n + 4 <= N; n += 4) {
+      if constexpr (R == 8) {
+        block_dot<4, 4>(wb, x + size_t(n) * I, I, y + size_t(n) * O + o, size_t(O));
+        block_dot<4, 4>(wb + size_t(4) * I, x + size_t(n) * I, I, y + size_t(n) * O + o + 4, size_t(O));
+      } else {
+        block_dot<R, 4>(wb, x + size_t(n) * I, I, y + size_t(n) * O + o, size_t(O));
+      }
+    }
+    const float* xn = x + size_t(n) * I;
+    float* yn = y + size_t(n) * O + o;
+    switch (N - n) {
+      case 3:
+        if constexpr (R == 8) {
+          block_dot<4, 3>(wb, xn, I, yn, size_t(O));
+          block_dot<4, 3>(wb + size_t(4) * I, xn, I, yn + 4, size_t(O));
+        } else {
+          block_dot<R, 3>(wb, xn, I, yn, size_t(O));
+        }
+        break;
+      case 2: block_dot<R, 2>(wb, xn, I, yn, size_t(O)); break;
+      case 1: block_dot<R, 1>(wb, xn, I, yn, size_t(O)); break;
+      default: break;
+    }
+  };
+  const int blocks = (O + 7) / 8;  // the last block takes the remainder (< 8 rows) as 4 + 1 + 1 + 1
+  parallel_for(blocks, size_t(N) * I * O >= kSmallGemmParallelMacs, [&](int b) {
+    int o = 8 * b;
+    if (o + 8 <= O) return rows(std::integral_constant<int, 8>{}, o);
+    if (o + 4 <= O) rows(std::integral_constant<int, 4>{}, o), o += 4;
+    for (; o < O; ++o) rows(std::integral_constant<int, 1>{}, o);
+  });
+}
+
 template <class S>
 inline S dot(const S* __restrict a, const S* __restrict b, int n) {
   constexpr int L = kLanes<S>;
@@ -149,15 +271,21 @@ void linear_forward(S* y, const S* x, const S* w, int N, int I, int O) {
     return;
   }
   MapCM<S> X(x, N, I), W(w, O, I);
-  if (N == 1) {  // GEMV: eight rows of W per pass over x
-    int o = 0;
-    for (; o + 8 <= O; o += 8) dot8(w + size_t(o) * I, size_t(I), x, I, y + o);
+  if (N == 1) {  // GEMV: eight rows of W per pass over x; large ones split over the threads (it is bandwidth-bound,
+                 // and two cores read the shared cache faster than one)
+    const int blocks = O / 8;
+    parallel_for(blocks, size_t(I) * O >= kGemvParallelMacs, [&](int b) {
+      dot8(w + size_t(8 * b) * I, size_t(I), x, I, y + 8 * b);
+    });
+    int o = 8 * blocks;
     for (; o + 4 <= O; o += 4)
       dot4(w + size_t(o) * I, w + size_t(o + 1) * I, w + size_t(o + 2) * I, w + size_t(o + 3) * I, x, I, y + o);
     for (; o < O; ++o) y[o] = dot(w + size_t(o) * I, x, I);
+  } else if (N <= kSmallGemmMaxN && std::is_same_v<S, float>) {
+    // Eigen's GEMM is slow for tiny N on this machine, and N GEMVs read W N times: register blocks of 4 x 4 dot
+    // products (each 16-float step: 8 loads, 16 FMAs), each row of W read from memory once.
+    if constexpr (std::is_same_v<S, float>) small_gemm(y, x, w, N, I, O);
   } else if (N <= 16) {
-    // Eigen's GEMM is slow for tiny N on this machine, and N GEMVs read W N times: each row of W is read once
-    // and dotted with four rows of x at a time.
     for (int o = 0; o < O; ++o) {
       const S* wr = w + size_t(o) * I;
       int n = 0;
@@ -171,6 +299,14 @@ void linear_forward(S* y, const S* x, const S* w, int N, int I, int O) {
   } else {
     Y.noalias() = X * W.transpose();
   }
+}
+
+template <class S>
+void linear_forward_decode(S* y, const S* x, const S* w, int N, int I, int O) {
+  if constexpr (std::is_same_v<S, float>) {
+    if (N > kSmallGemmMaxN && N <= kSmallGemmMaxNDecode && O > 0 && I > 0) return small_gemm(y, x, w, N, I, O);
+  }
+  linear_forward(y, x, w, N, I, O);
 }
 
 template <class S>
@@ -480,29 +616,31 @@ namespace {
 // s[j] = exp(s[j] - mx) for j < n, returns the sum. float: a vectorised exp (Cephes' expf: range reduction by ln 2
 // in two parts, degree-6 polynomial, 2^k through the exponent bits; within 2 ulp of std::exp over the softmax's
 // range x <= 0), 16 lanes at a time. double (finite-difference tests only): std::exp.
-inline float exp_shift_sum(float* __restrict s, int n, float mx) {
+// exp of 16 floats (Cephes' expf: range reduction by ln 2, degree-5 polynomial, within 2 ulp; inputs clamped to
+// [-87.3, 88.4], so no inf or denormal comes out).
+inline Vec64f vexp(Vec64f x) {
   typedef int Vec64i __attribute__((vector_size(64)));
+  const Vec64f lo = Vec64f{} - 87.33654f, hi = Vec64f{} + 88.37626f;
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
+  const Vec64f y = x * 1.44269504088896341f + 0.5f;
+  Vec64i k = __builtin_convertvector(y, Vec64i);                   // truncation toward zero
+  k += (__builtin_convertvector(k, Vec64f) > y);                   // -> floor (true is -1)
+  const Vec64f kf = __builtin_convertvector(k, Vec64f);
+  const Vec64f r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
+  Vec64f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  const Vec64i bits = (k + 127) << 23;
+  Vec64f scale;
+  std::memcpy(&scale, &bits, 64);
+  return p * scale;
+}
+inline float exp_shift_sum(float* __restrict s, int n, float mx) {
   constexpr int L = 16;
-  auto vexp = [](Vec64f x) {
-    const Vec64f lo = Vec64f{} - 87.33654f, hi = Vec64f{} + 88.37626f;
-    x = x < lo ? lo : x;
-    x = x > hi ? hi : x;
-    const Vec64f y = x * 1.44269504088896341f + 0.5f;
-    Vec64i k = __builtin_convertvector(y, Vec64i);                   // truncation toward zero
-    k += (__builtin_convertvector(k, Vec64f) > y);                   // -> floor (true is -1)
-    const Vec64f kf = __builtin_convertvector(k, Vec64f);
-    const Vec64f r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
-    Vec64f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    const Vec64i bits = (k + 127) << 23;
-    Vec64f scale;
-    std::memcpy(&scale, &bits, 64);
-    return p * scale;
-  };
   Vec64f acc = {};
   int j = 0;
   for (; j + L <= n; j += L) {
@@ -539,11 +677,46 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
   S* __restrict sc = ol + up(size_t(H) * size_t(C));            // (H, max_len_pad)
   S* __restrict inv_sum = sc + size_t(H) * max_len_pad;          // (H)
   // qa_h = scale * [W^UK_h^T q^nope_h ; q^pe_h]   (the softmax scale folded into the query)
-  for (int h = 0; h < H; ++h) {
+  constexpr int L4 = 4 * kLanes<S>;
+  int hp = 0;
+  for (; hp + 2 <= H && C % L4 == 0; hp += 2) {  // two heads x four registers of lanes: eight FMA chains over d
+    for (int c0 = 0; c0 < C; c0 += L4) {
+      Vec64<S> a[8] = {};
+      for (int d = 0; d < Dn; ++d) {
+#pragma GCC unroll 2
+        for (int k = 0; k < 2; ++k) {
+          const S qd = q[size_t(hp + k) * Dq + d] * scale;
+          const S* __restrict wr = wkvb + size_t(hp + k) * (Dn + Dv) * C + size_t(d) * C + c0;
+#pragma GCC unroll 4
+          for (int u = 0; u < 4; ++u) a[4 * k + u] += qd * load64(wr + u * kLanes<S>);
+        }
+      }
+      for (int k = 0; k < 2; ++k)
+        for (int u = 0; u < 4; ++u) std::memcpy(qa + size_t(hp + k) * W + c0 + u * kLanes<S>, &a[4 * k + u], 64);
+    }
+    for (int k = 0; k < 2; ++k)
+      for (int d = 0; d < Dr; ++d) qa[size_t(hp + k) * W + C + d] = q[size_t(hp + k) * Dq + Dn + d] * scale;
+  }
+  for (int h = hp; h < H; ++h) {
     S* __restrict qh = qa + size_t(h) * W;
     const S* __restrict qn = q + size_t(h) * Dq;
     const S* __restrict wk = wkvb + size_t(h) * (Dn + Dv) * C;
     int c0 = 0;
+    for (; c0 + L4 <= C; c0 += L4) {  // four registers of lanes of qh at a time: four independent FMA chains over d
+      Vec64<S> a0 = {}, a1 = {}, a2 = {}, a3 = {};
+      for (int d = 0; d < Dn; ++d) {
+        const S qd = qn[d] * scale;
+        const S* __restrict wr = wk + size_t(d) * C + c0;
+        a0 += qd * load64(wr);
+        a1 += qd * load64(wr + kLanes<S>);
+        a2 += qd * load64(wr + 2 * kLanes<S>);
+        a3 += qd * load64(wr + 3 * kLanes<S>);
+      }
+      std::memcpy(qh + c0, &a0, 64);
+      std::memcpy(qh + c0 + kLanes<S>, &a1, 64);
+      std::memcpy(qh + c0 + 2 * kLanes<S>, &a2, 64);
+      std::memcpy(qh + c0 + 3 * kLanes<S>, &a3, 64);
+    }
     for (; c0 + kLanes<S> <= C; c0 += kLanes<S>) {  // one register of lanes of qh at a time, over all d
       Vec64<S> acc = {};
       for (int d = 0; d < Dn; ++d) acc += (qn[d] * scale) * load64(wk + size_t(d) * C + c0);
@@ -558,6 +731,25 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
   }
   // scores (H, len)
   int h0 = 0;
+  if constexpr (std::is_same_v<S, float>) {  // 4 heads x 4 positions per register block (same sums as dot4)
+    for (; h0 + 4 <= H; h0 += 4) {
+      const float* __restrict qb = qa + size_t(h0) * W;
+      float* __restrict sb = sc + size_t(h0) * max_len_pad;
+      float s16[16];
+      int j = 0;
+      for (; j + 4 <= len; j += 4) {
+        block_dot_sums<4, 4>(qb, size_t(W), kv + size_t(j) * W, size_t(W), W, s16);
+        for (int c = 0; c < 4; ++c)
+          for (int r = 0; r < 4; ++r) sb[size_t(r) * max_len_pad + j + c] = s16[c * 4 + r];
+      }
+      const int rest = len - j;
+      if (rest == 3) block_dot_sums<4, 3>(qb, size_t(W), kv + size_t(j) * W, size_t(W), W, s16);
+      if (rest == 2) block_dot_sums<4, 2>(qb, size_t(W), kv + size_t(j) * W, size_t(W), W, s16);
+      if (rest == 1) block_dot_sums<4, 1>(qb, size_t(W), kv + size_t(j) * W, size_t(W), W, s16);
+      for (int c = 0; c < rest; ++c)
+        for (int r = 0; r < 4; ++r) sb[size_t(r) * max_len_pad + j + c] = s16[c * 4 + r];
+    }
+  }
   for (; h0 + 4 <= H; h0 += 4) {
     const S* __restrict q0 = qa + size_t(h0) * W;
     const S* __restrict q1 = q0 + W;
@@ -634,13 +826,35 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
     S* __restrict out = o + size_t(h) * Dv;
     int d = 0;
     for (; d + 4 <= Dv; d += 4) {  // four rows of W^UV_h per pass over olat_h
-      dot4(wv + size_t(d) * C, wv + size_t(d + 1) * C, wv + size_t(d + 2) * C, wv + size_t(d + 3) * C, oh, C, out + d);
-      for (int k = 0; k < 4; ++k) out[d + k] *= inv_sum[h];
+      S r[4];
+      dot4(wv + size_t(d) * C, wv + size_t(d + 1) * C, wv + size_t(d + 2) * C, wv + size_t(d + 3) * C, oh, C, r);
+      for (int k = 0; k < 4; ++k) out[d + k] = r[k] * inv_sum[h];
     }
     for (; d < Dv; ++d) out[d] = dot(wv + size_t(d) * C, oh, C) * inv_sum[h];
   }
 }
 }  // namespace
+
+// SwiGLU for decoding: the same formula with the vectorised exp (decode_tokens, where no gradient is taken).
+template <class S>
+void swiglu_forward_decode(S* a, const S* gu, int N, int F) {
+  if constexpr (!std::is_same_v<S, float>) {
+    swiglu_forward(a, gu, N, F);
+  } else {
+    parallel_for(N, size_t(N) * F > 65536, [&](int n) {
+      const float* g = gu + size_t(n) * 2 * F;
+      const float* u = g + F;
+      float* ar = a + size_t(n) * F;
+      int i = 0;
+      for (; i + 16 <= F; i += 16) {
+        const Vec64f gv = load64(g + i);
+        const Vec64f r = gv / (1.0f + vexp(-gv)) * load64(u + i);
+        std::memcpy(ar + i, &r, 64);
+      }
+      for (; i < F; ++i) ar[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    });
+  }
+}
 
 template <class S>
 void mla_decode_attention_forward(S* o, const S* q, const S* const* kv, const int* len, const S* wkvb, int M, int H,
@@ -691,6 +905,8 @@ void mla_decode_attention_forward_ref(S* o, const S* q, const S* const* kv, cons
 
 #define REASONRL_INSTANTIATE(S)                                                                               \
   template void linear_forward<S>(S*, const S*, const S*, int, int, int);                                     \
+  template void linear_forward_decode<S>(S*, const S*, const S*, int, int, int);                              \
+  template void swiglu_forward_decode<S>(S*, const S*, int, int);                                             \
   template void linear_backward<S>(S*, S*, const S*, const S*, const S*, int, int, int);                      \
   template void linear_forward_ref<S>(S*, const S*, const S*, int, int, int);                                 \
   template void linear_backward_ref<S>(S*, S*, const S*, const S*, const S*, int, int, int);                  \

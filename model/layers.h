@@ -16,6 +16,11 @@ namespace reasonrl::model {
 // y (N, O) = x (N, I) @ w (O, I)^T     (w in the PyTorch [out, in] layout)
 template <class S>
 void linear_forward(S* y, const S* x, const S* w, int N, int I, int O);
+// The same for decoding: up to 64 rows go to the register-blocked small-GEMM kernel (split over the threads) instead of
+// Eigen's GEMM, which packs its operands on every call. Training keeps linear_forward, so its results (and the runs
+// pinned to them) do not move; the two agree to float rounding.
+template <class S>
+void linear_forward_decode(S* y, const S* x, const S* w, int N, int I, int O);
 // dx (N, I) += dy (N, O) @ w (O, I);  dw (O, I) += dy^T @ x.   dx or dw may be null.
 template <class S>
 void linear_backward(S* dx, S* dw, const S* dy, const S* x, const S* w, int N, int I, int O);
@@ -42,6 +47,9 @@ void rope_apply(S* x, int N, int tok_stride, int nvec, int vec_stride, const int
 // SwiGLU: gu (N, 2F) holds [gate | up] per row; a (N, F) = silu(gate) * up.
 template <class S>
 void swiglu_forward(S* a, const S* gu, int N, int F);
+// The same for decoding, with a vectorised exp (float: Cephes' expf, within 2 ulp of std::exp).
+template <class S>
+void swiglu_forward_decode(S* a, const S* gu, int N, int F);
 // dgu (N, 2F) = (write, not accumulate) gradient of [gate | up] from da (N, F).
 template <class S>
 void swiglu_backward(S* dgu, const S* da, const S* gu, int N, int F);

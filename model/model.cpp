@@ -158,6 +158,17 @@ struct BasicModel<S>::Impl {
   std::vector<int> d_len;
   // decode workspace
   std::vector<S> d_x, d_xn, d_out, d_y, d_xf, d_rstd;
+  // True inside decode_tokens: the linears shared with training (projections, FFN, experts) then take the decode
+  // kernels (linear_forward_decode), and training's results stay those of linear_forward.
+  bool decoding = false;
+  void lin(S* y, const S* x, const S* w, int N, int I, int O) const {
+    if (decoding) linear_forward_decode(y, x, w, N, I, O);
+    else linear_forward(y, x, w, N, I, O);
+  }
+  void act(S* a, const S* gu, int N, int F) const {
+    if (decoding) swiglu_forward_decode(a, gu, N, F);
+    else swiglu_forward(a, gu, N, F);
+  }
   BlockCache<S> dec;
 
   const S* P(size_t off) const { return params.data() + off; }
@@ -270,9 +281,9 @@ struct BasicModel<S>::Impl {
     const int D = cfg.hidden_size, F = f.F;
     S* gu = grow(fc.gu, size_t(N) * 2 * F);
     S* a = grow(fc.a, size_t(N) * F);
-    linear_forward(gu, x, P(f.gate_up), N, D, 2 * F);
-    swiglu_forward(a, gu, N, F);
-    linear_forward(y, a, P(f.down), N, F, D);
+    lin(gu, x, P(f.gate_up), N, D, 2 * F);
+    act(a, gu, N, F);
+    lin(y, a, P(f.down), N, F, D);
   }
   // dx (N, D) += ...
   void ffn_backward(const FfnOff& f, FfnCache<S>& fc, const S* dy, const S* x, S* dx, int N) {
@@ -294,7 +305,7 @@ struct BasicModel<S>::Impl {
     const bool bal = training && c.seq_aux_alpha > 0;
     const bool reuse = training && frozen && mc.routed_N == N;
     S* s = grow(mc.s, size_t(N) * E);
-    linear_forward(s, x, P(L.router), N, D, E);
+    lin(s, x, P(L.router), N, D, E);
     int* idx = grow(mc.idx, size_t(N) * K);
     int* aux_idx = grow(mc.aux_idx, size_t(N) * K);
     S* w = grow(mc.w, size_t(N) * K);
@@ -362,9 +373,9 @@ struct BasicModel<S>::Impl {
       const int r0 = eb[e], ne = eb[e + 1] - r0;
       if (ne == 0) return;
       const FfnOff& f = L.experts[e];
-      linear_forward(gue + size_t(r0) * 2 * Fm, xe + size_t(r0) * D, P(f.gate_up), ne, D, 2 * Fm);
-      swiglu_forward(ae + size_t(r0) * Fm, gue + size_t(r0) * 2 * Fm, ne, Fm);
-      linear_forward(ye + size_t(r0) * D, ae + size_t(r0) * Fm, P(f.down), ne, Fm, D);
+      lin(gue + size_t(r0) * 2 * Fm, xe + size_t(r0) * D, P(f.gate_up), ne, D, 2 * Fm);
+      act(ae + size_t(r0) * Fm, gue + size_t(r0) * 2 * Fm, ne, Fm);
+      lin(ye + size_t(r0) * D, ae + size_t(r0) * Fm, P(f.down), ne, Fm, D);
     });
     if (c.n_shared_experts > 0) ffn_forward(L.shared, mc.shared, x, y, N);
     else std::fill(y, y + size_t(N) * D, S(0));
@@ -505,14 +516,14 @@ struct BasicModel<S>::Impl {
     if (Q > 0) {
       S* cq = grow(bc.cq, size_t(N) * Q);
       S* cqn = grow(bc.cqn, size_t(N) * Q);
-      linear_forward(cq, xn, P(L.q_a), N, D, Q);
+      lin(cq, xn, P(L.q_a), N, D, Q);
       rmsnorm_forward(cqn, grow(bc.rstdq, size_t(N)), cq, P(L.q_a_norm), N, Q, c.rms_norm_eps);
-      linear_forward(q, cqn, P(L.q_b), N, Q, H * Dq);
+      lin(q, cqn, P(L.q_b), N, Q, H * Dq);
     } else {
-      linear_forward(q, xn, P(L.q), N, D, H * Dq);
+      lin(q, xn, P(L.q), N, D, H * Dq);
     }
     S* kva = grow(w_kva, size_t(N) * (C + Dr));
-    linear_forward(kva, xn, P(L.kv_a), N, D, C + Dr);
+    lin(kva, xn, P(L.kv_a), N, D, C + Dr);
     S* ckv = grow(bc.ckv, size_t(N) * C);
     S* kpe = grow(bc.kpe, size_t(N) * Dr);
     for (int n = 0; n < N; ++n) {
@@ -781,6 +792,11 @@ struct BasicModel<S>::Impl {
               Dr = c.qk_rope_head_dim, Dv = c.v_head_dim, C = c.kv_lora_rank;
     const double scale = c.softmax_scale();
     check_tokens(tok, size_t(M));
+    struct Decoding {  // restores the flag on every exit
+      bool& f;
+      explicit Decoding(bool& flag) : f(flag) { f = true; }
+      ~Decoding() { f = false; }
+    } decoding_scope(decoding);
     S* x = grow(d_x, size_t(M) * D);
     S* xn = grow(d_xn, size_t(M) * D);
     S* att_out = grow(d_out, size_t(M) * D);
@@ -809,7 +825,7 @@ struct BasicModel<S>::Impl {
       }
       S* work = grow(w_qlat, size_t(M) * mla_decode_work(H, C, Dr, max_len));
       mla_decode_attention_forward(o, bc.q.data(), d_kv.data(), d_len.data(), wkvb, M, H, Dn, Dr, Dv, C, scale, work);
-      linear_forward(att_out, o, P(L.o), M, H * Dv, D);
+      lin(att_out, o, P(L.o), M, H * Dv, D);
       for (size_t i = 0; i < size_t(M) * D; ++i) x[i] += att_out[i];
       rmsnorm_forward(xn, rs, x, P(L.post_norm), M, D, c.rms_norm_eps);
       if (L.moe) moe_forward(L, bc.moe, xn, y, M, 1, M, nullptr, false);
@@ -820,7 +836,7 @@ struct BasicModel<S>::Impl {
     S* xw = grow(d_xf, size_t(W) * D);
     for (int i = 0; i < W; ++i) std::memcpy(xw + size_t(i) * D, x + size_t(want[i]) * D, sizeof(S) * D);
     rmsnorm_forward(xn, rs, xw, P(final_norm), W, D, c.rms_norm_eps);
-    linear_forward(out, xn, P(lm_head), W, D, V);
+    lin(out, xn, P(lm_head), W, D, V);
   }
 };
 

@@ -23,14 +23,17 @@ inline bool before(const TokenData& a, const TokenData& b) {
   return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
 }
 
+// The largest logit among the current candidates.
+double max_logit(const Candidates& cur) {
+  if (cur.sorted_prefix > 0) return cur.data[0].logit;
+  double m = -INFINITY;
+  for (const auto& t : cur.data) m = std::max(m, double(t.logit));
+  return m;
+}
+
 // max logit and sum_j exp(l_j - max) over the current candidates, in double.
 void softmax_stats(const Candidates& cur, double* max_out, double* z_out) {
-  double m = -INFINITY;
-  if (cur.sorted_prefix > 0) {
-    m = cur.data[0].logit;
-  } else {
-    for (const auto& t : cur.data) m = std::max(m, double(t.logit));
-  }
+  const double m = max_logit(cur);
   double z = 0.0;
   for (const auto& t : cur.data) z += std::exp(double(t.logit) - m);
   *max_out = m;
@@ -154,9 +157,10 @@ class DistSampler : public Sampler {
   const char* name() const override { return "dist"; }
   void apply(Candidates& cur, Rng& rng) override {
     if (cur.data.empty()) throw Error("dist sampler: no candidates");
-    double m, z;
-    softmax_stats(cur, &m, &z);
-    for (auto& d : cur.data) d.p = std::exp(double(d.logit) - m);
+    // The same sum softmax_stats forms (same terms, same order), each exp computed once.
+    const double m = max_logit(cur);
+    double z = 0.0;
+    for (auto& d : cur.data) z += (d.p = std::exp(double(d.logit) - m));
     const double u = rng.uniform() * z;
     double cum = 0.0;
     int sel = int(cur.data.size()) - 1;

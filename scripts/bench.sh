@@ -50,6 +50,7 @@ run suite "$b/bench_suite" configs/model_tiny.json --peer "$peer_dir"
 run peer /usr/bin/python3 bench/torch_peer.py "$peer_dir"
 run suite2 "$b/bench_suite" configs/model_tiny.json --repeat   # ours again after the peer: the better run counts
 OMP_NUM_THREADS=1 run rollout "$b/bench_rollout" configs/model_tiny.json 64 48 2
+OMP_NUM_THREADS=2 run rollout2 "$b/bench_rollout" configs/model_tiny.json 64 48 2 rollout   # as `reasonrl train` runs (threads 0 = all cores)
 run rewards "$b/bench_rewards" ../shared/peer-data/math500_test.jsonl 2
 BENCH_REPEATS=3 run tokenizer "$b/bench_tokenizer"
 gen_tps=$(sed -n 's/^bench_rollout decode batch=64 tokens_per_s=\([0-9]*\).*/\1/p' "$logs/rollout.log")

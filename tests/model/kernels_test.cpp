@@ -5,6 +5,8 @@
 #include <cmath>
 #include <functional>
 
+#include <omp.h>
+
 #include "model/layers.h"
 #include "rl/util/rng.h"
 #include "test_util.h"
@@ -21,9 +23,10 @@ std::vector<double> randn(size_t n, uint64_t seed, double s = 1.0) {
 std::vector<float> tof(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
 
 TEST(Kernels, LinearMatchesScalarReference) {
-  // N = 1 (GEMV), 2-16 (four rows per pass over a weight row, with a tail), above 16 (Eigen GEMM); I with and without
-  // a tail beyond the 16-lane chunks.
-  for (int N : {1, 3, 4, 8, 13, 16, 17, 64}) {
+  // N = 1 (GEMV), 2-16 (register blocks of 8 or 4 weight rows x 4 input rows, and every remainder of 1-3 input rows;
+  // O = 29 = 3 x 8 + 4 + 1 reaches the 8-, 4- and 1-row weight blocks), above 16 (Eigen GEMM); I with and without a
+  // tail beyond the 16-lane chunks.
+  for (int N : {1, 2, 3, 4, 5, 6, 7, 8, 13, 16, 17, 64}) {
     for (int I : {37, 64}) {
       const int O = 29;
       auto x = tof(randn(size_t(N) * I, 1)), w = tof(randn(size_t(O) * I, 2)), dy = tof(randn(size_t(N) * O, 3));
@@ -31,6 +34,10 @@ TEST(Kernels, LinearMatchesScalarReference) {
       linear_forward(y.data(), x.data(), w.data(), N, I, O);
       linear_forward_ref(yr.data(), x.data(), w.data(), N, I, O);
       EXPECT_LT(testing::rel_err(y.data(), yr.data(), y.size()), 1e-5) << "N=" << N << " I=" << I;
+      // The decode entry: the small-GEMM kernel up to 64 rows (here 17 and 64), the same as linear_forward otherwise.
+      std::vector<float> yd(y.size(), 7.0f);
+      linear_forward_decode(yd.data(), x.data(), w.data(), N, I, O);
+      EXPECT_LT(testing::rel_err(yd.data(), yr.data(), yd.size()), 1e-5) << "decode N=" << N << " I=" << I;
       std::vector<float> dx(size_t(N) * I, 0.5f), dxr(dx), dw(size_t(O) * I, -0.25f), dwr(dw);
       linear_backward(dx.data(), dw.data(), dy.data(), x.data(), w.data(), N, I, O);
       linear_backward_ref(dxr.data(), dwr.data(), dy.data(), x.data(), w.data(), N, I, O);
@@ -40,10 +47,45 @@ TEST(Kernels, LinearMatchesScalarReference) {
   }
 }
 
+TEST(Kernels, LinearSplitOverThreadsMatchesReference) {
+  // Products large enough that the GEMV (I * O >= 2^16) and the small GEMM (N * I * O >= 2^17) split their weight rows
+  // over two threads; O = 300 leaves a remainder of 4 rows after the 8-row blocks. Same bits as one thread.
+  const int saved = omp_get_max_threads();
+  for (int N : {1, 5, 16, 40}) {
+    const int I = 256, O = 300;
+    auto x = tof(randn(size_t(N) * I, 4)), w = tof(randn(size_t(O) * I, 5));
+    std::vector<float> yr(size_t(N) * O), y1(yr.size()), y2(yr.size());
+    linear_forward_ref(yr.data(), x.data(), w.data(), N, I, O);
+    omp_set_num_threads(1);
+    linear_forward_decode(y1.data(), x.data(), w.data(), N, I, O);
+    omp_set_num_threads(2);
+    linear_forward_decode(y2.data(), x.data(), w.data(), N, I, O);
+    EXPECT_LT(testing::rel_err(y2.data(), yr.data(), yr.size()), 1e-5) << "N=" << N;
+    EXPECT_EQ(y1, y2) << "N=" << N;
+  }
+  omp_set_num_threads(saved);
+}
+
+TEST(Kernels, SwigluDecodeMatchesSwiglu) {
+  // The vectorised exp against std::exp, over gate values from -100 to 100 (the exp's clamping range and beyond),
+  // F with and without a tail beyond 16 lanes.
+  for (int F : {37, 64}) {
+    const int N = 3;
+    auto gu = tof(randn(size_t(N) * 2 * F, 7, 4.0));
+    for (int i = 0; i < F; ++i) gu[size_t(i)] = -100.0f + 200.0f * float(i) / float(F - 1);
+    std::vector<float> a(size_t(N) * F), ad(a.size());
+    swiglu_forward(a.data(), gu.data(), N, F);
+    swiglu_forward_decode(ad.data(), gu.data(), N, F);
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(ad[i], a[i], 1e-6 * (1.0 + std::abs(a[i]))) << "F=" << F << " i=" << i;
+  }
+}
+
 TEST(Kernels, MlaDecodeAttentionMatchesScalarReference) {
-  // Rows of different lengths (1 included) and head counts that exercise the four-head blocks and the remainder.
+  // Rows of different lengths (1 included, and every remainder of four positions), head counts that exercise the
+  // two- and four-head blocks and the remainders, and latent widths with (20) and without (64) a lane remainder.
+  for (int C : {20, 64})
   for (int H : {1, 4, 6, 9}) {
-    const int Dn = 8, Dr = 4, Dv = 6, C = 20, M = 5, W = C + Dr;
+    const int Dn = 8, Dr = 4, Dv = 6, M = 5, W = C + Dr;
     const std::vector<int> len = {1, 7, 33, 2, 16};
     std::vector<std::vector<float>> cache;
     std::vector<const float*> kv;
@@ -58,7 +100,7 @@ TEST(Kernels, MlaDecodeAttentionMatchesScalarReference) {
     mla_decode_attention_forward(o.data(), q.data(), kv.data(), len.data(), w.data(), M, H, Dn, Dr, Dv, C, scale,
                                  work.data());
     mla_decode_attention_forward_ref(orf.data(), q.data(), kv.data(), len.data(), w.data(), M, H, Dn, Dr, Dv, C, scale);
-    EXPECT_LT(testing::rel_err(o.data(), orf.data(), o.size()), 1e-5) << "H=" << H;
+    EXPECT_LT(testing::rel_err(o.data(), orf.data(), o.size()), 1e-5) << "H=" << H << " C=" << C;
   }
 }
 
