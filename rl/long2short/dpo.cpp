@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "policy/logprob.h"
+#include "rl/long2short/pipeline.h"
 #include "rl/train/metrics.h"
 #include "rl/train/run_dir.h"
 #include "rl/train/task_data.h"
@@ -326,8 +327,9 @@ DpoRunResult run_dpo(const DpoConfig& cfg) {
   DpoRunResult res;
   train::setup_threads(cfg.threads);
   train::save_resolved_config(cfg.run_dir, config_to_json(cfg), "dpo");
-  auto m = model::load_model(cfg.init_from);
-  const auto tok = datasets::Tokenizer::load(cfg.init_from + "/tokenizer.json");
+  const std::string init = resolve_checkpoint(cfg.init_from);  // a checkpoint, or a run directory's latest
+  auto m = model::load_model(init);
+  const auto tok = datasets::Tokenizer::load(init + "/tokenizer.json");
   const datasets::PromptTemplate tpl(cfg.data.prompt_template);
   const auto pairs = tokenize_pairs(load_preference_jsonl(cfg.train_file), tok, tpl);
   log_info("dpo: {} preference pairs from {}", pairs.size(), cfg.train_file);

@@ -112,7 +112,7 @@ struct DpoConfig {
   void visit(V& v) {
     v("run_dir", run_dir, "output directory (checkpoint/, metrics.jsonl, config.json)");
     v("threads", threads, "OpenMP threads (0 = all cores)");
-    v("init_from", init_from, "checkpoint directory to start from (also the DPO reference)");
+    v("init_from", init_from, "checkpoint (or run directory: its latest checkpoint) to start from; also the DPO reference");
     v("train_file", train_file, "preference JSONL with prompt / chosen / rejected strings (TRL layout)");
     v("data", data, "prompt template, and the held-out split for before/after evaluation");
     v("eval", eval, "greedy held-out evaluation before and after (size 0 = off)");

@@ -93,7 +93,8 @@ struct Pipeline {
   std::string run_dpo_stage(const std::string& in, const std::string& dir) {
     const auto& ps = samples_of(in);
     const PairSet pairs = build_dpo_pairs(ps, data.train, cfg.dpo.rejected_length_ratio, cfg.dpo.max_pairs_per_prompt);
-    log_info("dpo pairs: {} from {} prompts", pairs.pairs.size(), pairs.prompts_with_pairs);
+    log_info("dpo pairs: {} from {} prompts ({} left out: a response is not valid UTF-8)", pairs.pairs.size(),
+             pairs.prompts_with_pairs, pairs.skipped_not_utf8);
     if (pairs.pairs.empty()) throw ConfigError("long2short dpo: no preference pairs (no prompt has a correct sample and a longer negative)");
     train::make_dirs(dir);
     write_preference_jsonl(dir + "/pairs.jsonl", pairs.text, pairs.extra);

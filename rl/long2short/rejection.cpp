@@ -1,6 +1,8 @@
 // rejection.cpp: n samples per prompt, shortest-correct selection and Kimi's DPO pairs.
 #include "rl/long2short/rejection.h"
 
+#include <unicode/utf8.h>
+
 #include <algorithm>
 #include <set>
 
@@ -147,15 +149,34 @@ ShortestSet build_shortest_set(const std::vector<PromptSamples>& ps, const std::
   return s;
 }
 
+namespace {
+// Sampled bytes need not be UTF-8 (a byte-level tokenizer can stop inside a character); JSON text must be.
+bool valid_utf8(const std::string& s) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const int32_t n = int32_t(s.size());
+  for (int32_t i = 0; i < n;) {
+    UChar32 c;
+    U8_NEXT(p, i, n, c);
+    if (c < 0) return false;
+  }
+  return true;
+}
+}  // namespace
+
 PairSet build_dpo_pairs(const std::vector<PromptSamples>& ps, const std::vector<datasets::Example>& examples,
                         double ratio, int max_pairs) {
   PairSet out;
   for (const auto& p : ps) {
     const auto idx = dpo_pair_indices(p.samples, ratio, max_pairs);
-    if (!idx.empty()) ++out.prompts_with_pairs;
+    bool any = false;
     for (const auto& [ci, ri] : idx) {
       const auto& c = p.samples[size_t(ci)];
       const auto& r = p.samples[size_t(ri)];
+      if (!valid_utf8(c.text) || !valid_utf8(r.text)) {  // could not be written as TRL-layout JSONL: left out
+        ++out.skipped_not_utf8;
+        continue;
+      }
+      any = true;
       out.pairs.push_back({p.prompt, c.tokens, r.tokens});
       out.text.push_back({examples[p.example].prompt, c.text, r.text});
       json x;
@@ -165,6 +186,7 @@ PairSet build_dpo_pairs(const std::vector<PromptSamples>& ps, const std::vector<
       x["rejected_correct"] = r.correct;
       out.extra.push_back(std::move(x));
     }
+    if (any) ++out.prompts_with_pairs;
   }
   return out;
 }

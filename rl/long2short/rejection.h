@@ -79,6 +79,7 @@ struct PairSet {
   std::vector<TextPair> text;
   std::vector<json> extra;  // per pair: token counts and correctness (written next to the text)
   int prompts_with_pairs = 0;
+  int skipped_not_utf8 = 0;  // pairs left out because a response is not valid UTF-8 (JSONL cannot hold it)
 };
 PairSet build_dpo_pairs(const std::vector<PromptSamples>& ps, const std::vector<datasets::Example>& examples,
                         double ratio, int max_pairs);

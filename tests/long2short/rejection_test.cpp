@@ -84,5 +84,27 @@ TEST(DpoPairs, KimiRule) {
   EXPECT_TRUE(dpo_pair_indices(c, 1.5, 10).empty());  // nothing correct: no pairs
 }
 
+// A sampled response that is not valid UTF-8 (a byte-level tokenizer can stop inside a character) cannot go into the
+// TRL-layout JSONL, so its pairs are left out of both the written and the trained set, and counted. Found on a real run:
+// nlohmann::json threw type_error 316 while writing dpo/pairs.jsonl.
+TEST(DpoPairs, ResponsesThatAreNotUtf8AreLeftOutAndCounted) {
+  std::vector<datasets::Example> ex(1);
+  ex[0].id = "q0";
+  ex[0].prompt = "question";
+  std::vector<PromptSamples> ps(1);
+  ps[0].example = 0;
+  ps[0].samples = {cand("<think>3+4</think><answer>7</answer>", 8, true),
+                   cand("<think>3+4=7 \xE2\x80 1</think><answer>9</answer>", 20, false),  // cut inside a character
+                   cand("<think>3+4=7, 7-0=7 \xE2\x80\x94 ok</think><answer>6</answer>", 18, false)};  // an em dash
+  const PairSet p = build_dpo_pairs(ps, ex, 1.5, 4);
+  ASSERT_EQ(p.pairs.size(), 1u);
+  EXPECT_EQ(p.text.size(), 1u);
+  EXPECT_EQ(p.extra.size(), 1u);
+  EXPECT_EQ(p.skipped_not_utf8, 1);
+  EXPECT_EQ(p.prompts_with_pairs, 1);
+  EXPECT_EQ(p.text[0].rejected, ps[0].samples[2].text);
+  EXPECT_EQ(p.pairs[0].rejected.size(), 18u);
+}
+
 }  // namespace
 }  // namespace reasonrl::long2short
