@@ -81,6 +81,18 @@ std::string join_steps(const std::vector<Step>& steps, bool zh) {
   return s;
 }
 
+// One verification pass: the steps undone from the answer back to the first operand ("a+b=r" becomes "r-b=a"), then
+// the answer restated ("; check 5+2=7, 7-4=3 ok 5").
+std::string verify_pass(const std::vector<Step>& steps, bool zh) {
+  std::vector<Step> inv;
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+    const char op = it->op == '+' ? '-' : it->op == '-' ? '+' : '/';
+    inv.push_back({it->r, it->b, it->a, op});
+  }
+  const std::string answer = std::to_string(steps.back().r);
+  return (zh ? "；验算" : "; check ") + join_steps(inv, zh) + (zh ? "，确认" : " ok ") + answer;
+}
+
 }  // namespace
 
 void SyntheticConfig::validate() const {
@@ -94,6 +106,10 @@ void SyntheticConfig::validate() const {
   if (countdown_min_numbers < 2 || countdown_max_numbers < countdown_min_numbers || countdown_max_numbers > 6)
     throw ConfigError("synthetic: need 2 <= countdown_min_numbers <= countdown_max_numbers <= 6");
   if (countdown_max_number < 2) throw ConfigError("synthetic.countdown_max_number must be >= 2");
+  if (!(verify_prob >= 0 && verify_prob < 1)) throw ConfigError("synthetic.verify_prob must be in [0, 1)");
+  if (max_verify_passes < 0 || max_verify_passes > 8) throw ConfigError("synthetic.max_verify_passes must be in [0, 8]");
+  if (task == SyntheticKind::Countdown && verify_prob > 0)
+    throw ConfigError("synthetic.verify_prob applies to the arithmetic tasks only; set it to 0 for countdown");
 }
 
 SyntheticTask::SyntheticTask(SyntheticConfig cfg) : cfg_(std::move(cfg)) {
@@ -161,9 +177,14 @@ Example SyntheticTask::make_arithmetic(Rng& rng) const {
     e.task = zh ? "arithmetic_zh" : "arithmetic";
     e.prompt = zh ? "计算" + expr + "。" : "Compute " + expr + ".";
     e.cot = join_steps(steps, zh);
+    int passes = 0;  // no random draw when verification is off, so the problems stay those of earlier versions
+    if (cfg_.verify_prob > 0)
+      while (passes < cfg_.max_verify_passes && rng.uniform() < cfg_.verify_prob) ++passes;
+    for (int i = 0; i < passes; ++i) e.cot += verify_pass(steps, zh);
     e.answer = std::to_string(acc);
     e.difficulty = int(steps.size()) + hard;
     e.meta = json{{"key", "arith|" + expr}, {"expression", expr}, {"language", zh ? "zh" : "en"}, {"steps", int(steps.size())}};
+    if (cfg_.verify_prob > 0) e.meta["verify_passes"] = passes;
     return e;
   }
   throw ConfigError("synthetic: could not draw an arithmetic problem within max_value " + std::to_string(cfg_.max_value) +

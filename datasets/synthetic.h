@@ -31,6 +31,11 @@ struct SyntheticConfig {
   int countdown_min_numbers = 3;
   int countdown_max_numbers = 4;
   int countdown_max_number = 30;  // numbers drawn from [1, countdown_max_number]
+  // arithmetic: verification passes appended to the chain of thought, to make long, variable-length chains (the long
+  // model long2short starts from). Each pass re-derives the operands from the answer by inverse steps; the number of
+  // passes is geometric: another pass with probability verify_prob, at most max_verify_passes.
+  double verify_prob = 0.0;
+  int max_verify_passes = 2;
   template <class V>
   void visit(V& v) {
     v("task", task, "which synthetic task");
@@ -44,6 +49,8 @@ struct SyntheticConfig {
     v("countdown_min_numbers", countdown_min_numbers, "countdown: fewest numbers");
     v("countdown_max_numbers", countdown_max_numbers, "countdown: most numbers");
     v("countdown_max_number", countdown_max_number, "countdown: numbers are drawn from [1, this]");
+    v("verify_prob", verify_prob, "arithmetic: probability of each further verification pass in the chain of thought (0 = none)");
+    v("max_verify_passes", max_verify_passes, "arithmetic: most verification passes in one chain of thought");
   }
   void validate() const;
 };

@@ -207,5 +207,61 @@ TEST(Synthetic, TooSmallSpaceIsAConfigError) {
   EXPECT_THROW(SyntheticTask{c}, ConfigError);
 }
 
+// Verification passes: each "check" segment undoes the chain step by step from the answer back to the first operand,
+// every step is right, the number of passes follows the geometric law, and verify_prob 0 leaves the data unchanged.
+TEST(Synthetic, VerificationPassesUndoTheChain) {
+  SyntheticConfig c;
+  c.operators = "+-*";
+  const auto plain = SyntheticTask(c).generate(Split::Train, 400, 5);
+  c.verify_prob = 0.6;
+  c.max_verify_passes = 2;
+  const auto ex = SyntheticTask(c).generate(Split::Train, 2000, 5);
+  int counts[3] = {0, 0, 0};
+  for (const auto& e : ex) {
+    const auto parts = split(e.cot, "; check ");
+    const int passes = int(parts.size()) - 1;
+    ASSERT_LE(passes, 2) << e.cot;
+    EXPECT_EQ(e.meta["verify_passes"].get<int>(), passes);
+    ++counts[passes];
+    const auto fwd = split(parts[0], ", ");
+    for (int k = 1; k <= passes; ++k) {
+      EXPECT_EQ(parts[size_t(k)], parts[1]);
+      const size_t ok = parts[size_t(k)].rfind(" ok ");  // each pass ends by restating the answer
+      ASSERT_NE(ok, std::string::npos) << e.cot;
+      EXPECT_EQ(parts[size_t(k)].substr(ok + 4), e.answer) << e.cot;
+      const auto inv = split(parts[size_t(k)].substr(0, ok), ", ");
+      ASSERT_EQ(inv.size(), fwd.size()) << e.cot;
+      for (size_t j = 0; j < inv.size(); ++j) {
+        // inverse step j undoes forward step n-1-j: it starts from that step's result and gives back its first operand
+        const std::string& f = fwd[fwd.size() - 1 - j];
+        const std::string f_result = f.substr(f.find('=') + 1), f_first = f.substr(0, f.find_first_of("+-*", 1));
+        const auto eq = inv[j].find('=');
+        const std::string lhs = inv[j].substr(0, eq), rhs = inv[j].substr(eq + 1);
+        EXPECT_EQ(eval(lhs), std::stoll(rhs)) << inv[j];
+        EXPECT_EQ(lhs.substr(0, lhs.find_first_of("+-/")), f_result) << e.cot;
+        EXPECT_EQ(rhs, f_first) << e.cot;
+      }
+    }
+  }
+  // P(0) = 0.4, P(1) = 0.24, P(2) = 0.36; 2000 draws, 5 sigma <= 0.055.
+  EXPECT_NEAR(counts[0] / 2000.0, 0.4, 0.055);
+  EXPECT_NEAR(counts[1] / 2000.0, 0.24, 0.05);
+  EXPECT_NEAR(counts[2] / 2000.0, 0.36, 0.055);
+  // The passes are drawn after the problem, so the first problem is the one verification-off draws, with the same
+  // forward chain; verification off adds no "check" and no meta key.
+  EXPECT_EQ(ex[0].prompt, plain[0].prompt);
+  EXPECT_EQ(split(ex[0].cot, "; check ")[0], plain[0].cot);
+  for (const auto& e : plain) {
+    EXPECT_EQ(e.cot.find("check"), std::string::npos);
+    EXPECT_FALSE(e.meta.contains("verify_passes"));
+  }
+  c.task = SyntheticKind::Countdown;
+  c.verify_prob = 0.5;
+  EXPECT_THROW(SyntheticTask{c}, ConfigError);
+  c.task = SyntheticKind::Arithmetic;
+  c.verify_prob = 1.0;
+  EXPECT_THROW(SyntheticTask{c}, ConfigError);
+}
+
 }  // namespace
 }  // namespace reasonrl::datasets
