@@ -181,72 +181,72 @@ int main(int argc, char** argv) {
 
   // ---- bounds, then decode tokens/s at batch 1, 8, 32, 64 ------------------------------------------------------
   if (!rollout_only) {
-  const double gflops = measure_gflops();
-  const double bw_ws = measure_read_gbs(size_t(param_bytes));       // the model's working set (cache-resident here)
-  const double bw_dram = measure_read_gbs(size_t(256) << 20);       // far beyond any cache
-  std::printf("bench_rollout machine gemm_gflops=%.1f read_gbs_working_set=%.1f read_gbs_256mb=%.1f working_set_mb=%.2f\n",
-              gflops, bw_ws, bw_dram, param_bytes / 1e6);
+    const double gflops = measure_gflops();
+    const double bw_ws = measure_read_gbs(size_t(param_bytes));       // the model's working set (cache-resident here)
+    const double bw_dram = measure_read_gbs(size_t(256) << 20);       // far beyond any cache
+    std::printf("bench_rollout machine gemm_gflops=%.1f read_gbs_working_set=%.1f read_gbs_256mb=%.1f working_set_mb=%.2f\n",
+                gflops, bw_ws, bw_dram, param_bytes / 1e6);
 
-  // ---- decode tokens/s at batch 1, 8, 32, 64 ------------------------------------------------------------------
-  {
-    const int prompt = 32, steps = 32;
-    ModelDecoder d(m, 64, prompt + steps + 4);
-    std::vector<float> lg(size_t(64) * size_t(V));
-    const auto ps = make_prompts(64, prompt, V, 0);
-    for (int b : {1, 8, 32, 64}) {
-      // Best of several passes (at least 5 and 0.2 s): one pass of 32 steps at batch 1 lasts ~1.5 ms.
-      std::vector<int> slots(static_cast<size_t>(b));
-      std::vector<int32_t> toks(size_t(b), 5);
-      for (int s = 0; s < b; ++s) slots[size_t(s)] = s;
-      double best_dt = 1e30, spent = 0;
-      for (int rep = 0; rep < 5 || spent < 0.2; ++rep) {
-        for (int s = 0; s < 64; ++s) d.reset(s);
-        for (int s = 0; s < b; ++s) d.prefill(s, ps[size_t(s)].tokens.data(), prompt, lg.data());
-        d.decode_step(slots.data(), toks.data(), b, lg.data());  // warm-up
-        const double t0 = now_seconds();
-        for (int k = 0; k < steps; ++k) {
-          for (int s = 0; s < b; ++s) toks[size_t(s)] = int32_t((s * 31 + k * 7) % V);
-          d.decode_step(slots.data(), toks.data(), b, lg.data());
+    // ---- decode tokens/s at batch 1, 8, 32, 64 ------------------------------------------------------------------
+    {
+      const int prompt = 32, steps = 32;
+      ModelDecoder d(m, 64, prompt + steps + 4);
+      std::vector<float> lg(size_t(64) * size_t(V));
+      const auto ps = make_prompts(64, prompt, V, 0);
+      for (int b : {1, 8, 32, 64}) {
+        // Best of several passes (at least 5 and 0.2 s): one pass of 32 steps at batch 1 lasts ~1.5 ms.
+        std::vector<int> slots(static_cast<size_t>(b));
+        std::vector<int32_t> toks(size_t(b), 5);
+        for (int s = 0; s < b; ++s) slots[size_t(s)] = s;
+        double best_dt = 1e30, spent = 0;
+        for (int rep = 0; rep < 5 || spent < 0.2; ++rep) {
+          for (int s = 0; s < 64; ++s) d.reset(s);
+          for (int s = 0; s < b; ++s) d.prefill(s, ps[size_t(s)].tokens.data(), prompt, lg.data());
+          d.decode_step(slots.data(), toks.data(), b, lg.data());  // warm-up
+          const double t0 = now_seconds();
+          for (int k = 0; k < steps; ++k) {
+            for (int s = 0; s < b; ++s) toks[size_t(s)] = int32_t((s * 31 + k * 7) % V);
+            d.decode_step(slots.data(), toks.data(), b, lg.data());
+          }
+          const double dt = now_seconds() - t0;
+          best_dt = std::min(best_dt, dt);
+          spent += dt;
         }
-        const double dt = now_seconds() - t0;
-        best_dt = std::min(best_dt, dt);
-        spent += dt;
+        const double tps = double(b) * steps / best_dt;
+        // Per step: dense weights once, the routed experts the batch touches (uniform routing), B embedding rows,
+        // and each row's cached context. FLOPs per token: 2 x active non-embedding params + absorbed attention.
+        const double ctx = prompt + steps / 2.0;
+        const double k_frac = double(mc.num_experts_per_tok) / std::max(1, mc.n_routed_experts);
+        const double touched = 1.0 - std::pow(1.0 - k_frac, b);
+        const double bytes_step = 4.0 * (part.dense + part.expert * touched + double(b) * mc.hidden_size) +
+                                  double(b) * ctx * double(d.kv_bytes_per_token());
+        const double active_nonembed = double(m.num_active_params()) - part.embed;
+        const double flops_tok = 2.0 * active_nonembed +
+                                 4.0 * L * mc.num_attention_heads * ctx * (mc.kv_lora_rank + mc.qk_rope_head_dim);
+        const double mem_bound = double(b) / (bytes_step / (bw_ws * 1e9));
+        const double cmp_bound = gflops * 1e9 / flops_tok;
+        const double bound = std::min(mem_bound, cmp_bound);
+        std::printf("bench_rollout decode batch=%d tokens_per_s=%.0f mem_bound=%.0f compute_bound=%.0f bound=%.0f "
+                    "fraction_of_bound=%.3f bytes_per_step_mb=%.3f mflop_per_token=%.2f\n",
+                    b, tps, mem_bound, cmp_bound, bound, tps / bound, bytes_step / 1e6, flops_tok / 1e6);
       }
-      const double tps = double(b) * steps / best_dt;
-      // Per step: dense weights once, the routed experts the batch touches (uniform routing), B embedding rows,
-      // and each row's cached context. FLOPs per token: 2 x active non-embedding params + absorbed attention.
-      const double ctx = prompt + steps / 2.0;
-      const double k_frac = double(mc.num_experts_per_tok) / std::max(1, mc.n_routed_experts);
-      const double touched = 1.0 - std::pow(1.0 - k_frac, b);
-      const double bytes_step = 4.0 * (part.dense + part.expert * touched + double(b) * mc.hidden_size) +
-                                double(b) * ctx * double(d.kv_bytes_per_token());
-      const double active_nonembed = double(m.num_active_params()) - part.embed;
-      const double flops_tok = 2.0 * active_nonembed +
-                               4.0 * L * mc.num_attention_heads * ctx * (mc.kv_lora_rank + mc.qk_rope_head_dim);
-      const double mem_bound = double(b) / (bytes_step / (bw_ws * 1e9));
-      const double cmp_bound = gflops * 1e9 / flops_tok;
-      const double bound = std::min(mem_bound, cmp_bound);
-      std::printf("bench_rollout decode batch=%d tokens_per_s=%.0f mem_bound=%.0f compute_bound=%.0f bound=%.0f "
-                  "fraction_of_bound=%.3f bytes_per_step_mb=%.3f mflop_per_token=%.2f\n",
-                  b, tps, mem_bound, cmp_bound, bound, tps / bound, bytes_step / 1e6, flops_tok / 1e6);
     }
-  }
 
-  // Prefill tokens/s (what re-prefilling a continued partial rollout costs), 128 tokens into one slot.
-  {
-    ModelDecoder d(m, 1, 160);
-    std::vector<float> lg(static_cast<size_t>(V));
-    const auto ps = make_prompts(1, 128, V, 0);
-    d.prefill(0, ps[0].tokens.data(), 128, lg.data());  // warm-up
-    int reps_done = 0;
-    const double t0 = now_seconds();
-    while (now_seconds() - t0 < 0.3 || reps_done < 2) {
-      d.reset(0);
-      d.prefill(0, ps[0].tokens.data(), 128, lg.data());
-      ++reps_done;
+    // Prefill tokens/s (what re-prefilling a continued partial rollout costs), 128 tokens into one slot.
+    {
+      ModelDecoder d(m, 1, 160);
+      std::vector<float> lg(static_cast<size_t>(V));
+      const auto ps = make_prompts(1, 128, V, 0);
+      d.prefill(0, ps[0].tokens.data(), 128, lg.data());  // warm-up
+      int reps_done = 0;
+      const double t0 = now_seconds();
+      while (now_seconds() - t0 < 0.3 || reps_done < 2) {
+        d.reset(0);
+        d.prefill(0, ps[0].tokens.data(), 128, lg.data());
+        ++reps_done;
+      }
+      std::printf("bench_rollout prefill tokens=128 tokens_per_s=%.0f\n", 128.0 * reps_done / (now_seconds() - t0));
     }
-    std::printf("bench_rollout prefill tokens=128 tokens_per_s=%.0f\n", 128.0 * reps_done / (now_seconds() - t0));
-  }
   }
   if (decode_only) return 0;
   // ---- long-tailed lengths: continuous vs static batching; partial vs synchronous rollouts -------------------

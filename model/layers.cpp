@@ -613,11 +613,8 @@ size_t mla_decode_work(int H, int C, int Dr, int max_len) {
 }
 
 namespace {
-// s[j] = exp(s[j] - mx) for j < n, returns the sum. float: a vectorised exp (Cephes' expf: range reduction by ln 2
-// in two parts, degree-6 polynomial, 2^k through the exponent bits; within 2 ulp of std::exp over the softmax's
-// range x <= 0), 16 lanes at a time. double (finite-difference tests only): std::exp.
-// exp of 16 floats (Cephes' expf: range reduction by ln 2, degree-5 polynomial, within 2 ulp; inputs clamped to
-// [-87.3, 88.4], so no inf or denormal comes out).
+// exp of 16 floats (Cephes' expf: range reduction by ln 2 in two parts, a polynomial, 2^k through the exponent bits;
+// within 2 ulp of std::exp; inputs clamped to [-87.3, 88.4], so no inf comes out).
 inline Vec64f vexp(Vec64f x) {
   typedef int Vec64i __attribute__((vector_size(64)));
   const Vec64f lo = Vec64f{} - 87.33654f, hi = Vec64f{} + 88.37626f;
@@ -639,6 +636,8 @@ inline Vec64f vexp(Vec64f x) {
   std::memcpy(&scale, &bits, 64);
   return p * scale;
 }
+// s[j] = exp(s[j] - mx) for j < n, returns the sum. float: vexp, 16 lanes at a time. double (finite-difference tests
+// only): std::exp.
 inline float exp_shift_sum(float* __restrict s, int n, float mx) {
   constexpr int L = 16;
   Vec64f acc = {};
@@ -677,58 +676,48 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
   S* __restrict sc = ol + up(size_t(H) * size_t(C));            // (H, max_len_pad)
   S* __restrict inv_sum = sc + size_t(H) * max_len_pad;          // (H)
   // qa_h = scale * [W^UK_h^T q^nope_h ; q^pe_h]   (the softmax scale folded into the query)
-  constexpr int L4 = 4 * kLanes<S>;
-  int hp = 0;
-  for (; hp + 2 <= H && C % L4 == 0; hp += 2) {  // two heads x four registers of lanes: eight FMA chains over d
-    for (int c0 = 0; c0 < C; c0 += L4) {
-      Vec64<S> a[8] = {};
+  // K heads at a time (two, then one for an odd last head), four registers of lanes each: 4K independent FMA chains
+  // over d (one chain was latency-bound). Every lane sums over d in order, whatever K.
+  constexpr int L = kLanes<S>, L4 = 4 * L;
+  auto absorb = [&](auto K_, int h0) {
+    constexpr int K = decltype(K_)::value;
+    int c0 = 0;
+    for (; c0 + L4 <= C; c0 += L4) {
+      Vec64<S> a[4 * K] = {};
       for (int d = 0; d < Dn; ++d) {
 #pragma GCC unroll 2
-        for (int k = 0; k < 2; ++k) {
-          const S qd = q[size_t(hp + k) * Dq + d] * scale;
-          const S* __restrict wr = wkvb + size_t(hp + k) * (Dn + Dv) * C + size_t(d) * C + c0;
+        for (int k = 0; k < K; ++k) {
+          const S qd = q[size_t(h0 + k) * Dq + d] * scale;
+          const S* __restrict wr = wkvb + size_t(h0 + k) * (Dn + Dv) * C + size_t(d) * C + c0;
 #pragma GCC unroll 4
-          for (int u = 0; u < 4; ++u) a[4 * k + u] += qd * load64(wr + u * kLanes<S>);
+          for (int u = 0; u < 4; ++u) a[4 * k + u] += qd * load64(wr + u * L);
         }
       }
-      for (int k = 0; k < 2; ++k)
-        for (int u = 0; u < 4; ++u) std::memcpy(qa + size_t(hp + k) * W + c0 + u * kLanes<S>, &a[4 * k + u], 64);
+      for (int k = 0; k < K; ++k)
+        for (int u = 0; u < 4; ++u) std::memcpy(qa + size_t(h0 + k) * W + c0 + u * L, &a[4 * k + u], 64);
     }
-    for (int k = 0; k < 2; ++k)
-      for (int d = 0; d < Dr; ++d) qa[size_t(hp + k) * W + C + d] = q[size_t(hp + k) * Dq + Dn + d] * scale;
-  }
-  for (int h = hp; h < H; ++h) {
-    S* __restrict qh = qa + size_t(h) * W;
-    const S* __restrict qn = q + size_t(h) * Dq;
-    const S* __restrict wk = wkvb + size_t(h) * (Dn + Dv) * C;
-    int c0 = 0;
-    for (; c0 + L4 <= C; c0 += L4) {  // four registers of lanes of qh at a time: four independent FMA chains over d
-      Vec64<S> a0 = {}, a1 = {}, a2 = {}, a3 = {};
-      for (int d = 0; d < Dn; ++d) {
-        const S qd = qn[d] * scale;
-        const S* __restrict wr = wk + size_t(d) * C + c0;
-        a0 += qd * load64(wr);
-        a1 += qd * load64(wr + kLanes<S>);
-        a2 += qd * load64(wr + 2 * kLanes<S>);
-        a3 += qd * load64(wr + 3 * kLanes<S>);
+    for (int k = 0; k < K; ++k) {
+      const int h = h0 + k;
+      S* __restrict qh = qa + size_t(h) * W;
+      const S* __restrict qn = q + size_t(h) * Dq;
+      const S* __restrict wk = wkvb + size_t(h) * (Dn + Dv) * C;
+      int c = c0;
+      for (; c + L <= C; c += L) {  // one register of lanes at a time, over all d
+        Vec64<S> acc = {};
+        for (int d = 0; d < Dn; ++d) acc += (qn[d] * scale) * load64(wk + size_t(d) * C + c);
+        std::memcpy(qh + c, &acc, 64);
       }
-      std::memcpy(qh + c0, &a0, 64);
-      std::memcpy(qh + c0 + kLanes<S>, &a1, 64);
-      std::memcpy(qh + c0 + 2 * kLanes<S>, &a2, 64);
-      std::memcpy(qh + c0 + 3 * kLanes<S>, &a3, 64);
+      for (; c < C; ++c) {
+        S t = 0;
+        for (int d = 0; d < Dn; ++d) t += qn[d] * scale * wk[size_t(d) * C + c];
+        qh[c] = t;
+      }
+      for (int d = 0; d < Dr; ++d) qh[C + d] = qn[Dn + d] * scale;
     }
-    for (; c0 + kLanes<S> <= C; c0 += kLanes<S>) {  // one register of lanes of qh at a time, over all d
-      Vec64<S> acc = {};
-      for (int d = 0; d < Dn; ++d) acc += (qn[d] * scale) * load64(wk + size_t(d) * C + c0);
-      std::memcpy(qh + c0, &acc, 64);
-    }
-    for (; c0 < C; ++c0) {
-      S a = 0;
-      for (int d = 0; d < Dn; ++d) a += qn[d] * scale * wk[size_t(d) * C + c0];
-      qh[c0] = a;
-    }
-    for (int d = 0; d < Dr; ++d) qh[C + d] = qn[Dn + d] * scale;
-  }
+  };
+  int hq = 0;
+  for (; hq + 2 <= H; hq += 2) absorb(std::integral_constant<int, 2>{}, hq);
+  if (hq < H) absorb(std::integral_constant<int, 1>{}, hq);
   // scores (H, len)
   int h0 = 0;
   if constexpr (std::is_same_v<S, float>) {  // 4 heads x 4 positions per register block (same sums as dot4)
@@ -774,7 +763,6 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
   }
   // olat_h = sum_j p_j kv_j[0:C]
   // Four heads and one register of lanes at a time, the accumulators stay in registers over j.
-  constexpr int L = kLanes<S>;
   h0 = 0;
   for (; h0 + 4 <= H; h0 += 4) {
     const S* __restrict p0 = sc + size_t(h0) * max_len_pad;
