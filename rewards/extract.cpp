@@ -45,6 +45,20 @@ size_t rfind_ci(std::string_view hay, std::string_view needle) {
   return std::string_view::npos;
 }
 
+// The '.' at rest[dot] ends an abbreviation, not a sentence: a title ("Mrs. Sherman"), "vs.", "approx.", "a.m.",
+// "p.m.", "e.g.", "i.e.".
+bool abbreviation_before(std::string_view rest, size_t dot) {
+  size_t b = dot;
+  while (b > 0 && (std::isalpha(static_cast<unsigned char>(rest[b - 1])) || rest[b - 1] == '.')) --b;
+  std::string w;
+  for (size_t i = b; i < dot; ++i) w += lower(rest[i]);
+  static const char* kAbbrev[] = {"mr", "mrs", "ms", "dr", "st", "jr", "sr", "prof", "mt", "vs", "approx",
+                                  "a.m", "p.m", "e.g", "i.e"};
+  for (const char* a : kAbbrev)
+    if (w == a) return true;
+  return false;
+}
+
 }  // namespace
 
 std::vector<BoxMatch> find_boxes(std::string_view s) {
@@ -139,7 +153,7 @@ std::optional<std::string> answer_is_phrase(std::string_view s) {
   for (; e < rest.size(); ++e) {
     if (rest[e] == '\n') break;
     if (rest[e] == '.' && (e + 1 == rest.size() || rest[e + 1] == ' ' || rest[e + 1] == '\n') &&
-        !(e + 1 < rest.size() && std::isdigit(static_cast<unsigned char>(rest[e + 1]))))
+        !(e + 1 < rest.size() && std::isdigit(static_cast<unsigned char>(rest[e + 1]))) && !abbreviation_before(rest, e))
       break;
     if (e > 400) break;
   }

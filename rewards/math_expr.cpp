@@ -62,6 +62,11 @@ bool tokenize(std::string_view s, std::vector<Tok>& out) {
       bool fn = false;
       for (const auto& f : func_names())
         if (word == f) fn = true;
+      if (word == "pi") {  // plain-text pi ("2*pi")
+        out.push_back({T::Cmd, "pi"});
+        i = e;
+        continue;
+      }
       if (fn && word.size() > 1) {
         out.push_back({T::Cmd, word});
         i = e;
@@ -642,6 +647,7 @@ class Parser {
       case T::Num: {
         ++p_;
         out = num(std::strtod(t.s.c_str(), nullptr), t.s.find('.') != std::string::npos);
+        out.lit = t.s;
         return true;
       }
       case T::Ident: {
@@ -771,6 +777,19 @@ double fact(double x) {
   return r;
 }
 
+// "007" -> "7", "1.50" -> "1.5", "2.0" -> "2", ".5" -> "0.5": the same number written the same way.
+std::string canonical_literal(const std::string& lit) {
+  std::string ip = lit, fp;
+  if (const size_t dot = lit.find('.'); dot != std::string::npos) {
+    ip = lit.substr(0, dot);
+    fp = lit.substr(dot + 1);
+  }
+  ip.erase(0, std::min(ip.find_first_not_of('0'), ip.size()));
+  if (ip.empty()) ip = "0";
+  while (!fp.empty() && fp.back() == '0') fp.pop_back();
+  return fp.empty() ? ip : ip + "." + fp;
+}
+
 }  // namespace
 
 std::optional<Node> parse_math(std::string_view s, size_t max_len) {
@@ -882,6 +901,7 @@ std::string node_to_string(const Node& n) {
   };
   switch (n.kind) {
     case NodeKind::Num: {
+      if (!n.lit.empty()) return canonical_literal(n.lit);
       if (!n.is_float && std::fabs(n.num) < 1e15 && std::floor(n.num) == n.num) return std::to_string(static_cast<long long>(n.num));
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.15g", n.num);

@@ -33,8 +33,9 @@ enum class NodeKind {
 
 struct Node {
   NodeKind kind = NodeKind::Num;
-  double num = 0.0;
-  bool is_float = false;
+  double num = 0.0;        // Num: the value as a double (for eval_node)
+  bool is_float = false;   // Num: written with a decimal point
+  std::string lit;         // Num: the digits as written ("2147483648", "1.50"); exact arithmetic reads these
   std::string name;
   std::vector<Node> ch;
   std::vector<std::string> ops;  // Rel
@@ -52,7 +53,8 @@ double eval_node(const Node& n, const std::map<std::string, double>& vars);
 void collect_symbols(const Node& n, std::vector<std::string>& out);
 // True if a float literal occurs anywhere.
 bool has_float(const Node& n);
-// A canonical text form (for structural comparison and debugging).
+// A canonical text form (for structural comparison and debugging): equal strings mean identical trees, numbers
+// written exactly (leading and trailing zeros dropped), signs, operators and brackets kept.
 std::string node_to_string(const Node& n);
 
 }  // namespace reasonrl::rewards

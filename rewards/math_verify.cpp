@@ -9,6 +9,7 @@
 
 #include "rewards/extract.h"
 #include "rewards/math_expr.h"
+#include "rewards/numeric.h"
 #include "rl/util/rng.h"
 
 namespace reasonrl::rewards {
@@ -259,6 +260,35 @@ void strip_unit_words(std::string& s) {
   s.swap(out);
 }
 
+// Repeating decimals as exact fractions: I.B\overline{C} = (IBC - IB) / (9..9 0..0) with |C| nines and |B| zeros
+// ("0.\overline{3}" -> 1/3, "0.1\overline{6}" -> 1/6, "2.\overline{142857}" -> 2 + 1/7). Also \dot{C}.
+void repeating_decimals(std::string& s) {
+  for (const char* cmd : {"\\overline{", "\\dot{", "\\bar{"}) {
+    const size_t n = std::strlen(cmd);
+    for (size_t p = s.find(cmd); p != std::string::npos; p = s.find(cmd, p + 1)) {
+      const size_t close = s.find('}', p + n);
+      if (close == std::string::npos) break;
+      const std::string rep = s.substr(p + n, close - p - n);
+      if (rep.empty() || rep.size() > 64 || !std::all_of(rep.begin(), rep.end(), is_digit)) continue;
+      size_t b = p;
+      while (b > 0 && is_digit(s[b - 1])) --b;
+      const std::string frac_digits = s.substr(b, p - b);
+      if (b == 0 || s[b - 1] != '.') continue;
+      size_t a = b - 1;
+      while (a > 0 && is_digit(s[a - 1])) --a;
+      const std::string int_digits = s.substr(a, b - 1 - a);
+      std::string ib = int_digits + frac_digits;
+      ib.erase(0, std::min(ib.find_first_not_of('0'), ib.size()));
+      if (ib.empty()) ib = "0";
+      const std::string num = "(" + int_digits + frac_digits + rep + "-" + ib + ")";
+      const std::string den = std::string(rep.size(), '9') + std::string(frac_digits.size(), '0');
+      const std::string by = "(\\frac{" + num + "}{" + den + "})";
+      s.replace(a, close + 1 - a, by);
+      p = a + by.size() - 1;
+    }
+  }
+}
+
 }  // namespace
 
 // Normalises an extracted answer to the dialect parse_math reads.
@@ -352,6 +382,7 @@ std::string normalize_answer(std::string s) {
   replace_cmd(s, "\\emptyset", "\\{\\}");
   replace_cmd(s, "\\varnothing", "\\{\\}");
   handle_text_commands(s);
+  repeating_decimals(s);
   brace_short_args(s);
   strip_unit_words(s);
   s = trim(s);
@@ -497,6 +528,21 @@ bool looks_like_bare_answer(std::string_view t) {
   return true;
 }
 
+// Answers joined by "and" / "," (the last box and the boxes before it): at most kMaxJoined, an answer repeated
+// ("\boxed{5} \boxed{5}") counted once.
+constexpr size_t kMaxJoined = 16;
+std::string join_answers(const std::vector<std::string>& parts) {
+  std::vector<std::string> seen;
+  std::string joined;
+  for (const auto& p : parts) {
+    const std::string t = trim(p);
+    if (std::find(seen.begin(), seen.end(), t) != seen.end()) continue;
+    seen.push_back(t);
+    joined += (joined.empty() ? "" : " , ") + p;
+  }
+  return joined;
+}
+
 std::vector<Candidate> candidates(std::string_view text, ExtractionMode mode, bool is_gold) {
   std::vector<Candidate> out;
   // 1. boxes (the last one, with earlier ones joined by "and"/","), 2. <answer> tags
@@ -519,12 +565,12 @@ std::vector<Candidate> candidates(std::string_view text, ExtractionMode mode, bo
   }
   if (!boxes.empty()) {
     size_t k = boxes.size() - 1;
-    std::string joined = boxes[k].content;
-    while (k > 0 && connective_gap(text.substr(boxes[k - 1].end, boxes[k].begin - boxes[k - 1].end))) {
+    while (k > 0 && boxes.size() - k < kMaxJoined &&
+           connective_gap(text.substr(boxes[k - 1].end, boxes[k].begin - boxes[k - 1].end)))
       --k;
-      joined = boxes[k].content + " , " + joined;
-    }
-    out.push_back({joined, 0, boxes.back().begin, false});
+    std::vector<std::string> parts;
+    for (size_t i = k; i < boxes.size(); ++i) parts.push_back(boxes[i].content);
+    out.push_back({join_answers(parts), 0, boxes.back().begin, false});
     return out;
   }
   if (auto a = last_answer_tag(text)) {
@@ -555,12 +601,13 @@ std::vector<Candidate> candidates(std::string_view text, ExtractionMode mode, bo
   if (!spans.empty()) {
     size_t k = spans.size() - 1;
     while (k > 0 && trim(spans[k].content).empty()) --k;
-    std::string joined = spans[k].content;
     const size_t last = k;
-    while (k > 0 && connective_gap(text.substr(spans[k - 1].end, spans[k].begin - spans[k - 1].end))) {
+    while (k > 0 && last - k + 1 < kMaxJoined &&
+           connective_gap(text.substr(spans[k - 1].end, spans[k].begin - spans[k - 1].end)))
       --k;
-      joined = spans[k].content + " , " + joined;
-    }
+    std::vector<std::string> parts;
+    for (size_t i = k; i <= last; ++i) parts.push_back(spans[i].content);
+    const std::string joined = join_answers(parts);
     span_c = {joined, 2, spans[last].begin, false};
     have_span = !trim(joined).empty();
   }
@@ -592,6 +639,7 @@ std::vector<Candidate> candidates(std::string_view text, ExtractionMode mode, bo
 struct Cmp {
   const VerifyOptions& opt;
   mutable int depth_ = 0;
+  mutable const char* rule = "structural";  // the rule that decided the last comparison (for --explain)
 
   static bool scalar_kind(const Node& n) {
     switch (n.kind) {
@@ -613,66 +661,21 @@ struct Cmp {
     }
   }
 
-  bool close_num(double a, double b, bool floats) const {
-    if (std::isnan(a) || std::isnan(b)) return false;
-    if (std::isinf(a) || std::isinf(b)) return a == b;
-    const double scale = std::max({1.0, std::fabs(a), std::fabs(b)});
-    if (std::fabs(a - b) <= 1e-9 * scale) return true;
-    if (floats) return std::fabs(a - b) <= 0.5 * std::pow(10.0, -opt.float_rounding) * (1 + 1e-9);
-    return false;
-  }
-
+  // Scalars: exact / decimal-rounding / interval equality (numeric.h); what cannot be evaluated (infinity, undefined
+  // points) compares as identical trees.
   bool scalar_equal(const Node& a, const Node& b) const {
-    std::vector<std::string> syms;
-    collect_symbols(a, syms);
-    const size_t na = syms.size();
-    collect_symbols(b, syms);
-    const bool floats = has_float(a) || has_float(b);
-    if (syms.empty()) {
-      const double va = eval_node(a, {}), vb = eval_node(b, {});
-      if (std::isfinite(va) && std::isfinite(vb)) return close_num(va, vb, floats);
-      return node_to_string(a) == node_to_string(b);
+    const NumericResult r = numeric_equal(a, b, opt.float_rounding);
+    if (r.verdict != NumVerdict::Unknown) {
+      rule = r.rule;
+      return r.verdict == NumVerdict::Equal;
     }
-    (void)na;
-    Rng rng(0x5eed);
-    int ok = 0;
-    for (int trial = 0; trial < 8; ++trial) {
-      std::map<std::string, double> v;
-      for (const auto& s : syms) v[s] = 0.3 + 2.4 * rng.uniform();
-      const double va = eval_node(a, v), vb = eval_node(b, v);
-      if (!std::isfinite(va) || !std::isfinite(vb)) continue;
-      const double scale = std::max({1.0, std::fabs(va), std::fabs(vb)});
-      if (std::fabs(va - vb) > (floats ? std::max(1e-7 * scale, 0.5 * std::pow(10.0, -opt.float_rounding)) : 1e-8 * scale))
-        return false;
-      ++ok;
-    }
-    if (ok >= 2) return true;
+    rule = "structural";
     return node_to_string(a) == node_to_string(b);
   }
 
-  // f_b = c * f_a for a constant c (positive if `positive`), f = lhs - rhs, checked at random points.
   bool proportional(const Node& fa, const Node& fb, bool positive) const {
-    std::vector<std::string> syms;
-    collect_symbols(fa, syms);
-    collect_symbols(fb, syms);
-    if (syms.empty()) return false;
-    Rng rng(0xfeed);
-    double ratio = NAN;
-    int ok = 0;
-    for (int trial = 0; trial < 8; ++trial) {
-      std::map<std::string, double> v;
-      for (const auto& s : syms) v[s] = 0.3 + 2.4 * rng.uniform();
-      const double a = eval_node(fa, v), b = eval_node(fb, v);
-      if (!std::isfinite(a) || !std::isfinite(b)) continue;
-      if (std::fabs(a) < 1e-12 && std::fabs(b) < 1e-12) continue;
-      if (std::fabs(a) < 1e-12 || std::fabs(b) < 1e-12) return false;
-      const double r = b / a;
-      if (std::isnan(ratio)) ratio = r;
-      else if (std::fabs(r - ratio) > 1e-7 * std::max(1.0, std::fabs(ratio))) return false;
-      ++ok;
-    }
-    if (ok < 2) return false;
-    return positive ? ratio > 0 : ratio != 0;
+    rule = "proportional";
+    return rewards::proportional(fa, fb, positive) == NumVerdict::Equal;
   }
 
   static Node diff(const Node& l, const Node& r) {
@@ -928,11 +931,8 @@ struct Cmp {
     }
     // matrix arithmetic written out in the answer: A + B, A B, 2A
     if ((g.kind == NodeKind::Matrix) != (p.kind == NodeKind::Matrix) && has_matrix(g) && has_matrix(p)) {
-      const auto a = eval_matrix(g), b = eval_matrix(p);
-      if (!a || !b || a->r != b->r || a->c != b->c) return false;
-      for (size_t i = 0; i < a->v.size(); ++i)
-        if (!close_num(a->v[i], b->v[i], has_float(g) || has_float(p))) return false;
-      return true;
+      rule = "matrix";
+      return matrix_equal(g, p, opt.float_rounding) == NumVerdict::Equal;
     }
     if (g.kind != p.kind) {
       if (g.kind == NodeKind::Text || p.kind == NodeKind::Text) return text_of(g) == text_of(p);
@@ -951,79 +951,8 @@ struct Cmp {
       case NodeKind::Text: return text_of(g) == text_of(p);
       default: break;
     }
-    if (scalar_kind(g) && scalar_kind(p)) {
-      if (text_of(g) == text_of(p)) return true;
-      return scalar_equal(g, p);
-    }
+    if (scalar_kind(g) && scalar_kind(p)) return scalar_equal(g, p);
     return node_to_string(g) == node_to_string(p);
-  }
-
-  // Numeric value of a matrix expression: matrices combined with +, -, products and scalar factors.
-  struct Mat {
-    int r = 0, c = 0;
-    std::vector<double> v;
-  };
-  static std::optional<Mat> eval_matrix(const Node& n, int depth = 0) {
-    if (depth > 32) return std::nullopt;
-    switch (n.kind) {
-      case NodeKind::Matrix: {
-        Mat m{n.rows, n.cols, {}};
-        for (const auto& x : n.ch) {
-          const double d = eval_node(x, {});
-          if (!std::isfinite(d)) return std::nullopt;
-          m.v.push_back(d);
-        }
-        return m;
-      }
-      case NodeKind::Neg: {
-        auto a = eval_matrix(n.ch[0], depth + 1);
-        if (!a) return std::nullopt;
-        for (auto& x : a->v) x = -x;
-        return a;
-      }
-      case NodeKind::Add: {
-        std::optional<Mat> acc;
-        for (const auto& x : n.ch) {
-          auto a = eval_matrix(x, depth + 1);
-          if (!a) return std::nullopt;
-          if (!acc) {
-            acc = a;
-            continue;
-          }
-          if (a->r != acc->r || a->c != acc->c) return std::nullopt;
-          for (size_t i = 0; i < a->v.size(); ++i) acc->v[i] += a->v[i];
-        }
-        return acc;
-      }
-      case NodeKind::Mul: {
-        std::optional<Mat> acc;
-        double scale = 1;
-        for (const auto& x : n.ch) {
-          if (x.kind != NodeKind::Matrix && x.kind != NodeKind::Add && x.kind != NodeKind::Mul && x.kind != NodeKind::Neg) {
-            const double d = eval_node(x, {});
-            if (!std::isfinite(d)) return std::nullopt;
-            scale *= d;
-            continue;
-          }
-          auto a = eval_matrix(x, depth + 1);
-          if (!a) return std::nullopt;
-          if (!acc) {
-            acc = a;
-            continue;
-          }
-          if (acc->c != a->r) return std::nullopt;
-          Mat p{acc->r, a->c, std::vector<double>(static_cast<size_t>(acc->r * a->c), 0.0)};
-          for (int i = 0; i < acc->r; ++i)
-            for (int j = 0; j < a->c; ++j)
-              for (int k = 0; k < acc->c; ++k) p.v[i * a->c + j] += acc->v[i * acc->c + k] * a->v[k * a->c + j];
-          acc = p;
-        }
-        if (acc)
-          for (auto& x : acc->v) x *= scale;
-        return acc;
-      }
-      default: return std::nullopt;
-    }
   }
 
   static bool has_matrix(const Node& n) {
@@ -1033,30 +962,59 @@ struct Cmp {
     return false;
   }
 
+  // Text answers compare case-insensitively with spacing and trailing punctuation folded; every other character
+  // (signs, digits, operators) counts.
   static std::string text_of(const Node& n) {
-    std::string s = n.kind == NodeKind::Text ? n.name : node_to_string(n);
+    const std::string s = n.kind == NodeKind::Text ? n.name : node_to_string(n);
     std::string out;
-    for (char c : s)
-      if (std::isalnum(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char c : s) {
+      if (is_space(c)) {
+        if (!out.empty() && out.back() != ' ') out += ' ';
+        continue;
+      }
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    while (!out.empty() && (out.back() == ' ' || out.back() == '.')) out.pop_back();
     return out;
   }
 };
 
-// The compact text of an answer (for a last-resort string comparison).
-std::string squash(const std::string& s) {
+// The text of an answer with spacing folded: white space is dropped except between two letters or digits ("1 2" and
+// "12" stay apart), so equal compact texts are the same answer written with other spacing.
+std::string compact(const std::string& s) {
   std::string out;
-  for (char c : s)
-    if (!is_space(c) && c != '{' && c != '}') out += c;
+  bool pending_space = false;
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  for (char c : s) {
+    if (is_space(c)) {
+      pending_space = true;
+      continue;
+    }
+    if (pending_space && !out.empty() && alnum(out.back()) && alnum(c)) out += ' ';
+    pending_space = false;
+    out += c;
+  }
   return out;
 }
 
 struct Parsed {
   std::optional<Node> node;
-  std::string text;  // normalised
+  std::string extracted;  // the candidate as extracted
+  std::string text;       // normalised
+  bool percent = false;   // a single value written with a percent sign
 };
+
+// "50\%", "50%", "50 percent" (a trailing percent sign or word, after spacing, "$" and a full stop).
+bool ends_with_percent(std::string_view t) {
+  size_t e = t.size();
+  while (e > 0 && (is_space(t[e - 1]) || t[e - 1] == '$' || t[e - 1] == '.' || t[e - 1] == '}')) --e;
+  const std::string_view s = t.substr(0, e);
+  return s.ends_with("%") || s.ends_with("percent") || s.ends_with("pct");
+}
 
 Parsed parse_candidate(const Candidate& c) {
   Parsed p;
+  p.extracted = c.text;
   std::string t = c.text;
   if (c.plain) {
     if (auto num = plain_number(t)) t = *num;
@@ -1067,8 +1025,11 @@ Parsed parse_candidate(const Candidate& c) {
   if (p.text.empty()) return p;
   if (c.plain) {
     if (auto num = plain_number(p.text)) p.text = *num;
+  } else if (thousands_number(p.text)) {  // "14{,}916" -> "14 916" -> 14916
+    p.text.erase(std::remove_if(p.text.begin(), p.text.end(), [](char ch) { return ch == ',' || ch == ' '; }), p.text.end());
   }
   p.node = parse_math(p.text, kMaxAnswer);
+  p.percent = p.node && Cmp::scalar_kind(*p.node) && ends_with_percent(c.text);
   return p;
 }
 
@@ -1143,24 +1104,124 @@ std::optional<char> pred_mc(std::string_view pred) {
   if (auto a = answer_is_phrase(pred)) {
     if (auto l = mc_letter(*a, true)) return l;
   }
-  return mc_letter(pred, true);
+  // No box and no "answer is": the option letter named, unless several are ("(A) or maybe (B)" hedges).
+  const auto first = mc_letter(pred, true), last = mc_letter(pred, false);
+  if (first != last) return std::nullopt;
+  return first;
 }
 
 }  // namespace
 
-Verdict math_verify(std::string_view gold, std::string_view pred, const VerifyOptions& opt) {
+namespace {
+
+// A clock time "10:30", "10:30 a.m.", "3:05 PM", "\\text{10:30 a.m.}" as minutes after midnight; a time without
+// a.m./p.m. reads as a 24-hour time. nullopt when the text is not a clock time.
+std::optional<int> clock_minutes(std::string_view raw) {
+  std::string t;
+  std::string s(raw);
+  for (const char* c : {"\\text{", "\\mathrm{", "\\textrm{", "\\mbox{"}) replace_all(s, c, " ");
+  for (char c : s)
+    if (!is_space(c) && c != '}' && c != '{' && c != '$' && c != '~' && c != '\\' && c != ',')
+      t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t i = 0, h = 0, m = 0;
+  while (i < t.size() && is_digit(t[i]) && i < 2) h = h * 10 + static_cast<size_t>(t[i++] - '0');
+  if (i == 0 || i >= t.size() || t[i] != ':') return std::nullopt;
+  ++i;
+  if (i + 2 > t.size() || !is_digit(t[i]) || !is_digit(t[i + 1])) return std::nullopt;
+  m = static_cast<size_t>(t[i] - '0') * 10 + static_cast<size_t>(t[i + 1] - '0');
+  i += 2;
+  std::string suffix = t.substr(i);
+  while (!suffix.empty() && suffix.back() == '.') suffix.pop_back();
+  if (m > 59) return std::nullopt;
+  if (suffix.empty()) return h <= 24 ? std::optional<int>(static_cast<int>(h * 60 + m)) : std::nullopt;
+  const bool am = suffix == "am" || suffix == "a.m", pm = suffix == "pm" || suffix == "p.m";
+  if ((!am && !pm) || h < 1 || h > 12) return std::nullopt;
+  return static_cast<int>((h % 12 + (pm ? 12 : 0)) * 60 + m);
+}
+
+// "\\text{Paris}" -> "Paris"
+std::string unwrap_text(std::string s) {
+  for (const char* c : {"\\textnormal{", "\\textbf{", "\\textrm{", "\\textit{", "\\text{", "\\mbox{", "\\mathrm{"})
+    replace_all(s, c, "");
+  replace_all(s, "}", "");
+  return trim(s);
+}
+
+// A text answer made of words (letters, spaces, hyphens; one word of 3+ letters at least): "Paris", "Mrs Smith".
+bool word_answer(std::string_view t) {
+  size_t run = 0, longest = 0;
+  for (char c : t) {
+    if (is_alpha(c)) {
+      longest = std::max(longest, ++run);
+    } else if (c == ' ' || c == '-') {
+      run = 0;
+    } else {
+      return false;
+    }
+  }
+  return longest >= 3;
+}
+
+Node percent_of(const Node& x) {  // x% = x / 100
+  Node hundred;
+  hundred.kind = NodeKind::Num;
+  hundred.num = 100;
+  hundred.lit = "100";
+  Node d;
+  d.kind = NodeKind::Div;
+  d.ch = {x, hundred};
+  return d;
+}
+
+void describe(const Parsed& x, std::string& extracted, std::string& normalized, std::string& canonical, std::string& value) {
+  extracted = x.extracted;
+  normalized = x.text;
+  canonical = x.node ? node_to_string(*x.node) : "";
+  value = x.node ? value_string(*x.node) : "";
+}
+
+}  // namespace
+
+Verdict math_verify(std::string_view gold, std::string_view pred, const VerifyOptions& opt, VerifyExplanation* why) {
+  auto done = [&](Verdict v, const char* rule) {
+    if (why) {
+      why->verdict = v;
+      why->rule = rule;
+    }
+    return v;
+  };
   if (auto g = gold_mc(gold)) {
     const auto p = pred_mc(pred);
-    return p && *p == *g ? Verdict::Equal : Verdict::NotEqual;
+    if (why) {
+      why->gold_extracted = why->gold_normalized = why->gold_canonical = std::string(1, *g);
+      why->pred_extracted = why->pred_normalized = why->pred_canonical = p ? std::string(1, *p) : "";
+    }
+    return done(p && *p == *g ? Verdict::Equal : Verdict::NotEqual, "multiple_choice");
   }
   // Each side's first candidate that parses (several would let a response hedge).
   const Parsed g = first_parsed(candidates(gold, ExtractionMode::Flexible, true));
-  if (g.text.empty()) return Verdict::GoldUnparseable;
+  if (why) describe(g, why->gold_extracted, why->gold_normalized, why->gold_canonical, why->gold_value);
+  if (g.text.empty()) return done(Verdict::GoldUnparseable, "gold_unparseable");
   const Parsed p = first_parsed(candidates(pred, opt.extraction, false));
-  if (p.text.empty()) return Verdict::NotEqual;
-  if (squash(g.text) == squash(p.text)) return Verdict::Equal;
-  if (g.node && p.node) return Cmp{opt}.equal(*g.node, *p.node) ? Verdict::Equal : Verdict::NotEqual;
-  return Verdict::NotEqual;
+  if (why) describe(p, why->pred_extracted, why->pred_normalized, why->pred_canonical, why->pred_value);
+  if (p.text.empty()) return done(Verdict::NotEqual, "no_answer");
+  if (const auto gt = clock_minutes(gold).has_value() ? clock_minutes(gold) : clock_minutes(g.extracted)) {
+    if (const auto pt = clock_minutes(p.extracted)) return done(*gt == *pt ? Verdict::Equal : Verdict::NotEqual, "clock_time");
+  }
+  if (compact(g.text) == compact(p.text)) return done(Verdict::Equal, "same_text");
+  if (word_answer(unwrap_text(g.text)) && word_answer(unwrap_text(p.text))) {  // "Paris" = "paris": words, not symbols
+    std::string a = compact(unwrap_text(g.text)), b = compact(unwrap_text(p.text));
+    for (auto* x : {&a, &b})
+      for (auto& ch : *x) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return done(a == b ? Verdict::Equal : Verdict::NotEqual, "text");
+  }
+  if (!g.node || !p.node) return done(Verdict::NotEqual, "unparsed_text_differs");
+  const Cmp cmp{opt};
+  if (cmp.equal(*g.node, *p.node)) return done(Verdict::Equal, cmp.rule);
+  // "50\%" is 50 (a "what percent" gold written without the sign) or 1/2 (the value of 50%): both readings count.
+  if (p.percent && cmp.equal(*g.node, percent_of(*p.node))) return done(Verdict::Equal, "percent");
+  if (g.percent && cmp.equal(percent_of(*g.node), *p.node)) return done(Verdict::Equal, "percent");
+  return done(Verdict::NotEqual, cmp.rule);
 }
 
 }  // namespace reasonrl::rewards

@@ -16,15 +16,25 @@ enum class Verdict { Equal, NotEqual, GoldUnparseable };
 const char* verdict_name(Verdict v);
 
 struct VerifyOptions {
-  int float_rounding = 6;         // decimals that must agree when a float literal is involved
-  bool strict = true;             // false: variable names may differ (f(x) matches f(y))
+  int float_rounding = 6;  // decimal places a decimal approximation must get right (numeric.h: the policy)
   bool allow_set_relation_comp = false;  // "x in [a,b]" may match "a <= x <= b"
   ExtractionMode extraction = ExtractionMode::Flexible;  // for the prediction; flexible adds the last-number fallback
-  bool extract_gold = true;       // run extraction on the gold too (a gold may be a whole solution)
 };
 
-// Equal / NotEqual, or GoldUnparseable when no answer can be extracted from the gold (never a reward).
-Verdict math_verify(std::string_view gold, std::string_view pred, const VerifyOptions& opt = {});
+// Why a verdict was given: each side's extracted answer, its normalised text, its canonical tree and value, and the
+// rule that decided ("exact", "decimal_rounding", "interval", "random_points", "structural", "same_text", "percent",
+// "multiple_choice", "proportional", "matrix", "no_answer", "gold_unparseable", "unparsed_text_differs").
+struct VerifyExplanation {
+  std::string gold_extracted, gold_normalized, gold_canonical, gold_value;
+  std::string pred_extracted, pred_normalized, pred_canonical, pred_value;
+  std::string rule;
+  Verdict verdict = Verdict::NotEqual;
+};
+
+// Equal / NotEqual, or GoldUnparseable when no answer can be extracted from the gold (never a reward). `why`, when
+// given, is filled with the explanation.
+Verdict math_verify(std::string_view gold, std::string_view pred, const VerifyOptions& opt = {},
+                    VerifyExplanation* why = nullptr);
 // Convenience: true only for Verdict::Equal.
 inline bool math_equal(std::string_view gold, std::string_view pred, const VerifyOptions& opt = {}) {
   return math_verify(gold, pred, opt) == Verdict::Equal;

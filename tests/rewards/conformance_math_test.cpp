@@ -46,7 +46,6 @@ TEST(MathConformance, MathVerifyPairs) {
   for (const auto& r : rows) {
     VerifyOptions o;
     o.float_rounding = r.value("precision", 6);
-    o.strict = r.value("strict", true);
     o.allow_set_relation_comp = r.value("allow_set_relation_comp", false);
     // match_types ["latex"] = no plain-number fallback for the prediction (Math-Verify LatexExtractionConfig only)
     const auto& mt = r["match_types"];

@@ -121,6 +121,95 @@ TEST(MathVerify, Normalisation) {
   EXPECT_FALSE(math_equal("B", "The answer is (C)."));
 }
 
+// Wrong answers that an earlier grader paid (issue #16): a text shortcut that kept only letters and digits, and a
+// 1e-9 relative tolerance on exact integers and rationals.
+TEST(MathVerify, NeverPaysAWrongAnswer) {
+  const std::vector<std::pair<std::string, std::string>> wrong = {
+      {"-5", "\\boxed{5}"},
+      {"1.5", "\\boxed{15}"},
+      {"x+1", "\\boxed{x-1}"},
+      {"10^{-3}", "\\boxed{10^3}"},
+      {"(1,-2)", "\\boxed{(1,2)}"},
+      {"2147483647", "\\boxed{2147483648}"},
+      {"12345678901234567890", "\\boxed{12345678901234567891}"},
+      {"(2147483647, 1)", "\\boxed{(2147483648, 1)}"},
+      {"x = 2147483647", "\\boxed{x = 2147483648}"},
+      {"0", "\\boxed{10^{-12}}"},
+      {"10^{-300}", "\\boxed{10^{-301}}"},
+      {"e^{-1000}", "\\boxed{0}"},
+      {"e^{-1000}", "\\boxed{0.0}"},
+      {"10^{400}", "\\boxed{10^{400}+1}"},
+      {"10^{10^{10}}", "\\boxed{10^{10^{10}}+1}"},
+      {"\\frac{1}{23}", "\\boxed{\\frac{12}{3}}"},
+      {"1-\\frac{1}{e}", "\\boxed{1+\\frac{1}{e}}"},
+      {"10^{100}+\\sqrt{2}", "\\boxed{10^{100}+\\sqrt{3}}"},
+      {"\\infty", "\\boxed{-\\infty}"},
+      {"1.0000001", "\\boxed{1.0000002}"},
+      {"\\frac{2}{3}", "\\boxed{\\frac{3}{2}}"},
+      {"[1,2)", "\\boxed{(1,2)}"},
+      {"x^2+2x+1", "\\boxed{x^2+2x+2}"},
+      {"3.14159", "\\boxed{3.14}"},
+      {"\\sqrt{2}", "\\boxed{1.41}"},
+      {"50\\%", "\\boxed{5\\%}"},
+      {"10:30 a.m.", "\\boxed{10:30 p.m.}"},
+      {"5", "\\boxed{5} and \\boxed{6}"},
+  };
+  for (const auto& [g, p] : wrong) EXPECT_EQ(math_verify(g, p), Verdict::NotEqual) << g << " vs " << p;
+}
+
+TEST(MathVerify, ExactAndApproximateEquality) {
+  const std::vector<std::pair<std::string, std::string>> same = {
+      {"12345678901234567890", "\\boxed{12345678901234567890}"},
+      {"2^{100}", "\\boxed{1267650600228229401496703205376}"},
+      {"0.5", "\\boxed{\\frac12}"},
+      {"\\frac{1}{3}", "\\boxed{0.333333}"},
+      {"\\sqrt{2}", "\\boxed{1.414214}"},
+      {"\\sqrt{8}", "\\boxed{2\\sqrt{2}}"},
+      {"\\sin(\\pi)", "\\boxed{0}"},
+      {"0.1+0.2", "\\boxed{0.3}"},
+      {"10^{-300}", "\\boxed{10^{-300}}"},
+      {"\\frac{\\pi}{4}", "\\boxed{\\frac{\\pi}{4}}"},
+      {"0.066666793", "\\boxed{0.0666668}"},
+      {"\\frac{1}{x+1}", "\\boxed{\\frac{2}{2x+2}}"},
+      {"\\sqrt[3]{-8}", "\\boxed{-2}"},
+      {"10!", "\\boxed{3628800}"},
+  };
+  for (const auto& [g, p] : same) EXPECT_EQ(math_verify(g, p), Verdict::Equal) << g << " vs " << p;
+}
+
+TEST(MathVerify, RecallOnRealOutputs) {
+  EXPECT_TRUE(math_equal("5", "So the answer is \\boxed{5}.\n\nFinal answer: \\boxed{5}"));
+  EXPECT_TRUE(math_equal("5", "\\boxed{5} \\boxed{5}"));
+  EXPECT_TRUE(math_equal("\\frac{1}{3}", "\\boxed{0.\\overline{3}}"));
+  EXPECT_TRUE(math_equal("\\frac{1}{6}", "\\boxed{0.1\\overline{6}}"));
+  EXPECT_TRUE(math_equal("\\frac{15}{7}", "\\boxed{2.\\overline{142857}}"));
+  EXPECT_FALSE(math_equal("\\frac{1}{3}", "\\boxed{0.\\overline{6}}"));
+  EXPECT_TRUE(math_equal("48", "Answer: Mrs. Sherman fed 48 cookies."));
+  EXPECT_TRUE(math_equal("10:30 a.m.", "The meeting starts at \\boxed{10:30 \\text{ a.m.}}"));
+  EXPECT_TRUE(math_equal("10:30 p.m.", "\\boxed{22:30}"));
+  EXPECT_FALSE(math_equal("10:30 p.m.", "\\boxed{10:30}"));
+  // percent: "50\%" is both 50 (the sign as a unit, as "what percent" golds are written) and its value 1/2
+  EXPECT_TRUE(math_equal("\\frac{1}{2}", "\\boxed{50\\%}"));
+  EXPECT_TRUE(math_equal("50", "\\boxed{50\\%}"));
+  EXPECT_TRUE(math_equal("50\\%", "\\boxed{0.5}"));
+  EXPECT_FALSE(math_equal("\\frac{1}{2}", "\\boxed{5\\%}"));
+  EXPECT_TRUE(math_equal("14{,}916", "\\boxed{14{, }916}"));
+  EXPECT_TRUE(math_equal("Paris", "\\boxed{\\text{paris}}"));
+}
+
+TEST(MathVerify, ExplainsItsVerdict) {
+  VerifyExplanation why;
+  EXPECT_EQ(math_verify("\\frac{3}{2}", "so \\boxed{1.5}", {}, &why), Verdict::Equal);
+  EXPECT_EQ(why.pred_extracted, "1.5");
+  EXPECT_EQ(why.gold_value, "3/2");
+  EXPECT_EQ(why.pred_value, "3/2");
+  EXPECT_EQ(why.rule, "exact");
+  EXPECT_EQ(math_verify("\\pi", "\\boxed{3.14}", {}, &why), Verdict::NotEqual);
+  EXPECT_EQ(why.rule, "decimal_rounding");
+  EXPECT_EQ(math_verify("5", "no number here", {}, &why), Verdict::NotEqual);
+  EXPECT_EQ(why.rule, "no_answer");
+}
+
 TEST(Accuracy, SyntheticArithmeticFormats) {
   RewardConfig c;
   c.rewards = {"accuracy"};
@@ -308,6 +397,11 @@ TEST(Robustness, PathologicalInputIsBounded) {
   inputs.push_back("\\boxed{10^{10^{10^{10^{999999}}}}}");
   inputs.push_back("\\boxed{" + std::string(3000, '(') + "1" + std::string(3000, ')') + "}");
   inputs.push_back("\\boxed{99999999999999999999999999999999999!}");
+  std::string repeated;  // grew superlinearly in the candidate extraction (3.3 s at 3 MB, over 10 s under ASan)
+  while (repeated.size() < (3 << 20)) repeated += "\\boxed{1} and ";
+  inputs.push_back(repeated);
+  inputs.push_back("\\boxed{2^{2^{2^{2^{2^{2^{2}}}}}}}");
+  inputs.push_back("\\boxed{\\sin(10^{10^{5}})}");
   for (const auto& s : inputs) {
     const auto t0 = clock::now();
     (void)math_verify("5", s);
