@@ -94,6 +94,42 @@ bool is_connective_text(std::string t) {
 
 // \text{..}-like wrappers: connectives become ","; unit words next to other content are dropped; a text-only
 // answer keeps its words.
+// A unit word in canonical form: "Inches" -> "in", "meters" -> "m", "hours" -> "h"; other words lower-cased and
+// singular. `power` is a trailing ^2 / ^3.
+std::string canonical_unit(std::string w, const std::string& power) {
+  std::transform(w.begin(), w.end(), w.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (w.size() > 3 && w.ends_with("ies")) w = w.substr(0, w.size() - 3) + "y";
+  else if (w.size() > 4 && (w.ends_with("ches") || w.ends_with("shes"))) w.resize(w.size() - 2);
+  else if (w.size() > 3 && w.back() == 's') w.pop_back();
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> kAlias = {
+      {"m", {"meter", "metre"}}, {"cm", {"centimeter", "centimetre"}}, {"mm", {"millimeter", "millimetre"}},
+      {"km", {"kilometer", "kilometre"}}, {"g", {"gram"}}, {"kg", {"kilogram"}}, {"mg", {"milligram"}},
+      {"ft", {"foot", "feet"}}, {"in", {"inch"}}, {"s", {"sec", "second"}}, {"min", {"minute"}},
+      {"h", {"hr", "hour"}}, {"l", {"liter", "litre"}}, {"ml", {"milliliter", "millilitre"}}, {"deg", {"degree"}},
+      {"mi", {"mile"}}, {"yd", {"yard"}}, {"percent", {"pct", "percentage"}}, {"dollar", {"usd"}}};
+  for (const auto& [canon, names] : kAlias)
+    if (w == canon || std::find(names.begin(), names.end(), w) != names.end()) {
+      w = canon;
+      break;
+    }
+  return w + power;
+}
+
+// Units dropped from an answer, recorded so that two answers with different units are not found equal.
+thread_local std::vector<std::string>* g_units = nullptr;
+void record_unit(const std::string& words, const std::string& power) {
+  if (!g_units) return;
+  std::string w;
+  for (char c : words + " ") {
+    if (is_alpha(c)) {
+      w += c;
+    } else if (!w.empty()) {
+      if (w != "sq" && w != "square" && w != "cubic") g_units->push_back(canonical_unit(w, power));
+      w.clear();
+    }
+  }
+}
+
 void handle_text_commands(std::string& s) {
   static const char* kCmds[] = {"\\textnormal", "\\textbf", "\\textrm", "\\textit", "\\text", "\\mbox", "\\mathrm"};
   struct Piece {
@@ -136,14 +172,19 @@ void handle_text_commands(std::string& s) {
     bool words = !inner.empty();
     for (char c : inner)
       if (!is_alpha(c) && c != ' ' && c != '.' && c != '-') words = false;
-    if (is_connective_text(inner) && !inner.empty()) {
+    const bool math_font = s.compare(p.b, 7, "\\mathrm") == 0;
+    if (math_font && inner.size() == 1 && is_alpha(inner[0])) {
+      out += inner;  // \mathrm{e}, \mathrm{i}, \mathrm{d}: a letter in upright type
+    } else if (is_connective_text(inner) && !inner.empty()) {
       out += " , ";
     } else if (other && words) {
       // a unit: drop it and a following ^2 / ^{2}
+      std::string power;
       if (at < s.size() && s[at] == '^') {
-        if (at + 1 < s.size() && is_digit(s[at + 1])) at += 2;
-        else if (s.compare(at, 4, "^{2}") == 0 || s.compare(at, 4, "^{3}") == 0) at += 4;
+        if (at + 1 < s.size() && is_digit(s[at + 1])) power = "^" + s.substr(at + 1, 1), at += 2;
+        else if (s.compare(at, 4, "^{2}") == 0 || s.compare(at, 4, "^{3}") == 0) power = "^" + s.substr(at + 2, 1), at += 4;
       }
+      record_unit(inner, power);
       out += " ";
     } else {
       out += "\\text{" + inner + "}";
@@ -243,10 +284,12 @@ void strip_unit_words(std::string& s) {
       if (after_num && std::find(kUnits.begin(), kUnits.end(), w) != kUnits.end() && (!single || spaced) &&
           (e == s.size() || !is_alpha(s[e]))) {
         size_t k = e;
+        std::string power;
         if (k < s.size() && s[k] == '^') {
-          if (k + 1 < s.size() && is_digit(s[k + 1])) k += 2;
-          else if (s.compare(k, 4, "^{2}") == 0 || s.compare(k, 4, "^{3}") == 0) k += 4;
+          if (k + 1 < s.size() && is_digit(s[k + 1])) power = "^" + s.substr(k + 1, 1), k += 2;
+          else if (s.compare(k, 4, "^{2}") == 0 || s.compare(k, 4, "^{3}") == 0) power = "^" + s.substr(k + 2, 1), k += 4;
         }
+        record_unit(w, power);
         // "sq ft", "square meters"
         i = k;
         continue;
@@ -496,6 +539,11 @@ bool looks_like_bare_answer(std::string_view t) {
   const bool has_text_cmd = s.find("\\text") != std::string::npos || s.find("\\mbox") != std::string::npos;
   for (const char* c : {"\\textnormal{", "\\textbf{", "\\textrm{", "\\text{", "\\mbox{", "\\mathrm{", "\\operatorname{"})
     replace_all(s, c, " ");
+  for (size_t p = s.find("_{"); p != std::string::npos; p = s.find("_{", p + 1)) {  // subscripts are names: S_{MBCN}
+    const size_t e = s.find('}', p);
+    if (e == std::string::npos) break;
+    s.replace(p, e + 1 - p, " ");
+  }
   replace_all(s, "}", " ");
   s = trim(s);
   if (has_text_cmd && s.size() <= 80) return true;  // "\\frac{270}7\\text{ degrees}", "\\text{Navin}"
@@ -615,7 +663,11 @@ std::vector<Candidate> candidates(std::string_view text, ExtractionMode mode, bo
     if (have_span) out.push_back(span_c);
     return out;
   }
-  if (!have_span && looks_like_bare_answer(text)) out.push_back({std::string(text), 2, 0, true});
+  if (!have_span && looks_like_bare_answer(text)) {
+    out.push_back({std::string(text), 2, 0, true});
+    // A bare LaTeX answer is the answer: no number picked out of it ("1 - \frac{1}{e}" is not 1).
+    if (text.find('\\') != std::string_view::npos) return out;
+  }
   // last number outside math spans
   std::string outside(text);
   for (const auto& sp : spans)
@@ -723,6 +775,29 @@ struct Cmp {
     if (!all_eq(n)) return n;
     if (!is_gold || label_like(n.ch[0]) || n.ch.size() >= 3) return n.ch.back();
     return n;
+  }
+
+  // Both sides "(names) = (values)" with the same names in another order: the prediction's values in the gold's
+  // name order (nullopt when the labels are not such tuples).
+  static std::optional<Node> align_labels(const Node& g, const Node& p) {
+    if (g.ch.size() != 2 || p.ch.size() != 2) return std::nullopt;
+    const Node &gl = g.ch[0], &pl = p.ch[0], &pr = p.ch[1];
+    if (gl.kind != NodeKind::Tuple || pl.kind != NodeKind::Tuple || pr.kind != NodeKind::Tuple) return std::nullopt;
+    if (gl.ch.size() != pl.ch.size() || pl.ch.size() != pr.ch.size()) return std::nullopt;
+    std::vector<std::string> gn, pn;
+    for (const auto& c : gl.ch) {
+      if (c.kind != NodeKind::Sym) return std::nullopt;
+      gn.push_back(c.name);
+    }
+    for (const auto& c : pl.ch) {
+      if (c.kind != NodeKind::Sym) return std::nullopt;
+      pn.push_back(c.name);
+    }
+    if (gn == pn || !std::is_permutation(gn.begin(), gn.end(), pn.begin(), pn.end())) return std::nullopt;
+    Node out = pr;
+    for (size_t i = 0; i < gn.size(); ++i)
+      out.ch[i] = pr.ch[static_cast<size_t>(std::find(pn.begin(), pn.end(), gn[i]) - pn.begin())];
+    return out;
   }
 
   // a < x < b  ->  interval (a, b) (marked so that "x in [a,b]" matches only with allow_set_relation_comp)
@@ -852,6 +927,8 @@ struct Cmp {
     // equations
     const bool geq = all_eq(g), peq = all_eq(p);
     if (geq && peq) {
+      // "(p,q,r) = (3,2,7)" vs "(q,p,r) = (3,2,7)": the same names in another order name other values
+      if (auto reordered = align_labels(g, p)) return equal(g.ch[1], *reordered, ga);
       const Node gv = value_of(g, ga), pv = value_of(p, !ga);
       if (!all_eq(gv) && !all_eq(pv) && equal(gv, pv, ga)) return true;
       if (g.ch.size() == 2 && p.ch.size() == 2) {
@@ -1002,6 +1079,7 @@ struct Parsed {
   std::string extracted;  // the candidate as extracted
   std::string text;       // normalised
   bool percent = false;   // a single value written with a percent sign
+  std::vector<std::string> units;  // unit words dropped by the normalisation (canonical, sorted)
 };
 
 // "50\%", "50%", "50 percent" (a trailing percent sign or word, after spacing, "$" and a full stop).
@@ -1021,7 +1099,10 @@ Parsed parse_candidate(const Candidate& c) {
   } else if (thousands_number(t)) {
     t.erase(std::remove_if(t.begin(), t.end(), [](char ch) { return ch == ',' || ch == ' '; }), t.end());
   }
+  g_units = &p.units;
   p.text = normalize_answer(t);
+  g_units = nullptr;
+  std::sort(p.units.begin(), p.units.end());
   if (p.text.empty()) return p;
   if (c.plain) {
     if (auto num = plain_number(p.text)) p.text = *num;
@@ -1208,6 +1289,8 @@ Verdict math_verify(std::string_view gold, std::string_view pred, const VerifyOp
   if (const auto gt = clock_minutes(gold).has_value() ? clock_minutes(gold) : clock_minutes(g.extracted)) {
     if (const auto pt = clock_minutes(p.extracted)) return done(*gt == *pt ? Verdict::Equal : Verdict::NotEqual, "clock_time");
   }
+  // "15 cm^2" is not "15 mm^2" nor "15 cm^3" (units are dropped for the comparison, but not when both sides differ)
+  if (!g.units.empty() && !p.units.empty() && g.units != p.units) return done(Verdict::NotEqual, "units_differ");
   if (compact(g.text) == compact(p.text)) return done(Verdict::Equal, "same_text");
   if (word_answer(unwrap_text(g.text)) && word_answer(unwrap_text(p.text))) {  // "Paris" = "paris": words, not symbols
     std::string a = compact(unwrap_text(g.text)), b = compact(unwrap_text(p.text));
