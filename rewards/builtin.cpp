@@ -32,14 +32,6 @@ int64_t utf8_length(std::string_view s) {
   return n;
 }
 
-// The last `n` bytes of s, moved forward to a code-point boundary.
-std::string_view utf8_tail(std::string_view s, size_t n) {
-  if (n == 0 || s.size() <= n) return s;
-  size_t b = s.size() - n;
-  while (b < s.size() && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) ++b;
-  return s.substr(b);
-}
-
 bool parse_int_list(const json& j, std::vector<int64_t>& out) {
   out.clear();
   if (j.is_array()) {
@@ -116,16 +108,9 @@ class AccuracyReward final : public Reward {
     return s;
   }
   RewardScore score(const RewardInput& in) const {
-    std::string_view text = in.response;
-    if (o_.require_think_close) {
-      if (text.find("</think>") == std::string_view::npos) return verdict(false);
-      text = after_think(text);
-    } else if (text.find("</think>") != std::string_view::npos) {
-      // The final answer is the one after the chain of thought when there is one there.
-      const std::string_view after = after_think(text);
-      if (!extract_answer_candidates(after, o_.extraction).empty()) text = after;
-    }
-    text = utf8_tail(text, static_cast<size_t>(o_.tail_chars));
+    const auto part = accuracy_answer_part(in.response, o_);
+    if (!part) return verdict(false);  // require_think_close and no </think>
+    const std::string_view text = *part;
     if (in.task == "countdown") {
       std::vector<int64_t> nums;
       int64_t target = 0;

@@ -199,7 +199,11 @@ std::vector<std::string> find_numbers(std::string_view s) {
       while (f < s.size() && std::isdigit(static_cast<unsigned char>(s[f]))) ++f;
       if (f == s.size() || !(s[f] == '.' && f + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[f + 1])))) e = f;
     }
-    if (!glued_before) out.push_back((neg ? "-" : "") + std::string(s.substr(b, e - b)));
+    if (!glued_before) {
+      std::string x(neg ? "-" : "");
+      x.append(s.substr(b, e - b));
+      out.push_back(std::move(x));
+    }
     i = e;
   }
   return out;

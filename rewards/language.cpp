@@ -5,6 +5,7 @@
 #include <unicode/uchar.h>
 #include <unicode/uscript.h>
 #include <unicode/unistr.h>
+#include <unicode/utf8.h>
 
 #include <algorithm>
 #include <set>
@@ -342,6 +343,17 @@ std::string language_name(const std::string& code) {
       {"ta", "TAMIL"}, {"hy", "ARMENIAN"}, {"ka", "GEORGIAN"}};
   auto it = names.find(code);
   return it == names.end() ? code : it->second;
+}
+
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const int32_t n = static_cast<int32_t>(s.size());
+  for (int32_t i = 0; i < n;) {
+    UChar32 c;
+    U8_NEXT(p, i, n, c);
+    if (c < 0) return false;
+  }
+  return true;
 }
 
 }  // namespace reasonrl::rewards

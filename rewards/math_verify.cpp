@@ -591,8 +591,11 @@ std::string join_answers(const std::vector<std::string>& parts) {
   return joined;
 }
 
+std::optional<int> clock_minutes(std::string_view raw);
+
 std::vector<Candidate> candidates(std::string_view text, ExtractionMode mode, bool is_gold) {
   std::vector<Candidate> out;
+  if (text.size() < 40 && clock_minutes(text)) return {{trim(text), 0, 0, true}};  // "10:30 a.m.": one answer
   // 1. boxes (the last one, with earlier ones joined by "and"/","), 2. <answer> tags
   const auto boxes = find_boxes(text);
   const size_t final_at = [&] {
@@ -1115,6 +1118,22 @@ Parsed parse_candidate(const Candidate& c) {
 }
 
 }  // namespace
+
+std::optional<std::string_view> accuracy_answer_part(std::string_view text, const AccuracyOptions& o) {
+  if (o.require_think_close) {
+    if (text.find("</think>") == std::string_view::npos) return std::nullopt;
+    text = after_think(text);
+  } else if (text.find("</think>") != std::string_view::npos) {
+    // The final answer is the one after the chain of thought when there is one there.
+    const std::string_view after = after_think(text);
+    if (!extract_answer_candidates(after, o.extraction).empty()) text = after;
+  }
+  const size_t n = static_cast<size_t>(std::max(0, o.tail_chars));
+  if (n == 0 || text.size() <= n) return text;
+  size_t b = text.size() - n;
+  while (b < text.size() && (static_cast<unsigned char>(text[b]) & 0xC0) == 0x80) ++b;
+  return text.substr(b);
+}
 
 std::vector<std::string> extract_answer_candidates(std::string_view text, ExtractionMode mode) {
   std::vector<std::string> out;

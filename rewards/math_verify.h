@@ -4,6 +4,7 @@
 // tuples, intervals, relations, matrices or, last, as normalised text.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,10 @@ Verdict math_verify(std::string_view gold, std::string_view pred, const VerifyOp
 inline bool math_equal(std::string_view gold, std::string_view pred, const VerifyOptions& opt = {}) {
   return math_verify(gold, pred, opt) == Verdict::Equal;
 }
+
+// The part of a response the accuracy reward grades: after </think> (required with require_think_close: nullopt when
+// it is missing; otherwise when an answer follows it), then the last tail_chars bytes (at a code-point boundary).
+std::optional<std::string_view> accuracy_answer_part(std::string_view response, const AccuracyOptions& o);
 
 // The answer strings extraction yields for `text`, best first (empty = nothing found). Exposed for tests and the CLI.
 std::vector<std::string> extract_answer_candidates(std::string_view text, ExtractionMode mode);

@@ -1,11 +1,14 @@
 // cmd_score.cpp: `reasonrl score`: scores a JSONL file of responses with the configured rewards; prints every row's
-// components and a summary (mean per component, share not applicable, accuracy).
+// components and a summary (mean per component, share not applicable, accuracy); --explain says how the grader read
+// each row; rows that cannot be read are reported by line and counted.
 #include <fmt/format.h>
 
 #include <fstream>
 #include <iostream>
 
+#include "rewards/language.h"
 #include "rewards/manager.h"
+#include "rewards/math_verify.h"
 #include "rl/cli/commands.h"
 #include "rl/util/config.h"
 #include "rl/util/error.h"
@@ -45,22 +48,79 @@ RewardInput input_from_row(const json& row, const std::string& where) {
 
 std::string fmt_opt(const std::optional<double>& v) { return v ? fmt::format("{:.4g}", *v) : std::string("n/a"); }
 
-void run_score(const rewards::RewardConfig& cfg, const std::string& input, const std::string& group_key, bool jsonl) {
-  std::ifstream f(input);
-  if (!f) throw IoError("cannot open '" + input + "'");
+struct ScoreOptions {
+  std::string input, group_key;
+  bool jsonl = false, explain = false, strict_input = false;
+};
+
+// --explain: how the math grader read one row (as the accuracy reward does).
+json explanation(const RewardInput& in, const rewards::AccuracyOptions& acc) {
+  json j;
+  if (in.task == "countdown") {
+    j["rule"] = "countdown";
+    return j;
+  }
+  rewards::VerifyExplanation why;
+  const auto part = rewards::accuracy_answer_part(in.response, acc);
+  if (!part) {
+    j["rule"] = "no_think_close";
+    j["verdict"] = "not_equal";
+    return j;
+  }
+  rewards::VerifyOptions vo;
+  vo.float_rounding = acc.float_rounding;
+  vo.extraction = acc.extraction;
+  rewards::math_verify(in.gold, *part, vo, &why);
+  j["gold"] = {{"extracted", why.gold_extracted}, {"normalized", why.gold_normalized},
+               {"canonical", why.gold_canonical}, {"value", why.gold_value}};
+  j["prediction"] = {{"extracted", why.pred_extracted}, {"normalized", why.pred_normalized},
+                     {"canonical", why.pred_canonical}, {"value", why.pred_value}};
+  j["rule"] = why.rule;
+  j["verdict"] = rewards::verdict_name(why.verdict);
+  return j;
+}
+
+void print_explanation(const json& e) {
+  if (e.contains("gold")) {
+    for (const char* side : {"gold", "prediction"}) {
+      const json& x = e[side];
+      std::cout << fmt::format("    {:<10} extracted {}  normalized {}  canonical {}  value {}\n", side,
+                               json(x["extracted"]).dump(), json(x["normalized"]).dump(),
+                               json(x["canonical"]).dump(), json(x["value"]).dump());
+    }
+  }
+  std::cout << fmt::format("    rule {}  verdict {}\n", e["rule"].get<std::string>(),
+                           e.value("verdict", std::string("(countdown check)")));
+}
+
+void run_score(const rewards::RewardConfig& cfg, const ScoreOptions& o) {
+  std::ifstream f(o.input);
+  if (!f) throw IoError("cannot open '" + o.input + "'");
   std::vector<RewardInput> rows;
   std::vector<std::string> keys;
+  std::vector<int> line_of;
+  std::vector<std::pair<int, std::string>> bad;  // (line, why): rows that could not be read
   std::string line;
   for (int ln = 1; std::getline(f, line); ++ln) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    json row;
+    const std::string where = fmt::format("{}:{}", o.input, ln);
     try {
-      row = json::parse(line);
-    } catch (const std::exception& e) {
-      throw FormatError(fmt::format("{}:{}: invalid JSON: {}", input, ln, e.what()));
+      if (!rewards::valid_utf8(line)) throw FormatError(where + ": not valid UTF-8");
+      json row;
+      try {
+        row = json::parse(line);
+      } catch (const std::exception& e) {
+        throw FormatError(fmt::format("{}: invalid JSON: {}", where, e.what()));
+      }
+      rows.push_back(input_from_row(row, where));
+      keys.push_back(o.group_key.empty() ? std::to_string(ln) : str_field(row, {o.group_key.c_str()}));
+      line_of.push_back(ln);
+    } catch (const FormatError& e) {
+      if (o.strict_input) throw;
+      bad.emplace_back(ln, e.what());
+      if (o.jsonl) std::cout << json{{"line", ln}, {"input_error", e.what()}}.dump() << "\n";
+      else std::cout << fmt::format("line {:>5}  input error: {}\n", ln, e.what());
     }
-    rows.push_back(input_from_row(row, fmt::format("{}:{}", input, ln)));
-    keys.push_back(group_key.empty() ? std::to_string(ln) : str_field(row, {group_key.c_str()}));
   }
   rewards::RewardManager mgr(cfg);
   // Consecutive rows with the same group key form a group (all responses to one prompt).
@@ -79,21 +139,25 @@ void run_score(const rewards::RewardConfig& cfg, const std::string& input, const
   int correct = 0;
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
-    if (jsonl) {
+    const json why = o.explain ? explanation(rows[i], cfg.accuracy) : json();
+    if (o.jsonl) {
       json j;
       j["row"] = i;
+      j["line"] = line_of[i];
       j["total"] = r.total;
       j["correct"] = r.correct;
       json c = json::object();
       for (const auto& [k, v] : r.components) c[k] = v ? json(*v) : json(nullptr);
       j["components"] = c;
       if (!r.error.empty()) j["error"] = r.error;
+      if (o.explain) j["explain"] = why;
       std::cout << j.dump() << "\n";
     } else {
-      std::string s = fmt::format("row {:>5}  total {:>8.4f}  correct {}", i, r.total, r.correct ? 1 : 0);
+      std::string s = fmt::format("row {:>5}  line {:>5}  total {:>8.4f}  correct {}", i, line_of[i], r.total, r.correct ? 1 : 0);
       for (const auto& n : mgr.names()) s += fmt::format("  {}={}", n, fmt_opt(r.components.at(n)));
       if (!r.error.empty()) s += "  error: " + r.error;
       std::cout << s << "\n";
+      if (o.explain) print_explanation(why);
     }
     total += r.total;
     correct += r.correct;
@@ -104,12 +168,18 @@ void run_score(const rewards::RewardConfig& cfg, const std::string& input, const
       if (r.error.find(n + ":") != std::string::npos) errors[n]++;
   }
   const double n = static_cast<double>(std::max<size_t>(1, results.size()));
-  std::cout << fmt::format("summary: {} rows  mean total {:.4f}  accuracy {:.4f} ({}/{})\n", results.size(), total / n,
-                           correct / n, correct, results.size());
+  std::cout << fmt::format("summary: {} rows  mean total {:.4f}  accuracy {:.4f} ({}/{})  {} input error rows\n",
+                           results.size(), total / n, correct / n, correct, results.size(), bad.size());
   for (const auto& name : mgr.names()) {
     const int a = applicable[name];
     std::cout << fmt::format("  {:<22} mean {:>8.4f} over {:>6} applicable  ({} n/a, {} errors)  weight {}\n", name,
                              a ? sum[name] / a : 0.0, a, results.size() - a, errors[name], cfg.weight(name));
+  }
+  if (!bad.empty()) {
+    std::string lines;
+    for (size_t i = 0; i < bad.size() && i < 10; ++i) lines += (i ? ", " : "") + std::to_string(bad[i].first);
+    throw FormatError(fmt::format("{}: {} row(s) could not be read (lines {}{}); the other {} rows were scored",
+                                  o.input, bad.size(), lines, bad.size() > 10 ? ", ..." : "", results.size()));
   }
 }
 
@@ -117,14 +187,19 @@ void run_score(const rewards::RewardConfig& cfg, const std::string& input, const
 
 void add_score_command(CLI::App& app) {
   auto* sub = app.add_subcommand("score", "score a JSONL file of responses with reward functions");
-  auto input = std::make_shared<std::string>();
-  auto group_key = std::make_shared<std::string>("prompt");
-  auto jsonl = std::make_shared<bool>(false);
+  auto o = std::make_shared<ScoreOptions>();
+  o->group_key = "prompt";
   auto list = std::make_shared<bool>(false);
-  sub->add_option("--input", *input,
+  sub->add_option("--input", o->input,
                   "JSONL rows: prompt, response, gold (or answer), task, meta, response_tokens, max_response_tokens");
-  sub->add_option("--group-key", *group_key, "consecutive rows with the same value of this field form a group ('' = none)");
-  sub->add_flag("--jsonl", *jsonl, "print rows as JSON lines");
+  sub->add_option("--group-key", o->group_key, "consecutive rows with the same value of this field form a group ('' = none)");
+  sub->add_flag("--jsonl", o->jsonl, "print rows as JSON lines");
+  sub->add_flag("--explain", o->explain,
+                "for each row: the extracted gold and prediction, their normalised and canonical forms and values, the "
+                "rule that decided and the verdict");
+  sub->add_flag("--strict-input", o->strict_input,
+                "a row that is not valid JSON or UTF-8 rejects the whole file (default: it is reported and counted, "
+                "the other rows are scored, and the command exits non-zero)");
   sub->add_flag("--list", *list, "list the registered reward functions and exit");
   auto cfg = std::make_shared<ConfigCli<rewards::RewardConfig>>(sub, rewards::RewardConfig{}, "Rewards");
   sub->callback([=] {
@@ -132,8 +207,8 @@ void add_score_command(CLI::App& app) {
       for (const auto& [n, h] : rewards::registered_rewards()) std::cout << fmt::format("{:<22} {}\n", n, h);
       return;
     }
-    if (input->empty()) throw ConfigError("score: --input is required");
-    run_score(cfg->resolve(), *input, *group_key, *jsonl);
+    if (o->input.empty()) throw ConfigError("score: --input is required");
+    run_score(cfg->resolve(), *o);
   });
 }
 

@@ -1,13 +1,13 @@
 // rejection.cpp: n samples per prompt, shortest-correct selection and Kimi's DPO pairs.
 #include "rl/long2short/rejection.h"
 
-#include <unicode/utf8.h>
 
 #include <algorithm>
 #include <set>
 
 #include "policy/model_decoder.h"
 #include "policy/rollout.h"
+#include "rewards/language.h"
 #include "rewards/manager.h"
 #include "rl/train/task_data.h"
 #include "rl/util/log.h"
@@ -149,20 +149,6 @@ ShortestSet build_shortest_set(const std::vector<PromptSamples>& ps, const std::
   return s;
 }
 
-namespace {
-// Sampled bytes need not be UTF-8 (a byte-level tokenizer can stop inside a character); JSON text must be.
-bool valid_utf8(const std::string& s) {
-  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  const int32_t n = int32_t(s.size());
-  for (int32_t i = 0; i < n;) {
-    UChar32 c;
-    U8_NEXT(p, i, n, c);
-    if (c < 0) return false;
-  }
-  return true;
-}
-}  // namespace
-
 PairSet build_dpo_pairs(const std::vector<PromptSamples>& ps, const std::vector<datasets::Example>& examples,
                         double ratio, int max_pairs) {
   PairSet out;
@@ -172,7 +158,8 @@ PairSet build_dpo_pairs(const std::vector<PromptSamples>& ps, const std::vector<
     for (const auto& [ci, ri] : idx) {
       const auto& c = p.samples[size_t(ci)];
       const auto& r = p.samples[size_t(ri)];
-      if (!valid_utf8(c.text) || !valid_utf8(r.text)) {  // could not be written as TRL-layout JSONL: left out
+      // Sampled bytes need not be UTF-8 (a byte-level tokenizer can stop inside a character); JSON text must be.
+      if (!rewards::valid_utf8(c.text) || !rewards::valid_utf8(r.text)) {  // could not be written as TRL-layout JSONL: left out
         ++out.skipped_not_utf8;
         continue;
       }

@@ -1,0 +1,101 @@
+// `reasonrl score` as a user runs it: --explain says how each row was graded; a row that is not valid JSON or UTF-8 is
+// reported by line and counted while the rest is scored (exit 1), and --strict-input rejects the whole file.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct Out {
+  int rc;
+  std::string out, err;
+};
+
+std::string read_file(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class ScoreCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("reasonrl_score_cli_" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+    input_ = (dir_ / "in.jsonl").string();
+    std::ofstream f(input_, std::ios::binary);
+    f << R"({"prompt":"a","response":"so \\boxed{1.5}","gold":"\\frac32"})" << "\n"
+      << R"({"prompt":"b","response":"\\boxed{-5}","gold":"5"})" << "\n"
+      << "this is not json\n"
+      << "{\"prompt\":\"c\",\"response\":\"\xff\xfe\",\"gold\":\"1\"}\n"
+      << R"({"prompt":"d","response":"The answer is 10:30 a.m.","gold":"10:30 a.m."})" << "\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Out run(const std::string& args) {
+    const std::string out = (dir_ / "out.txt").string(), err = (dir_ / "err.txt").string();
+    const int st = std::system((std::string(REASONRL_BIN) + " score --rewards accuracy --input " + input_ + " " + args +
+                                " >" + out + " 2>" + err).c_str());
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, read_file(out), read_file(err)};
+  }
+
+  fs::path dir_;
+  std::string input_;
+};
+
+TEST_F(ScoreCli, BadRowsAreReportedAndTheRestIsScored) {
+  const Out o = run("--jsonl --explain");
+  EXPECT_EQ(o.rc, 1) << o.err;
+  EXPECT_NE(o.err.find("2 row(s) could not be read (lines 3, 4)"), std::string::npos) << o.err;
+  std::vector<json> rows, bad;
+  std::istringstream in(o.out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    json j = json::parse(line);
+    (j.contains("input_error") ? bad : rows).push_back(j);
+  }
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_EQ(bad[0]["line"], 3);
+  EXPECT_NE(bad[0]["input_error"].get<std::string>().find("invalid JSON"), std::string::npos);
+  EXPECT_EQ(bad[1]["line"], 4);
+  EXPECT_NE(bad[1]["input_error"].get<std::string>().find("not valid UTF-8"), std::string::npos);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["line"], 1);
+  EXPECT_EQ(rows[0]["correct"], true);
+  EXPECT_EQ(rows[0]["explain"]["prediction"]["extracted"], "1.5");
+  EXPECT_EQ(rows[0]["explain"]["gold"]["value"], "3/2");
+  EXPECT_EQ(rows[0]["explain"]["rule"], "exact");
+  EXPECT_EQ(rows[1]["correct"], false);
+  EXPECT_EQ(rows[1]["explain"]["prediction"]["canonical"], "(-5)");
+  EXPECT_EQ(rows[1]["explain"]["verdict"], "not_equal");
+  EXPECT_EQ(rows[2]["line"], 5);
+  EXPECT_EQ(rows[2]["explain"]["rule"], "clock_time");
+  EXPECT_EQ(rows[2]["correct"], true);
+}
+
+TEST_F(ScoreCli, StrictInputRejectsTheFile) {
+  const Out o = run("--strict-input");
+  EXPECT_EQ(o.rc, 1);
+  EXPECT_NE(o.err.find(":3: invalid JSON"), std::string::npos) << o.err;
+  EXPECT_EQ(o.out.find("row "), std::string::npos) << o.out;
+}
+
+TEST_F(ScoreCli, TextExplanation) {
+  const Out o = run("--explain");
+  EXPECT_NE(o.out.find("rule exact  verdict equal"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("line     4  input error"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("2 input error rows"), std::string::npos) << o.out;
+}
+
+}  // namespace
