@@ -70,7 +70,7 @@ struct RlConfig {
   int max_num_gen_batches = 10;         // generation rounds per step at most, the first included (verl filter_groups)
   int ref_update_every = 0;             // copy the policy into the reference every this many steps; 0 = never (R1: 400)
   double kimi_tau = 0.1;                // Kimi tau (ROLL kimi15_tau 0.1; the paper gives no value)
-  bool kimi_reset_optimizer = true;     // Kimi: reset the optimizer state at the start of every iteration
+  bool kimi_reset_optimizer = true;     // Kimi: reset the optimizer moments at the start of every iteration (not the LR schedule)
 
   template <class V>
   void visit(V& v) {
@@ -94,7 +94,7 @@ struct RlConfig {
     v("max_num_gen_batches", max_num_gen_batches, "dynamic sampling: generation rounds per step at most (first included)");
     v("ref_update_every", ref_update_every, "refresh the reference policy every N steps; 0 = never");
     v("kimi_tau", kimi_tau, "Kimi k1.5 tau (strength of the log-ratio penalty)");
-    v("kimi_reset_optimizer", kimi_reset_optimizer, "Kimi: reset the optimizer at the start of every iteration");
+    v("kimi_reset_optimizer", kimi_reset_optimizer, "Kimi: reset the optimizer moments at the start of every iteration (the LR schedule continues)");
   }
   // Throws ConfigError naming the key on an invalid value or combination.
   void validate() const;
@@ -109,7 +109,8 @@ bool needs_rollout_logp(const RlConfig& cfg);
 // GRPO: every ref_update_every steps (never when 0). Kimi uses the iteration-start policy (old_logp) as its
 // reference, so the separate reference model only matters when beta > 0.
 bool refresh_reference_now(const RlConfig& cfg, int64_t step);
-// Before rollout step `step`: reset the optimizer state? (Kimi with kimi_reset_optimizer: every step but the first.)
+// Before rollout step `step`: reset the optimizer moments? (Kimi with kimi_reset_optimizer: every step but the first.)
+// The caller resets the moments only (AdamW::reset_moments); the LR schedule's step keeps counting.
 bool reset_optimizer_now(const RlConfig& cfg, int64_t step);
 
 }  // namespace reasonrl::rl

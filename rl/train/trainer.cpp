@@ -417,7 +417,7 @@ void Trainer::update(std::vector<Seq>& seqs, Metrics& mt, StageTimer& timer) {
       }
     }
     auto sc = timer.time("optimizer");
-    const long opt_step = opt_->step_count();
+    const long opt_step = opt_->schedule_step();  // not step_count(): Kimi's reset restarts the moments, not the schedule
     dist::allreduce_grads(*policy_);  // data parallel: sum of every rank's gradient
     gnorm_sum += opt_->step(*policy_, float(optc_.lr_at(opt_step)));
     if (dist::dist().size > 1) {  // data parallel: the bias update sees every rank's expert loads, as one process would
@@ -447,7 +447,7 @@ void Trainer::update(std::vector<Seq>& seqs, Metrics& mt, StageTimer& timer) {
   double vmax = 0;
   for (float v : viol_last) vmax = std::max<double>(vmax, v);
   mt.set("moe/max_violation", vmax);
-  mt.set("lr", optc_.lr_at(std::max<long>(0, opt_->step_count() - 1)));
+  mt.set("lr", optc_.lr_at(std::max<long>(0, opt_->schedule_step() - 1)));
 }
 
 long Trainer::step_once(long step) {
@@ -456,7 +456,7 @@ long Trainer::step_once(long step) {
   Metrics mt;
   const double t_step = now_seconds();
   const int version = int(step);
-  if (rl::reset_optimizer_now(rc, step)) opt_->reset();
+  if (rl::reset_optimizer_now(rc, step)) opt_->reset_moments();
   if (ref_ && rl::refresh_reference_now(rc, step)) ref_->copy_params_from(*policy_);
 
   // ---- generate (with DAPO dynamic sampling: more rounds until enough informative groups) ----
