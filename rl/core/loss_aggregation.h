@@ -60,6 +60,14 @@ struct LossNormalizer {
 // Throws FormatError when counts are negative. A step with 0 tokens gives weight 0 everywhere.
 LossNormalizer make_loss_normalizer(const RlConfig& cfg, const BatchCounts& whole_step);
 
+// Weight of one micro-batch's MoE sequence-wise balance loss (seq_aux_alpha), passed to Model::backward as its
+// aux_loss_scale. The model computes that loss as a mean over the micro-batch's sequences; weighting it by
+// micro_sequences / step_sequences makes the step's balance loss the mean over ALL the step's sequences (every
+// micro-batch, every rank), like the policy loss's global token counts, so the split does not change the gradient.
+// (1 / n_micro, the old weight, gives a sequence of a short micro-batch more weight.) step_sequences > 0 and
+// 0 <= micro_sequences <= step_sequences, else FormatError.
+double balance_loss_scale(double micro_sequences, double step_sequences);
+
 // Sums for metrics; merge over micro-batches with +=, then read the means.
 struct LossStats {
   double tokens = 0;            // unmasked tokens seen

@@ -375,7 +375,10 @@ void Trainer::update(std::vector<Seq>& seqs, Metrics& mt, StageTimer& timer) {
     }
     dist::allreduce(counts);  // data parallel: the normaliser counts every rank's tokens and sequences
     const rl::LossNormalizer norm = rl::make_loss_normalizer(rc, counts);
-    const int n_micro = int((S + mb - 1) / mb);
+    // the MoE balance loss is a mean over sequences: normalised by every rank's sequences of the step, like the policy
+    // loss (each sequence has real tokens, so each is a row of the model's per-micro-batch mean)
+    double step_seqs = double(S);
+    dist::dist().allreduce_sum(&step_seqs, 1);
     policy_->zero_grad();
     {
       auto sc = timer.time("update");
@@ -413,7 +416,7 @@ void Trainer::update(std::vector<Seq>& seqs, Metrics& mt, StageTimer& timer) {
         rl::LossStats st;
         loss_sum += rl::compute_loss(rc, in, norm, dlogp, &st);
         stats += st;
-        runner.backward(dlogp, 1.0f / float(n_micro));
+        runner.backward(dlogp, float(rl::balance_loss_scale(double(i1 - i0), step_seqs)));
       }
     }
     auto sc = timer.time("optimizer");
