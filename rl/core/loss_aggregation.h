@@ -1,7 +1,8 @@
 // loss_aggregation.h: the token layout of a micro-batch, and how token losses are weighted so that the
 // gradient of one optimizer step does not depend on how its batch is split into micro-batches.
 //
-// Protocol for one optimizer step (TRL #3021, verl #5625: the denominator must be global, not per micro-batch):
+// Protocol for one optimizer step, i.e. one mini-batch (TRL #3021, verl #5625: the denominator must be global over
+// the mini-batch, not per micro-batch):
 //   BatchCounts c;                                   // over EVERY micro-batch of the step (and every rank)
 //   for (mb : micro_batches) c += count_tokens(mb.mask, mb.seq_offsets);
 //   LossNormalizer norm = make_loss_normalizer(cfg, c);

@@ -63,7 +63,7 @@ struct RlConfig {
   KlMode kl_mode = KlMode::Loss;
   LossType loss_type = LossType::TokenMean;
   int max_completion_length = 512;      // L: Dr.GRPO's constant normaliser (TRL max_completion_length)
-  int num_iterations = 1;               // mu: policy updates per rollout batch (TRL `num_iterations`, verl ppo_epochs)
+  int num_iterations = 1;               // mu: passes over each rollout batch (TRL `num_iterations`, verl ppo_epochs)
   double tis_cap = 0.0;                 // truncated importance weight min(pi_old/pi_rollout, cap) on the PG loss; 0 = off
   bool dynamic_sampling = false;        // DAPO: drop groups whose rewards have zero variance, resample
   double dynamic_sampling_std_eps = 1e-6;  // a group is "zero variance" when its population std <= this
@@ -87,7 +87,7 @@ struct RlConfig {
     v("kl_mode", kl_mode, "where the KL goes: loss, reward or none");
     v("loss_type", loss_type, "token loss aggregation: token_mean, seq_mean_token_mean, seq_mean_token_sum, dr_grpo");
     v("max_completion_length", max_completion_length, "generation budget L; dr_grpo divides by N_seq * L");
-    v("num_iterations", num_iterations, "policy updates per rollout batch (mu)");
+    v("num_iterations", num_iterations, "passes over each rollout batch (mu; verl ppo_epochs), each one optimizer step per mini-batch");
     v("tis_cap", tis_cap, "truncated importance correction cap for pi_old/pi_rollout; 0 = off");
     v("dynamic_sampling", dynamic_sampling, "DAPO dynamic sampling: drop zero-variance groups and resample");
     v("dynamic_sampling_std_eps", dynamic_sampling_std_eps, "groups with reward std <= this count as zero variance");
