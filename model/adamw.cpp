@@ -39,7 +39,7 @@ double grad_global_norm(std::span<const float> g) {
 
 AdamW::AdamW(const AdamWConfig& cfg) : cfg_(cfg) { cfg_.validate(); }
 
-void AdamW::reset() {
+void AdamW::reset_moments() {
   std::fill(m_.begin(), m_.end(), 0.0f);
   std::fill(v_.begin(), v_.end(), 0.0f);
   t_ = 0;
@@ -57,6 +57,7 @@ double AdamW::step(Model& model, float lr) {
   float clip = 1.0f;
   if (cfg_.max_grad_norm > 0 && norm > cfg_.max_grad_norm) clip = float(cfg_.max_grad_norm / (norm + 1e-6));
   ++t_;
+  ++schedule_step_;
   const float b1 = float(cfg_.adam_beta1), b2 = float(cfg_.adam_beta2), eps = float(cfg_.adam_epsilon);
   const float bc1 = float(1.0 - std::pow(cfg_.adam_beta1, double(t_)));
   const float bc2 = float(1.0 - std::pow(cfg_.adam_beta2, double(t_)));
@@ -85,19 +86,31 @@ double AdamW::step(Model& model, float lr) {
 void AdamW::save(const std::string& path) const {
   const int64_t n = int64_t(m_.size());
   write_safetensors(path, {{"exp_avg", {n}, m_.data()}, {"exp_avg_sq", {n}, v_.data()}},
-                    {{"step", std::to_string(t_)}, {"optimizer", "adamw"}, {"reasonrl_optimizer_version", "1"}});
+                    {{"step", std::to_string(t_)},
+                     {"schedule_step", std::to_string(schedule_step_)},
+                     {"optimizer", "adamw"},
+                     {"reasonrl_optimizer_version", "2"}});
 }
 
 void AdamW::load(const std::string& path, const Model& model) {
   const SafetensorsFile f = SafetensorsFile::read(path);
   const std::vector<int64_t> shape = {int64_t(model.num_params())};
-  auto it = f.metadata().find("step");
-  if (it == f.metadata().end()) throw FormatError(path + ": optimizer state lacks the 'step' metadata");
-  try {
-    t_ = std::stoll(it->second);
-  } catch (...) {
-    throw FormatError(path + ": bad step '" + it->second + "'");
-  }
+  auto count = [&](const char* key) -> int64_t {
+    auto it = f.metadata().find(key);
+    if (it == f.metadata().end()) throw FormatError(path + ": optimizer state lacks the '" + key + "' metadata");
+    try {
+      size_t used = 0;
+      const int64_t v = std::stoll(it->second, &used);
+      if (used != it->second.size() || v < 0) throw 0;
+      return v;
+    } catch (...) {
+      throw FormatError(path + ": bad " + key + " '" + it->second + "'");
+    }
+  };
+  t_ = count("step");
+  // version 1 (no schedule_step): the one counter drove both, so the schedule step is the moment step
+  schedule_step_ = f.metadata().count("schedule_step") ? count("schedule_step") : t_;
+  if (schedule_step_ < t_) throw FormatError(path + ": schedule_step " + std::to_string(schedule_step_) + " < step " + std::to_string(t_));
   if (t_ == 0) {  // a state that never stepped has no moments yet (they are allocated by the first step)
     m_.clear();
     v_.clear();

@@ -1,5 +1,6 @@
 // adamw.h: AdamW with decoupled weight decay, global-norm gradient clipping and a warmup + cosine LR schedule.
-// The state (m, v) has the layout of the parameter arena; the step count is part of the state.
+// The state (m, v) has the layout of the parameter arena. Two step counts are part of the state: the moment step
+// (bias correction; restarts at 0 when the moments are reset) and the schedule step (drives the LR; never reset).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -41,13 +42,18 @@ class AdamW {
  public:
   explicit AdamW(const AdamWConfig& cfg = {});
   const AdamWConfig& config() const { return cfg_; }
-  // One update with the given LR (use config().lr_at(step()) for the schedule). Clips the gradient to
+  // One update with the given LR (use config().lr_at(schedule_step()) for the schedule). Clips the gradient to
   // max_grad_norm first (scaling grads() in place). Returns the global gradient norm before clipping.
   // A NaN/Inf gradient throws NumericError and leaves the parameters unchanged.
   double step(Model& model, float lr);
-  int64_t step_count() const { return t_; }
-  void reset();  // zero moments and step count (Kimi k1.5 resets the optimizer every iteration)
-  // Optimizer state file (safetensors: exp_avg, exp_avg_sq; step in the metadata). load() checks the size.
+  int64_t step_count() const { return t_; }                  // updates since the moments were last reset (bias correction)
+  int64_t schedule_step() const { return schedule_step_; }  // updates since construction (LR schedule; reset keeps it)
+  // Zero the moments and their bias-correction step (Kimi k1.5 resets the optimizer every iteration). The schedule
+  // step is kept: a reset restarts Adam's statistics, not the warmup and cosine.
+  void reset_moments();
+  // Optimizer state file (safetensors: exp_avg, exp_avg_sq; "step" and "schedule_step" in the metadata, version 2).
+  // load() checks the size; a version-1 file has no "schedule_step" and gets its "step" (no reset happened in it
+  // unless it was a Kimi run, whose schedule step that file did not record).
   void save(const std::string& path) const;
   void load(const std::string& path, const Model& model);
   const std::vector<float>& exp_avg() const { return m_; }
@@ -57,6 +63,7 @@ class AdamW {
   AdamWConfig cfg_;
   std::vector<float> m_, v_;
   int64_t t_ = 0;
+  int64_t schedule_step_ = 0;
 };
 
 // Global L2 norm of a gradient arena (double accumulation).

@@ -90,7 +90,8 @@ class BasicModel {
   void forward(const int32_t* tokens, int B, int T, S* logits, const S* loss_mask = nullptr);
   // dlogits (B, T, V) = dLoss/dlogits of the caller's loss. ACCUMULATES (+=) into grads(). Adds the gradients of the
   // MTP loss (weight mtp_loss_weight) and of the sequence-wise balance loss (seq_aux_alpha), both multiplied by
-  // aux_loss_scale (pass 1/n_micro when accumulating n micro-batches whose caller loss is scaled the same way).
+  // aux_loss_scale. Both are means over this forward's rows (balance) or tokens (MTP); when accumulating micro-batches,
+  // pass the micro-batch's share of the step's rows (rl::balance_loss_scale; 1/n_micro only for equal micro-batches).
   void backward(const S* dlogits, S aux_loss_scale = S(1));
   S last_mtp_loss() const;      // lambda-weighted MTP loss of the last forward (0 if off)
   S last_balance_loss() const;  // alpha-weighted sequence-wise balance loss of the last forward, summed over layers

@@ -45,6 +45,13 @@ LossNormalizer make_loss_normalizer(const RlConfig& cfg, const BatchCounts& c) {
   return n;
 }
 
+double balance_loss_scale(double micro_sequences, double step_sequences) {
+  if (!(step_sequences > 0) || !(micro_sequences >= 0) || micro_sequences > step_sequences)
+    throw FormatError("balance_loss_scale: micro-batch sequences " + std::to_string(micro_sequences) +
+                      " must be in [0, step sequences " + std::to_string(step_sequences) + "] with the latter > 0");
+  return micro_sequences / step_sequences;
+}
+
 LossStats& LossStats::operator+=(const LossStats& o) {
   tokens += o.tokens;
   sequences += o.sequences;

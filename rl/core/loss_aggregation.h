@@ -1,7 +1,8 @@
 // loss_aggregation.h: the token layout of a micro-batch, and how token losses are weighted so that the
 // gradient of one optimizer step does not depend on how its batch is split into micro-batches.
 //
-// Protocol for one optimizer step (TRL #3021, verl #5625: the denominator must be global, not per micro-batch):
+// Protocol for one optimizer step, i.e. one mini-batch (TRL #3021, verl #5625: the denominator must be global over
+// the mini-batch, not per micro-batch):
 //   BatchCounts c;                                   // over EVERY micro-batch of the step (and every rank)
 //   for (mb : micro_batches) c += count_tokens(mb.mask, mb.seq_offsets);
 //   LossNormalizer norm = make_loss_normalizer(cfg, c);
@@ -59,6 +60,14 @@ struct LossNormalizer {
 };
 // Throws FormatError when counts are negative. A step with 0 tokens gives weight 0 everywhere.
 LossNormalizer make_loss_normalizer(const RlConfig& cfg, const BatchCounts& whole_step);
+
+// Weight of one micro-batch's MoE sequence-wise balance loss (seq_aux_alpha), passed to Model::backward as its
+// aux_loss_scale. The model computes that loss as a mean over the micro-batch's sequences; weighting it by
+// micro_sequences / step_sequences makes the step's balance loss the mean over ALL the step's sequences (every
+// micro-batch, every rank), like the policy loss's global token counts, so the split does not change the gradient.
+// (1 / n_micro, the old weight, gives a sequence of a short micro-batch more weight.) step_sequences > 0 and
+// 0 <= micro_sequences <= step_sequences, else FormatError.
+double balance_loss_scale(double micro_sequences, double step_sequences);
 
 // Sums for metrics; merge over micro-batches with +=, then read the means.
 struct LossStats {

@@ -63,14 +63,14 @@ struct RlConfig {
   KlMode kl_mode = KlMode::Loss;
   LossType loss_type = LossType::TokenMean;
   int max_completion_length = 512;      // L: Dr.GRPO's constant normaliser (TRL max_completion_length)
-  int num_iterations = 1;               // mu: policy updates per rollout batch (TRL `num_iterations`, verl ppo_epochs)
+  int num_iterations = 1;               // mu: passes over each rollout batch (TRL `num_iterations`, verl ppo_epochs)
   double tis_cap = 0.0;                 // truncated importance weight min(pi_old/pi_rollout, cap) on the PG loss; 0 = off
   bool dynamic_sampling = false;        // DAPO: drop groups whose rewards have zero variance, resample
   double dynamic_sampling_std_eps = 1e-6;  // a group is "zero variance" when its population std <= this
   int max_num_gen_batches = 10;         // generation rounds per step at most, the first included (verl filter_groups)
   int ref_update_every = 0;             // copy the policy into the reference every this many steps; 0 = never (R1: 400)
   double kimi_tau = 0.1;                // Kimi tau (ROLL kimi15_tau 0.1; the paper gives no value)
-  bool kimi_reset_optimizer = true;     // Kimi: reset the optimizer state at the start of every iteration
+  bool kimi_reset_optimizer = true;     // Kimi: reset the optimizer moments at the start of every iteration (not the LR schedule)
 
   template <class V>
   void visit(V& v) {
@@ -87,14 +87,14 @@ struct RlConfig {
     v("kl_mode", kl_mode, "where the KL goes: loss, reward or none");
     v("loss_type", loss_type, "token loss aggregation: token_mean, seq_mean_token_mean, seq_mean_token_sum, dr_grpo");
     v("max_completion_length", max_completion_length, "generation budget L; dr_grpo divides by N_seq * L");
-    v("num_iterations", num_iterations, "policy updates per rollout batch (mu)");
+    v("num_iterations", num_iterations, "passes over each rollout batch (mu; verl ppo_epochs), each one optimizer step per mini-batch");
     v("tis_cap", tis_cap, "truncated importance correction cap for pi_old/pi_rollout; 0 = off");
     v("dynamic_sampling", dynamic_sampling, "DAPO dynamic sampling: drop zero-variance groups and resample");
     v("dynamic_sampling_std_eps", dynamic_sampling_std_eps, "groups with reward std <= this count as zero variance");
     v("max_num_gen_batches", max_num_gen_batches, "dynamic sampling: generation rounds per step at most (first included)");
     v("ref_update_every", ref_update_every, "refresh the reference policy every N steps; 0 = never");
     v("kimi_tau", kimi_tau, "Kimi k1.5 tau (strength of the log-ratio penalty)");
-    v("kimi_reset_optimizer", kimi_reset_optimizer, "Kimi: reset the optimizer at the start of every iteration");
+    v("kimi_reset_optimizer", kimi_reset_optimizer, "Kimi: reset the optimizer moments at the start of every iteration (the LR schedule continues)");
   }
   // Throws ConfigError naming the key on an invalid value or combination.
   void validate() const;
@@ -109,7 +109,8 @@ bool needs_rollout_logp(const RlConfig& cfg);
 // GRPO: every ref_update_every steps (never when 0). Kimi uses the iteration-start policy (old_logp) as its
 // reference, so the separate reference model only matters when beta > 0.
 bool refresh_reference_now(const RlConfig& cfg, int64_t step);
-// Before rollout step `step`: reset the optimizer state? (Kimi with kimi_reset_optimizer: every step but the first.)
+// Before rollout step `step`: reset the optimizer moments? (Kimi with kimi_reset_optimizer: every step but the first.)
+// The caller resets the moments only (AdamW::reset_moments); the LR schedule's step keeps counting.
 bool reset_optimizer_now(const RlConfig& cfg, int64_t step);
 
 }  // namespace reasonrl::rl

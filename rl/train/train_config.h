@@ -117,6 +117,7 @@ struct TrainConfig {
   int steps = 200;
   int prompts_per_step = 16;    // groups per step (each of rollout.num_generations samples)
   int partial_rollout_groups = 0;  // partial rollouts: groups kept in flight (0 = prompts_per_step)
+  int ppo_mini_batch_size = 0;  // prompts (groups) per optimizer step (verl); 0 = the whole step; must divide prompts_per_step
   int micro_batch_size = 32;    // sequences per forward/backward (the gradient does not depend on it)
   int save_every = 50;          // checkpoint every N steps (0 = at the end only)
   int keep_checkpoints = 2;
@@ -141,6 +142,10 @@ struct TrainConfig {
       "partial rollouts: new prompts top the replay buffer up to this many groups per call (0 = prompts_per_step); "
       "more than prompts_per_step with rollout.partial_rollout_budget keeps the batch full until the budget ends "
       "the call (bench/RESULTS.md)");
+    v("ppo_mini_batch_size", ppo_mini_batch_size,
+      "prompts (groups) per optimizer step (verl ppo_mini_batch_size): each of the rl.num_iterations passes over the "
+      "step's rollouts takes prompts_per_step / ppo_mini_batch_size optimizer steps, the loss normalised per "
+      "mini-batch; 0 = one step per pass; must divide prompts_per_step");
     v("micro_batch_size", micro_batch_size, "sequences per forward/backward pass");
     v("save_every", save_every, "checkpoint every N steps (0 = at the end only)");
     v("keep_checkpoints", keep_checkpoints, "checkpoints kept on disk (older ones are deleted)");

@@ -35,6 +35,10 @@ void TrainConfig::validate() const {
   if (prompts_per_step < 1) throw ConfigError("train: prompts_per_step must be >= 1");
   if (partial_rollout_groups < 0) throw ConfigError("train: partial_rollout_groups must be >= 0 (0 = prompts_per_step)");
   if (micro_batch_size < 1) throw ConfigError("train: micro_batch_size must be >= 1");
+  if (ppo_mini_batch_size < 0) throw ConfigError("train: ppo_mini_batch_size must be >= 0 (0 = prompts_per_step)");
+  if (ppo_mini_batch_size > 0 && prompts_per_step % ppo_mini_batch_size != 0)
+    throw ConfigError("train: ppo_mini_batch_size (" + std::to_string(ppo_mini_batch_size) +
+                      ") must divide prompts_per_step (" + std::to_string(prompts_per_step) + ")");
   if (rl.num_generations != rollout.num_generations)
     throw ConfigError("rl.num_generations (" + std::to_string(rl.num_generations) + ") and rollout.num_generations (" +
                       std::to_string(rollout.num_generations) + ") must agree");
@@ -144,6 +148,21 @@ void fill_response_logp(model::Model& m, const policy::SamplingParams& sp, size_
   }
 }
 
+// The step's sequences of each mini-batch on this rank: mini-batch k holds the kept groups at positions
+// [k * per_mini, (k + 1) * per_mini) among the step's n_kept groups (every rank's; the last may be short when a step
+// kept fewer groups than prompts_per_step). kept_pos[g] is the position of local group g, increasing; a group has G
+// sequences. Returns [begin, end) into the local sequences, one per mini-batch (empty where this rank has none).
+std::vector<std::pair<size_t, size_t>> mini_batch_ranges(const std::vector<int>& kept_pos, int n_kept, int per_mini, int G) {
+  std::vector<std::pair<size_t, size_t>> out;
+  size_t g = 0;
+  for (int first = 0; first < n_kept; first += per_mini) {
+    const size_t begin = g;
+    while (g < kept_pos.size() && kept_pos[g] < first + per_mini) ++g;
+    out.emplace_back(begin * size_t(G), g * size_t(G));
+  }
+  return out;
+}
+
 std::string trim_metrics_file(const std::string& path, long max_step) {
   // Keep the lines whose "step" <= max_step (resume: later lines were written after the checkpoint).
   if (!fs::exists(path)) return "";
@@ -174,7 +193,7 @@ class Trainer {
   void save_state(long step);
   long step_once(long step);
   EvalResult evaluate(long step);
-  void update(std::vector<Seq>& seqs, Metrics& mt, StageTimer& timer);
+  void update(std::vector<Seq>& seqs, const std::vector<int>& kept_pos, int n_kept, Metrics& mt, StageTimer& timer);
 
   TrainConfig cfg_;
   bool resume_;
@@ -355,32 +374,40 @@ EvalResult Trainer::evaluate(long step) {
   return er;
 }
 
-// mu updates over mini-batches (one optimizer step each); micro-batches accumulate gradients with global normalisers.
-void Trainer::update(std::vector<Seq>& seqs, Metrics& mt, StageTimer& timer) {
+// mu passes (rl.num_iterations, verl ppo_epochs) over the rollout batch; each pass takes one optimizer step per
+// mini-batch of ppo_mini_batch_size prompts, in a fixed order. old_logp was computed once, before the first step, so
+// later steps see ratios != 1 (and Kimi's tau term acts against its fixed reference). Each step's loss is normalised
+// by its own mini-batch's counts (verl: the loss of one optimizer step is the mean over that mini-batch), and its
+// micro-batches accumulate gradients under that mini-batch-global normaliser.
+void Trainer::update(std::vector<Seq>& seqs, const std::vector<int>& kept_pos, int n_kept, Metrics& mt, StageTimer& timer) {
   const auto& rc = cfg_.rl;
   const policy::SamplingParams sp = cfg_.rollout.sampling();
   MicroBatchRunner runner(*policy_, sp);
-  const size_t S = seqs.size();
   const size_t mb = size_t(cfg_.micro_batch_size);
+  const int per_mini = cfg_.ppo_mini_batch_size > 0 ? cfg_.ppo_mini_batch_size : n_kept;
+  const auto minis = mini_batch_ranges(kept_pos, n_kept, per_mini, cfg_.rollout.num_generations);
   rl::LossStats stats;
   double loss_sum = 0, gnorm_sum = 0, ent_sum = 0, ent_n = 0;
   int opt_steps = 0;
   std::vector<float> viol_last;
-  for (int it = 0; it < rc.num_iterations; ++it) {
-    // counts over the whole step (one optimizer step per iteration), same mask as the loss
+  for (int it = 0; it < rc.num_iterations; ++it) for (const auto& [a, b] : minis) {
+    // counts over the whole mini-batch (one optimizer step), same mask as the loss
     rl::BatchCounts counts;
-    for (const auto& s : seqs) {
-      std::vector<int64_t> off = {0, int64_t(s.mask.size())};
-      counts += rl::count_tokens(s.mask, off);
+    for (size_t i = a; i < b; ++i) {
+      std::vector<int64_t> off = {0, int64_t(seqs[i].mask.size())};
+      counts += rl::count_tokens(seqs[i].mask, off);
     }
     dist::allreduce(counts);  // data parallel: the normaliser counts every rank's tokens and sequences
     const rl::LossNormalizer norm = rl::make_loss_normalizer(rc, counts);
-    const int n_micro = int((S + mb - 1) / mb);
+    // the MoE balance loss is a mean over sequences: normalised by every rank's sequences of the mini-batch, like the
+    // policy loss (each sequence has real tokens, so each is a row of the model's per-micro-batch mean)
+    double step_seqs = double(b - a);
+    dist::dist().allreduce_sum(&step_seqs, 1);
     policy_->zero_grad();
     {
       auto sc = timer.time("update");
-      for (size_t i0 = 0; i0 < S; i0 += mb) {
-        const size_t i1 = std::min(S, i0 + mb);
+      for (size_t i0 = a; i0 < b; i0 += mb) {
+        const size_t i1 = std::min(b, i0 + mb);
         MicroBatchOut out = runner.forward(seqs, i0, i1, it == 0);
         // flat inputs for the loss
         std::vector<float> old_flat, ref_flat, roll_flat, mask_flat;
@@ -413,11 +440,11 @@ void Trainer::update(std::vector<Seq>& seqs, Metrics& mt, StageTimer& timer) {
         rl::LossStats st;
         loss_sum += rl::compute_loss(rc, in, norm, dlogp, &st);
         stats += st;
-        runner.backward(dlogp, 1.0f / float(n_micro));
+        runner.backward(dlogp, float(rl::balance_loss_scale(double(i1 - i0), step_seqs)));
       }
     }
     auto sc = timer.time("optimizer");
-    const long opt_step = opt_->step_count();
+    const long opt_step = opt_->schedule_step();  // not step_count(): Kimi's reset restarts the moments, not the schedule
     dist::allreduce_grads(*policy_);  // data parallel: sum of every rank's gradient
     gnorm_sum += opt_->step(*policy_, float(optc_.lr_at(opt_step)));
     if (dist::dist().size > 1) {  // data parallel: the bias update sees every rank's expert loads, as one process would
@@ -447,7 +474,7 @@ void Trainer::update(std::vector<Seq>& seqs, Metrics& mt, StageTimer& timer) {
   double vmax = 0;
   for (float v : viol_last) vmax = std::max<double>(vmax, v);
   mt.set("moe/max_violation", vmax);
-  mt.set("lr", optc_.lr_at(std::max<long>(0, opt_->step_count() - 1)));
+  mt.set("lr", optc_.lr_at(std::max<long>(0, opt_->schedule_step() - 1)));
 }
 
 long Trainer::step_once(long step) {
@@ -456,7 +483,7 @@ long Trainer::step_once(long step) {
   Metrics mt;
   const double t_step = now_seconds();
   const int version = int(step);
-  if (rl::reset_optimizer_now(rc, step)) opt_->reset();
+  if (rl::reset_optimizer_now(rc, step)) opt_->reset_moments();
   if (ref_ && rl::refresh_reference_now(rc, step)) ref_->copy_params_from(*policy_);
 
   // ---- generate (with DAPO dynamic sampling: more rounds until enough informative groups) ----
@@ -609,7 +636,7 @@ long Trainer::step_once(long step) {
   for (size_t i = 0; i < seqs.size(); ++i) seqs[i].advantage = adv[i];
 
   // ---- update ----
-  if (n_kept > 0) update(seqs, mt, timer);  // n_kept counts every rank's groups (this rank may have none)
+  if (n_kept > 0) update(seqs, kept_pos, n_kept, mt, timer);  // n_kept counts every rank's groups (this rank may have none)
 
   // ---- metrics and store ----
   std::vector<store::SampleRecord> samples;

@@ -143,19 +143,24 @@ TEST(Checkpoint, MissingFilesAreIoErrors) {
   EXPECT_THROW(load_model(d), IoError);
 }
 
+// `steps` AdamW updates of `m` on the next-token loss of one random sequence.
+void train_steps(Model& m, AdamW& opt, int steps, uint64_t seed) {
+  const int V = m.config().vocab_size, T = 8;
+  auto tok = testing::random_tokens(T, V, seed);
+  std::vector<float> l(T * V), dl(T * V);
+  for (int s = 0; s < steps; ++s) {
+    m.zero_grad();
+    m.forward(tok.data(), 1, T, l.data());
+    next_token_loss(l.data(), tok.data(), 1, T, V, nullptr, dl.data());
+    m.backward(dl.data());
+    opt.step(m, 1e-3f);
+  }
+}
+
 TEST(Checkpoint, OptimizerStateRoundTrip) {
   auto m = make();
   AdamW opt;
-  const int V = m->config().vocab_size, T = 8;
-  auto tok = testing::random_tokens(T, V, 5);
-  std::vector<float> l(T * V), dl(T * V);
-  for (int s = 0; s < 2; ++s) {
-    m->zero_grad();
-    m->forward(tok.data(), 1, T, l.data());
-    next_token_loss(l.data(), tok.data(), 1, T, V, nullptr, dl.data());
-    m->backward(dl.data());
-    opt.step(*m, 1e-3f);
-  }
+  train_steps(*m, opt, 2, 5);
   const std::string d = tmpdir("opt");
   opt.save(d + "/optimizer.safetensors");
   AdamW o2;
@@ -165,6 +170,41 @@ TEST(Checkpoint, OptimizerStateRoundTrip) {
   EXPECT_EQ(o2.exp_avg_sq(), opt.exp_avg_sq());
   Model small(ModelConfig{});
   EXPECT_THROW(o2.load(d + "/optimizer.safetensors", small), FormatError);
+}
+
+// Kimi k1.5 resets the optimizer every iteration: the moments and their bias correction restart, the LR schedule
+// does not (a reset that also zeroed the schedule step kept a warmup run at its first warmup LR forever).
+TEST(Checkpoint, OptimizerMomentResetKeepsTheScheduleStep) {
+  auto m = make();
+  AdamW opt;
+  train_steps(*m, opt, 2, 6);
+  EXPECT_EQ(opt.step_count(), 2);
+  EXPECT_EQ(opt.schedule_step(), 2);
+  opt.reset_moments();
+  EXPECT_EQ(opt.step_count(), 0);
+  EXPECT_EQ(opt.schedule_step(), 2);
+  for (float v : opt.exp_avg()) ASSERT_EQ(v, 0.0f);
+  for (float v : opt.exp_avg_sq()) ASSERT_EQ(v, 0.0f);
+  train_steps(*m, opt, 1, 6);
+  EXPECT_EQ(opt.step_count(), 1);
+  EXPECT_EQ(opt.schedule_step(), 3);
+  // both counts survive a round trip (exact resume of a Kimi run with warmup)
+  const std::string d = tmpdir("opt_reset");
+  opt.save(d + "/optimizer.safetensors");
+  AdamW o2;
+  o2.load(d + "/optimizer.safetensors", *m);
+  EXPECT_EQ(o2.step_count(), 1);
+  EXPECT_EQ(o2.schedule_step(), 3);
+  EXPECT_EQ(o2.exp_avg(), opt.exp_avg());
+  // a version-1 file has one counter, which drove both: its schedule step is its step
+  const int64_t n = int64_t(opt.exp_avg().size());
+  write_safetensors(d + "/v1.safetensors",
+                    {{"exp_avg", {n}, opt.exp_avg().data()}, {"exp_avg_sq", {n}, opt.exp_avg_sq().data()}},
+                    {{"step", "5"}, {"optimizer", "adamw"}, {"reasonrl_optimizer_version", "1"}});
+  AdamW o1;
+  o1.load(d + "/v1.safetensors", *m);
+  EXPECT_EQ(o1.step_count(), 5);
+  EXPECT_EQ(o1.schedule_step(), 5);
 }
 
 TEST(Checkpoint, CopyParamsBetweenModels) {

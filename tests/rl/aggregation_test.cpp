@@ -186,3 +186,29 @@ TEST(LossAggregation, DrGrpoHasNoLengthBiasButSeqMeanTokenMeanDoes) {
 
 }  // namespace
 }  // namespace reasonrl::rl
+
+// The MoE balance loss arrives as one mean per micro-batch; weighted by balance_loss_scale the micro-batches add up to
+// the mean over the whole step for any split (1 / n_micro does not for uneven splits: 3+3+2 below).
+namespace reasonrl::rl {
+namespace {
+TEST(LossAggregation, BalanceLossScaleGivesTheStepMeanForAnySplit) {
+  const std::vector<double> per_seq = {0.3, 1.7, 0.2, 0.9, 2.5, 0.1, 0.6, 1.1};
+  double want = 0;
+  for (double v : per_seq) want += v / double(per_seq.size());
+  for (const std::vector<int>& split : {std::vector<int>{8}, std::vector<int>{1, 1, 1, 1, 1, 1, 1, 1}, std::vector<int>{3, 3, 2}}) {
+    double got = 0, naive = 0;
+    size_t i = 0;
+    for (int n : split) {
+      double mean = 0;
+      for (int k = 0; k < n; ++k) mean += per_seq[i++] / n;
+      got += balance_loss_scale(n, double(per_seq.size())) * mean;
+      naive += mean / double(split.size());
+    }
+    EXPECT_NEAR(got, want, 1e-15) << split.size() << " micro-batches";
+    if (split.size() == 3) EXPECT_GT(std::fabs(naive - want), 1e-3) << "the 1/n_micro weight would not show the defect";
+  }
+  EXPECT_THROW(balance_loss_scale(3, 0), FormatError);
+  EXPECT_THROW(balance_loss_scale(9, 8), FormatError);
+}
+}  // namespace
+}  // namespace reasonrl::rl

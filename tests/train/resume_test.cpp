@@ -1,7 +1,8 @@
 // Exact resume: a run interrupted after a checkpoint and resumed with --resume gives the same metrics and the same
 // final weights as an uninterrupted run with the same seed. Covered with plain GRPO (with a reference model and KL,
-// so the reference is in the checkpoint too), with Kimi's objective (optimizer reset each iteration), and with
-// partial rollouts, where the stop falls while unfinished trajectories sit in the replay buffer.
+// so the reference is in the checkpoint too), with Kimi's objective (optimizer reset each iteration, LR warmup,
+// mini-batches), and with partial rollouts, where the stop falls while unfinished trajectories sit in the replay
+// buffer.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -72,6 +73,8 @@ TEST_F(ResumeTest, GrpoWithReferenceAndKl) {
 TEST_F(ResumeTest, KimiResetsOptimizerEachIteration) {
   TrainConfig cfg = testing::tiny_train_config("", sft_ckpt_, 4);
   cfg.rl.algorithm = rl::Algorithm::Kimi;
+  cfg.optim.warmup_steps = 3;  // the resumed run must continue the LR schedule that the moment resets do not touch
+  cfg.ppo_mini_batch_size = 1;  // three optimizer steps per iteration against the iteration's fixed reference
   check_exact_resume(cfg, "kimi", 3);
 }
 

@@ -1,0 +1,189 @@
+// The trainer's update, measured through whole tiny runs (SFT, then RL from it):
+//  - the micro-batch split does not change the weights with the MoE sequence-wise balance loss on: 1x8, 8x1 and
+//    3+3+2 micro-batches of one 8-sequence step give the same weights (the balance loss used to be weighted
+//    1/n_micro per micro-batch, which gives the sequences of the short micro-batch of 3+3+2 more weight), and so do
+//    splits inside the mini-batches of ppo_mini_batch_size;
+//  - Kimi's tau acts once an iteration takes more than one optimizer step (mini-batches), and not with one;
+//  - a ppo_mini_batch_size that does not divide prompts_per_step is an error naming both;
+//  - Kimi's optimizer reset keeps the LR schedule: with warmup, every step moves the weights by the schedule's LR
+//    (the reset used to zero the schedule step too, so every Kimi step ran at the first warmup LR).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "model/model.h"
+#include "rl/train/run_dir.h"
+#include "rl/train/sft.h"
+#include "rl/train/trainer.h"
+#include "tests/train/train_test_util.h"
+
+namespace reasonrl::train {
+namespace {
+
+using testing::read_metrics;
+using testing::scratch_dir;
+
+class UpdateTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    SftConfig c = testing::tiny_sft_config(scratch_dir("update_sft"), 30);
+    // Every shipped model config has the balance loss on (1e-4); larger shows it clearly, and it gives every step a
+    // gradient even when all of a step's rewards are equal (Kimi's reward term is then 0).
+    c.model.seq_aux_alpha = 0.05;
+    sft_ckpt_ = run_sft(c).checkpoint;
+  }
+  static std::string sft_ckpt_;
+};
+std::string UpdateTest::sft_ckpt_;
+
+// Largest |a - b| over the trainable parameters.
+double max_abs_diff(const model::Model& a, const model::Model& b) {
+  double d = 0;
+  for (const auto& t : a.tensors()) {
+    if (!t.trainable) continue;
+    for (size_t i = t.offset; i < t.offset + t.size; ++i)
+      d = std::max(d, std::fabs(double(a.params()[i]) - double(b.params()[i])));
+  }
+  return d;
+}
+
+// One RL step from the SFT model on 2 prompts x 4 = 8 sequences; returns the weights after it.
+std::unique_ptr<model::Model> one_step(TrainConfig cfg, const std::string& name,
+                                       std::map<long, std::map<std::string, double>>* metrics = nullptr) {
+  cfg.run_dir = scratch_dir("update_" + name);
+  cfg.steps = 1;
+  cfg.prompts_per_step = 2;
+  run_train(cfg, false);
+  if (metrics) *metrics = read_metrics(cfg.run_dir + "/metrics.jsonl");
+  return model::load_model(checkpoint_dir(cfg.run_dir, 1));
+}
+
+// Weights of `b` that differ from `a` beyond float reordering noise: 2 float spacings of the weight (norm weights sit
+// near 1, spacing 1.2e-7; measured: at most 1 spacing) plus 1e-6 of `moved`, the largest move of the update.
+size_t beyond_float_noise(const model::Model& a, const model::Model& b, double moved, double* worst) {
+  size_t bad = 0;
+  *worst = 0;
+  for (const auto& t : a.tensors()) {
+    if (!t.trainable) continue;
+    for (size_t i = t.offset; i < t.offset + t.size; ++i) {
+      const float x = a.params()[i], y = b.params()[i];
+      const float big = std::max(std::fabs(x), std::fabs(y));
+      const double d = std::fabs(double(x) - double(y));
+      bad += d > 2 * double(std::nextafter(big, INFINITY) - big) + 1e-6 * moved;
+      *worst = std::max(*worst, d);
+    }
+  }
+  return bad;
+}
+
+// Micro-batches 1 x 8, 8 x 1, 3+3+2 of the whole step (one optimizer step per pass), and 1 x 4, 4 x 1, 3+1 inside
+// each of two mini-batches (ppo_mini_batch_size 1: two optimizer steps per pass), give the same weights.
+TEST_F(UpdateTest, MicroBatchSplitDoesNotChangeTheWeightsWithTheBalanceLossOn) {
+  auto init = model::load_model(sft_ckpt_);
+  ASSERT_GT(init->config().seq_aux_alpha, 0.0) << "the balance loss is off: the test would not cover it";
+  TrainConfig cfg = testing::tiny_train_config("", sft_ckpt_, 1);
+  cfg.rl.num_iterations = 3;  // three passes over the same rollouts, the later ones at moved weights
+  // adam_epsilon far above |g|: each update is lr * m_hat / (sqrt(v_hat) + 1), about lr * gradient, so the weights
+  // compare the gradients themselves. (With eps 1e-8, Adam divides reordering noise in near-zero gradient
+  // coordinates by their own size: 8 x 1 vs 1 x 8 then differ by 2.6e-4 of the update, which says nothing.)
+  cfg.optim.adam_epsilon = 1.0;
+  cfg.optim.learning_rate = 0.1;
+  for (int mini : {0, 1}) {
+    cfg.ppo_mini_batch_size = mini;
+    const std::vector<int> micro = mini == 0 ? std::vector<int>{8, 1, 3} : std::vector<int>{4, 1, 3};
+    std::vector<std::unique_ptr<model::Model>> out;
+    std::map<long, std::map<std::string, double>> m;
+    for (int mb : micro) {
+      cfg.micro_batch_size = mb;
+      out.push_back(one_step(cfg, "split_" + std::to_string(mini) + "_" + std::to_string(mb), &m));
+    }
+    ASSERT_EQ(m.at(1).at("samples"), 8.0);
+    EXPECT_GT(m.at(1).at("reward/std"), 0.0) << "no reward signal: only the balance loss would train";
+    const double moved = max_abs_diff(*out[0], *init);
+    ASSERT_GT(moved, 0.0);
+    for (size_t k = 1; k < out.size(); ++k) {
+      // the old 1/n_micro weighting of the balance loss moved 24,939 weights of 3+3+2, by up to 2.1e-5 (175 spacings
+      // at 1); 8 x 1 not at all
+      double worst = 0;
+      const size_t bad = beyond_float_noise(*out[0], *out[k], moved, &worst);
+      EXPECT_EQ(bad, 0u) << "ppo_mini_batch_size " << mini << ", micro_batch_size " << micro[k] << ": " << bad
+                         << " weights differ beyond float noise, by up to " << worst << " (update size " << moved << ")";
+    }
+  }
+  // a mini-batch of all the step's prompts is the same as none
+  cfg.micro_batch_size = 3;
+  cfg.ppo_mini_batch_size = 0;
+  auto whole = one_step(cfg, "mini_0");
+  cfg.ppo_mini_batch_size = 2;
+  auto all = one_step(cfg, "mini_2");
+  EXPECT_EQ(max_abs_diff(*whole, *all), 0.0);
+}
+
+// Kimi's tau term (tau/2)(S - S_ref)^2 has zero gradient at the reference. With one optimizer step per iteration the
+// step is taken there, so tau cannot matter; with two mini-batches the second step is taken at moved weights against
+// the same reference (old log-probs computed once per rollout batch), and tau changes the weights.
+TEST_F(UpdateTest, KimiTauActsOnceAnIterationTakesMoreThanOneStep) {
+  TrainConfig cfg = testing::tiny_train_config("", sft_ckpt_, 1);
+  cfg.rl.algorithm = rl::Algorithm::Kimi;
+  cfg.micro_batch_size = 8;
+  auto run = [&](int mini, double tau) {
+    cfg.ppo_mini_batch_size = mini;
+    cfg.rl.kimi_tau = tau;
+    return one_step(cfg, "tau_" + std::to_string(mini) + "_" + std::to_string(int(tau * 10)));
+  };
+  auto one_a = run(0, 0.1), one_b = run(0, 100.0);
+  EXPECT_EQ(max_abs_diff(*one_a, *one_b), 0.0) << "one step per iteration: tau should have no effect";
+  auto two_a = run(1, 0.1), two_b = run(1, 100.0);
+  // the second step moves each weight by about lr = 1e-3; a tau 1000 times larger must change a good part of that
+  EXPECT_GT(max_abs_diff(*two_a, *two_b), 1e-4) << "two steps per iteration: tau did not change the weights";
+}
+
+TEST(TrainConfigTest, MiniBatchThatDoesNotDivideTheBatchIsAnErrorNamingBoth) {
+  TrainConfig c;
+  c.prompts_per_step = 16;
+  c.ppo_mini_batch_size = 5;
+  try {
+    c.validate();
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("ppo_mini_batch_size (5)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("prompts_per_step (16)"), std::string::npos) << msg;
+  }
+  c.ppo_mini_batch_size = 4;
+  EXPECT_NO_THROW(c.validate());
+  c.ppo_mini_batch_size = -1;
+  EXPECT_THROW(c.validate(), ConfigError);
+}
+
+TEST_F(UpdateTest, KimiOptimizerResetKeepsTheLearningRateSchedule) {
+  TrainConfig cfg = testing::tiny_train_config("", sft_ckpt_, 4);
+  cfg.run_dir = scratch_dir("update_kimi_lr");
+  cfg.rl.algorithm = rl::Algorithm::Kimi;
+  ASSERT_TRUE(cfg.rl.kimi_reset_optimizer);
+  cfg.optim.warmup_steps = 3;  // LR 1/3, 2/3, 1, 1 of the peak
+  cfg.save_every = 1;
+  cfg.keep_checkpoints = 10;
+  run_train(cfg, false);
+  model::AdamWConfig sched = cfg.optim;
+  sched.max_steps = cfg.steps;  // what the trainer does with max_steps = 0
+  const auto m = read_metrics(cfg.run_dir + "/metrics.jsonl");
+  auto prev = model::load_model(sft_ckpt_);
+  for (long k = 1; k <= cfg.steps; ++k) {
+    const double want = sched.lr_at(k - 1);
+    EXPECT_DOUBLE_EQ(m.at(k).at("lr"), want) << "step " << k;
+    // After a moment reset every step is Adam's first: each weight moves by lr * g / (|g| + eps), so the largest move
+    // is the LR actually applied (weight decay is 0 here). Tolerance: the float spacing of weights near 1 (1.2e-7)
+    // against the smallest LR (3.3e-4) is 3.6e-4; the old reset gave ratios 0.5 and 0.33 at steps 2 and 3.
+    auto cur = model::load_model(checkpoint_dir(cfg.run_dir, k));
+    const double applied = max_abs_diff(*cur, *prev);
+    ASSERT_GT(applied, 0.0) << "step " << k << " did not move the weights";
+    EXPECT_NEAR(applied / want, 1.0, 2e-3) << "step " << k << ": largest weight move " << applied << ", schedule LR " << want;
+    prev = std::move(cur);
+  }
+}
+
+}  // namespace
+}  // namespace reasonrl::train
