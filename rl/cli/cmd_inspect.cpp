@@ -28,6 +28,7 @@ struct InspectOpts {
   std::string format = "jsonl", table = "samples", out;
   // sql
   std::string sql;
+  double timeout_s = 10;
 };
 
 // A run directory stands for its rollouts.db.
@@ -86,6 +87,7 @@ void add_inspect_command(CLI::App& app) {
       ->delimiter(',');
   summary->callback([o] {
     auto st = open_ro(*o);
+    store::check_not_damaged(st);
     emit(*o, store::summary_table(st, o->keys));
   });
 
@@ -174,9 +176,10 @@ void add_inspect_command(CLI::App& app) {
 
   auto* sql = cmd->add_subcommand("sql", "run one read-only SQL statement (see the schema in README)");
   sql->add_option("query", o->sql, "e.g. \"SELECT step, avg(reward) FROM samples GROUP BY step\"")->required();
+  sql->add_option("--timeout", o->timeout_s, "stop the query after this many seconds (0: no limit)")->capture_default_str();
   sql->callback([o] {
     auto st = open_ro(*o);
-    emit(*o, store::sql_query(st, o->sql), 80);
+    emit(*o, store::sql_query(st, o->sql, o->timeout_s), 80);
   });
 
   auto* migrate = cmd->add_subcommand("migrate", "upgrade the file to this build's schema version");

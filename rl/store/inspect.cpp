@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cmath>
 #include <functional>
@@ -412,7 +413,7 @@ int64_t export_table(const RolloutStore& st, std::ostream& os, ExportFormat fmt,
   return n;
 }
 
-Table sql_query(const RolloutStore& st, const std::string& sql) {
+Table sql_query(const RolloutStore& st, const std::string& sql, double time_limit_s) {
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
   const int rc = sqlite3_prepare_v2(st.db().raw(), sql.c_str(), static_cast<int>(sql.size()), &raw, &tail);
@@ -430,15 +431,55 @@ Table sql_query(const RolloutStore& st, const std::string& sql) {
   if (!rest.empty()) throw Error("inspect sql runs one statement at a time; remove what follows the first ';'");
   if (writes)
     throw Error("inspect sql uses a read-only connection: this statement would change the database, and was not run");
-  Stmt s = st.db().prepare(sql);
+  // The time limit: SQLite calls the progress handler every 10,000 virtual-machine steps; non-zero interrupts.
+  struct Deadline {
+    std::chrono::steady_clock::time_point end;
+    bool hit = false;
+  } deadline{std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                    std::chrono::duration<double>(time_limit_s))};
+  sqlite3* db = st.db().raw();
+  if (time_limit_s > 0)
+    sqlite3_progress_handler(db, 10000, [](void* p) {
+      auto* d = static_cast<Deadline*>(p);
+      d->hit = std::chrono::steady_clock::now() > d->end;
+      return d->hit ? 1 : 0;
+    }, &deadline);
+  struct Off {
+    sqlite3* db;
+    ~Off() { sqlite3_progress_handler(db, 0, nullptr, nullptr); }
+  } off{db};
   Table t;
-  for (int i = 0; i < s.columns(); ++i) t.columns.push_back(s.column_name(i));
-  while (s.step()) {
-    std::vector<json> row;
-    for (int i = 0; i < s.columns(); ++i) row.push_back(cell(s, i));
-    t.rows.push_back(std::move(row));
+  try {
+    Stmt s = st.db().prepare(sql);
+    for (int i = 0; i < s.columns(); ++i) t.columns.push_back(s.column_name(i));
+    while (s.step()) {
+      std::vector<json> row;
+      for (int i = 0; i < s.columns(); ++i) row.push_back(cell(s, i));
+      t.rows.push_back(std::move(row));
+    }
+  } catch (const Error&) {
+    if (!deadline.hit) throw;
+    throw Error(fmt::format("inspect sql: the query was stopped after its {} s limit ({} rows so far); a recursive "
+                            "query needs an end (LIMIT), or raise --timeout",
+                            time_limit_s, t.rows.size()));
   }
   return t;
+}
+
+void check_not_damaged(const RolloutStore& st) {
+  std::string found;
+  try {
+    Stmt s = st.db().prepare("PRAGMA quick_check(5)");
+    while (s.step()) {
+      const std::string r = s.text(0);
+      if (r != "ok") found += (found.empty() ? "" : "; ") + r;
+    }
+  } catch (const Error& e) {
+    found = e.what();
+  }
+  if (!found.empty())
+    throw Error(st.db().path() + " is damaged (SQLite quick_check: " + found +
+                "); restore it from a copy, or read what is left with `inspect sql`");
 }
 
 }  // namespace reasonrl::store

@@ -54,8 +54,12 @@ REASONRL_ENUM_NAMES(ExportFormat, {ExportFormat::Jsonl, "jsonl"}, {ExportFormat:
 // table: samples | steps (one column per metric) | prompts | evaluations. Returns the number of rows written.
 int64_t export_table(const RolloutStore& st, std::ostream& os, ExportFormat fmt, const std::string& table = "samples");
 
-// One read-only SQL statement. A statement that would write is an Error (nothing runs).
-Table sql_query(const RolloutStore& st, const std::string& sql);
+// One read-only SQL statement. A statement that would write is an Error (nothing runs); one that runs longer than
+// `time_limit_s` (a recursive CTE without an end) is stopped with an Error saying so (0 = no limit).
+Table sql_query(const RolloutStore& st, const std::string& sql, double time_limit_s = 10);
+
+// PRAGMA quick_check: an Error naming the file and SQLite's first findings when the database is damaged.
+void check_not_damaged(const RolloutStore& st);
 
 // The steps present as "a..b (n steps)" for error messages.
 std::string steps_range_text(const RolloutStore& st);

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "rl/store/synthetic.h"
@@ -168,6 +169,40 @@ TEST_F(InspectCli, BadArgumentsGiveAMessageAndExit1) {
     EXPECT_NE(o.err.find(c.says), std::string::npos) << c.args << "\nstderr: " << o.err;
   }
   EXPECT_EQ(sql("SELECT count(*) FROM samples"), before);
+}
+
+// A query without an end is stopped at --timeout with a message; the connection works again afterwards.
+TEST_F(InspectCli, EndlessQueryIsStopped) {
+  Out o = run("inspect " + db_ + " sql --timeout 1 \"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+              "SELECT count(*) FROM c\"");
+  EXPECT_EQ(o.rc, 1);
+  EXPECT_NE(o.err.find("stopped after its 1 s limit"), std::string::npos) << o.err;
+  Out ok = run("inspect " + db_ + " sql --timeout 1 \"SELECT count(*) FROM samples\"");
+  EXPECT_EQ(ok.rc, 0) << ok.err;
+}
+
+// A damaged file: summary says so and exits 1 (it printed an empty table at exit 0).
+TEST_F(InspectCli, DamagedDatabaseIsReported) {
+  const fs::path bad = dir_ / "damaged.db";
+  {
+    auto st = RolloutStore::open(bad.string());
+    SyntheticSpec spec;
+    spec.n_steps = 12;
+    write_synthetic_run(st, spec);
+  }
+  const auto size = fs::file_size(bad);
+  ASSERT_GT(size, 16384u);
+  {  // garbage over every page but the first (the schema page)
+    std::fstream f(bad, std::ios::in | std::ios::out | std::ios::binary);
+    const std::string junk(4096, '\x5a');
+    for (std::streamoff at = 4096; at + 4096 <= static_cast<std::streamoff>(size); at += 8192) {
+      f.seekp(at);
+      f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+  }
+  Out o = run("inspect " + bad.string() + " summary");
+  EXPECT_EQ(o.rc, 1) << o.out;
+  EXPECT_NE(o.err.find("damaged"), std::string::npos) << o.err;
 }
 
 TEST_F(InspectCli, ReportWritesOneFile) {
