@@ -6,8 +6,8 @@
 #include <cstdio>
 
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 #include "rl/long2short/difficulty.h"
-#include "rl/util/config.h"
 
 namespace reasonrl::cli {
 

@@ -3,8 +3,8 @@
 #if __has_include("rl/long2short/merge.h") && defined(REASONRL_HAVE_TRAIN)
 
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 #include "rl/long2short/merge.h"
-#include "rl/util/config.h"
 
 namespace reasonrl::cli {
 

@@ -7,6 +7,7 @@
 
 #include "model/model.h"
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 
 namespace reasonrl::cli {
 

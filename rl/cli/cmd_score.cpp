@@ -7,7 +7,7 @@
 
 #include "rewards/manager.h"
 #include "rl/cli/commands.h"
-#include "rl/util/config.h"
+#include "rl/cli/config_cli.h"
 #include "rl/util/error.h"
 
 namespace reasonrl::cli {

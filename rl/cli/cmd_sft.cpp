@@ -3,8 +3,8 @@
 #ifdef REASONRL_HAVE_TRAIN
 
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 #include "rl/train/sft.h"
-#include "rl/util/config.h"
 
 namespace reasonrl::cli {
 

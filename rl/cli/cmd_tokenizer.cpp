@@ -10,6 +10,7 @@
 #include "datasets/synthetic.h"
 #include "datasets/tokenizer.h"
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 #include "rl/util/error.h"
 #include "rl/util/log.h"
 
