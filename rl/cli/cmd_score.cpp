@@ -126,7 +126,7 @@ void add_score_command(CLI::App& app) {
   sub->add_option("--group-key", *group_key, "consecutive rows with the same value of this field form a group ('' = none)");
   sub->add_flag("--jsonl", *jsonl, "print rows as JSON lines");
   sub->add_flag("--list", *list, "list the registered reward functions and exit");
-  auto cfg = std::make_shared<ConfigCli<rewards::RewardConfig>>(sub, rewards::RewardConfig{}, "Rewards");
+  auto cfg = std::make_shared<ConfigCli<rewards::RewardConfig>>(sub, "Rewards");
   sub->callback([=] {
     if (*list) {
       for (const auto& [n, h] : rewards::registered_rewards()) std::cout << fmt::format("{:<22} {}\n", n, h);

@@ -15,13 +15,11 @@ namespace reasonrl {
 template <class C>
 class ConfigCli {
  public:
-  ConfigCli(CLI::App* app, C defaults = C{}, std::string group = "Config") : defaults_(std::move(defaults)) {
-    app->add_option("--config", file_, "JSON config file (see configs/)");
-    for (const auto& l : config_leaves(defaults_)) {
-      auto* opt = app->add_option("--" + l.path, values_[l.path], l.help + " [" + l.type + ", default " + l.def + "]");
-      opt->group(group);
-      types_[l.path] = l.type;
-    }
+  // Defaults from C's own initialisers. (No `C defaults = C{}` argument: GCC 12 reports a false
+  // -Wmaybe-uninitialized on the strings of that temporary.)
+  explicit ConfigCli(CLI::App* app, const std::string& group = "Config") { add_options(app, group); }
+  ConfigCli(CLI::App* app, C defaults, const std::string& group = "Config") : defaults_(std::move(defaults)) {
+    add_options(app, group);
   }
   C resolve() const {
     C c = defaults_;
@@ -40,7 +38,16 @@ class ConfigCli {
   const std::string& file() const { return file_; }
 
  private:
-  C defaults_;
+  void add_options(CLI::App* app, const std::string& group) {
+    app->add_option("--config", file_, "JSON config file (see configs/)");
+    for (const auto& l : config_leaves(defaults_)) {
+      auto* opt = app->add_option("--" + l.path, values_[l.path], l.help + " [" + l.type + ", default " + l.def + "]");
+      opt->group(group);
+      types_[l.path] = l.type;
+    }
+  }
+
+  C defaults_{};
   std::string file_;
   std::map<std::string, std::string> values_;
   std::map<std::string, std::string> types_;
