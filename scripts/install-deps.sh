@@ -3,7 +3,7 @@
 #   scripts/install-deps.sh          build + run dependencies
 #   scripts/install-deps.sh --test   also what the test suite needs (torch for golden tests, OpenMPI, Chromium, Node)
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config libeigen3-dev nlohmann-json3-dev libsqlite3-dev libfmt-dev
+pkgs=(build-essential cmake ninja-build ccache pkg-config libeigen3-dev nlohmann-json3-dev libsqlite3-dev libfmt-dev
       libcli11-dev libgtest-dev libonig-dev libicu-dev)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(python3-torch python3-numpy libopenblas0-pthread sqlite3 libopenmpi-dev openmpi-bin chromium)
