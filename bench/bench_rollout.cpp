@@ -5,7 +5,6 @@
 //   bench_rollout [MODEL_CONFIG=configs/model_tiny.json] [SAMPLES_PER_ITER=64] [ITERS=4] [REPS=2] [decode|rollout]
 // `decode`: only the KV bytes, the bounds and decode; `rollout`: only the rollout sections (useful tokens, partial vs
 // synchronous). The thread count is OMP_NUM_THREADS (scripts/bench.sh: decode on 1 thread, rollouts on 1 and 2).
-#include <Eigen/Dense>
 #include <omp.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "model/eigen.h"
 #include "model/model.h"
 #include "policy/model_decoder.h"
 #include "policy/rollout.h"

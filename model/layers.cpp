@@ -1,11 +1,11 @@
 // layers.cpp: kernels of layers.h (Eigen for the GEMMs, OpenMP across tokens / heads), and their scalar references.
 #include "model/layers.h"
 
+#include "model/eigen.h"
 #include "model/parallel.h"
 
 #include <omp.h>
 
-#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <cstring>

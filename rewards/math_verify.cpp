@@ -26,6 +26,7 @@ const char* verdict_name(Verdict v) {
 namespace {
 
 constexpr size_t kMaxAnswer = 4000;  // longer candidates are compared as text only (bounded time)
+constexpr size_t kMaxResponse = size_t{1} << 20;  // a response is graded from its last MiB
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
@@ -1302,6 +1303,12 @@ Verdict math_verify(std::string_view gold, std::string_view pred, const VerifyOp
   const Parsed g = first_parsed(candidates(gold, ExtractionMode::Flexible, true));
   if (why) describe(g, why->gold_extracted, why->gold_normalized, why->gold_canonical, why->gold_value);
   if (g.text.empty()) return done(Verdict::GoldUnparseable, "gold_unparseable");
+  // The answer is at the end: a response is read from its last kMaxResponse bytes (at a code-point boundary).
+  if (pred.size() > kMaxResponse) {
+    size_t b = pred.size() - kMaxResponse;
+    while (b < pred.size() && (static_cast<unsigned char>(pred[b]) & 0xC0) == 0x80) ++b;
+    pred = pred.substr(b);
+  }
   const Parsed p = first_parsed(candidates(pred, opt.extraction, false));
   if (why) describe(p, why->pred_extracted, why->pred_normalized, why->pred_canonical, why->pred_value);
   if (p.text.empty()) return done(Verdict::NotEqual, "no_answer");

@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh --test   also what the test suite needs (torch for golden tests, OpenMPI, Chromium, Node)
 #   scripts/install-deps.sh --fuzz   also clang and its libFuzzer runtime (scripts/fuzz.sh)
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config libeigen3-dev nlohmann-json3-dev libsqlite3-dev libfmt-dev
+pkgs=(build-essential cmake ninja-build ccache pkg-config libeigen3-dev nlohmann-json3-dev libsqlite3-dev libfmt-dev
       libcli11-dev libgtest-dev libonig-dev libicu-dev libgmp-dev libmpfr-dev libmpfi-dev)
 if [[ "${1:-}" == "--fuzz" ]]; then
   pkgs+=(clang libclang-rt-14-dev python3)

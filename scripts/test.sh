@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Quick start, command 2: install what is missing, build, and run the whole test suite:
-# unit + conformance + golden + short e2e in a Release build, then the unit tests again under ASan/UBSan (Debug).
-# Set REASONRL_SKIP_ASAN=1 to skip the sanitizer pass locally.
+# unit + conformance + golden + short e2e in a Release build (-Werror), then the unit tests again under ASan/UBSan
+# (Debug, only the unit test targets are built). Set REASONRL_SKIP_ASAN=1 to skip the sanitizer pass locally.
+# Prints the wall time of each phase.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --test || exit 1
 jobs=$(nproc)
 pass=0; fail=0
+times=()
+phase() {  # phase NAME command...: runs the command and records its wall time
+  local name="$1"; shift
+  local t0=$SECONDS
+  "$@"; local rc=$?
+  times+=("$name $((SECONDS - t0)) s")
+  return $rc
+}
 run_ctest() {  # run_ctest BUILD_DIR ctest-args...
   local dir="$1"; shift
   local log; log=$(mktemp)
@@ -19,13 +28,17 @@ run_ctest() {  # run_ctest BUILD_DIR ctest-args...
   rm -f "$log"
 }
 echo "== Release build"
-bash scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DREASONRL_MPI=ON || exit 1
-run_ctest build
+phase "Release build:" bash scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DREASONRL_MPI=ON -DREASONRL_WERROR=ON || exit 1
+phase "Release tests (every label):" run_ctest build
 if [[ "${REASONRL_SKIP_ASAN:-0}" != 1 ]]; then
   echo "== Debug + ASan/UBSan build (unit tests)"
-  bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DREASONRL_SANITIZE=ON -DREASONRL_MPI=OFF || exit 1  # OpenMPI itself leaks: its tests run in the Release pass
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest build-asan -L unit
+  # OpenMPI itself leaks: its tests run in the Release pass
+  phase "ASan build (unit tests only):" env REASONRL_BUILD_TARGET=unit_tests bash scripts/build.sh build-asan \
+    -DCMAKE_BUILD_TYPE=Debug -DREASONRL_SANITIZE=ON -DREASONRL_MPI=OFF -DREASONRL_WERROR=ON || exit 1
+  export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+  phase "ASan unit tests:" run_ctest build-asan -L unit
 fi
 echo
+printf '%s\n' "${times[@]}"
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

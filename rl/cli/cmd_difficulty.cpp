@@ -1,13 +1,11 @@
 // cmd_difficulty.cpp: `reasonrl difficulty --checkpoint DIR`: Kimi k1.5 curation: k answers per training prompt, the
 // pass-rate table, and the prompts left once the too-easy ones are dropped (rl/long2short/difficulty.h).
-#include <memory>
-#if __has_include("rl/long2short/difficulty.h") && defined(REASONRL_HAVE_TRAIN)
-
 #include <cstdio>
+#include <memory>
 
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 #include "rl/long2short/difficulty.h"
-#include "rl/util/config.h"
 
 namespace reasonrl::cli {
 
@@ -24,4 +22,3 @@ void add_difficulty_command(CLI::App& app) {
 }
 
 }  // namespace reasonrl::cli
-#endif

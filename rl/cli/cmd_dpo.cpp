@@ -1,10 +1,9 @@
 // cmd_dpo.cpp: `reasonrl dpo`: DPO on a TRL-layout preference JSONL (prompt / chosen / rejected strings).
 #include <memory>
-#if __has_include("rl/long2short/dpo.h") && defined(REASONRL_HAVE_TRAIN)
 
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 #include "rl/long2short/dpo.h"
-#include "rl/util/config.h"
 
 namespace reasonrl::cli {
 
@@ -15,4 +14,3 @@ void add_dpo_command(CLI::App& app) {
 }
 
 }  // namespace reasonrl::cli
-#endif

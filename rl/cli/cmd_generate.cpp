@@ -14,6 +14,7 @@
 #include "policy/model_decoder.h"
 #include "policy/rollout.h"
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 #include "rl/util/error.h"
 #include "rl/util/log.h"
 

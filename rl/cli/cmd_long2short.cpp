@@ -1,10 +1,9 @@
 // cmd_long2short.cpp: `reasonrl long2short`: Kimi k1.5 long2short stages from a config (see configs/long2short_*.json).
 #include <memory>
-#if __has_include("rl/long2short/pipeline.h") && defined(REASONRL_HAVE_TRAIN)
 
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 #include "rl/long2short/pipeline.h"
-#include "rl/util/config.h"
 
 namespace reasonrl::cli {
 
@@ -16,4 +15,3 @@ void add_long2short_command(CLI::App& app) {
 }
 
 }  // namespace reasonrl::cli
-#endif

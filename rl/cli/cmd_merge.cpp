@@ -1,10 +1,9 @@
 // cmd_merge.cpp: `reasonrl merge`: linear / task_arithmetic / ties merging of checkpoints (mergekit names).
 #include <memory>
-#if __has_include("rl/long2short/merge.h") && defined(REASONRL_HAVE_TRAIN)
 
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 #include "rl/long2short/merge.h"
-#include "rl/util/config.h"
 
 namespace reasonrl::cli {
 
@@ -15,4 +14,3 @@ void add_merge_command(CLI::App& app) {
 }
 
 }  // namespace reasonrl::cli
-#endif

@@ -7,6 +7,7 @@
 
 #include "model/model.h"
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 
 namespace reasonrl::cli {
 
@@ -30,7 +31,7 @@ std::string component_of(const std::string& name, int n_layers) {
 
 void add_model_info_command(CLI::App& app) {
   auto* sub = app.add_subcommand("model-info", "parameter counts (total / active, per component) and KV bytes per token");
-  auto cli = std::make_shared<ConfigCli<model::ModelConfig>>(sub, model::ModelConfig{}, "Model config");
+  auto cli = std::make_shared<ConfigCli<model::ModelConfig>>(sub, "Model config");
   auto ckpt = std::make_shared<std::string>();
   sub->add_option("--checkpoint", *ckpt, "checkpoint directory (reads its config.json instead of --config)");
   sub->callback([cli, ckpt] {

@@ -10,7 +10,7 @@
 #include "rewards/manager.h"
 #include "rewards/math_verify.h"
 #include "rl/cli/commands.h"
-#include "rl/util/config.h"
+#include "rl/cli/config_cli.h"
 #include "rl/util/error.h"
 
 namespace reasonrl::cli {
@@ -201,7 +201,7 @@ void add_score_command(CLI::App& app) {
                 "a row that is not valid JSON or UTF-8 rejects the whole file (default: it is reported and counted, "
                 "the other rows are scored, and the command exits non-zero)");
   sub->add_flag("--list", *list, "list the registered reward functions and exit");
-  auto cfg = std::make_shared<ConfigCli<rewards::RewardConfig>>(sub, rewards::RewardConfig{}, "Rewards");
+  auto cfg = std::make_shared<ConfigCli<rewards::RewardConfig>>(sub, "Rewards");
   sub->callback([=] {
     if (*list) {
       for (const auto& [n, h] : rewards::registered_rewards()) std::cout << fmt::format("{:<22} {}\n", n, h);

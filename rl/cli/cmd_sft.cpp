@@ -1,10 +1,9 @@
 // cmd_sft.cpp: `reasonrl sft`: supervised warm start from a JSON config with CLI overrides.
 #include <memory>
-#ifdef REASONRL_HAVE_TRAIN
 
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 #include "rl/train/sft.h"
-#include "rl/util/config.h"
 
 namespace reasonrl::cli {
 
@@ -18,4 +17,3 @@ void add_sft_command(CLI::App& app) {
 }
 
 }  // namespace reasonrl::cli
-#endif  // REASONRL_HAVE_TRAIN

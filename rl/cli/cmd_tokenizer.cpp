@@ -10,6 +10,7 @@
 #include "datasets/synthetic.h"
 #include "datasets/tokenizer.h"
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 #include "rl/util/error.h"
 #include "rl/util/log.h"
 
@@ -31,7 +32,7 @@ void add_tokenizer_command(CLI::App& app) {
   };
   auto to = std::make_shared<TrainOpts>();
   auto* train = cmd->add_subcommand("train", "train on synthetic tasks (prompt + SFT target text) and/or JSONL files");
-  auto tcfg = std::make_shared<ConfigCli<datasets::BpeTrainerConfig>>(train, datasets::BpeTrainerConfig{}, "Tokenizer");
+  auto tcfg = std::make_shared<ConfigCli<datasets::BpeTrainerConfig>>(train, "Tokenizer");
   train->add_option("-o,--out", to->out, "tokenizer.json to write")->required();
   train->add_option("--tasks", to->tasks, "synthetic tasks to draw training text from (empty: none)")->delimiter(',');
   train->add_option("--n-per-task", to->n_per_task, "examples per synthetic task");

@@ -1,10 +1,9 @@
 // cmd_train.cpp: `reasonrl train`: the RL loop (GRPO family or Kimi k1.5) from a JSON config with CLI overrides.
 #include <memory>
-#ifdef REASONRL_HAVE_TRAIN
 
 #include "rl/cli/commands.h"
+#include "rl/cli/config_cli.h"
 #include "rl/train/trainer.h"
-#include "rl/util/config.h"
 
 namespace reasonrl::cli {
 
@@ -23,4 +22,3 @@ void add_train_command(CLI::App& app) {
 }
 
 }  // namespace reasonrl::cli
-#endif  // REASONRL_HAVE_TRAIN

@@ -17,14 +17,12 @@ int main(int argc, char** argv) {
   reasonrl::cli::add_report_command(app);
   reasonrl::cli::add_generate_command(app);
   reasonrl::cli::add_tokenizer_command(app);
-#ifdef REASONRL_HAVE_TRAIN
   reasonrl::cli::add_sft_command(app);
   reasonrl::cli::add_train_command(app);
   reasonrl::cli::add_long2short_command(app);
   reasonrl::cli::add_dpo_command(app);
   reasonrl::cli::add_merge_command(app);
   reasonrl::cli::add_difficulty_command(app);
-#endif
   reasonrl::cli::add_score_command(app);
   try {
     app.parse(argc, argv);

@@ -1,5 +1,6 @@
 // config.h: config structs whose fields are declared once (a visit() method) and drive JSON load/save,
-// CLI overrides and --help text. Unknown keys, wrong types and unknown enum modes are ConfigErrors.
+// CLI overrides (ConfigCli, in rl/cli/config_cli.h) and --help text. Unknown keys, wrong types and unknown enum modes
+// are ConfigErrors.
 //
 // A config struct:
 //   struct ModelConfig {
@@ -15,7 +16,6 @@
 // std::map<std::string, scalar>, or nested config structs (a JSON object).
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -302,41 +302,5 @@ std::string config_help(const C& c) {
   for (const auto& l : config_leaves(c)) s += "  " + l.path + " (" + l.type + ", default " + l.def + ")\n      " + l.help + "\n";
   return s;
 }
-
-// CLI overrides: registers one `--path` option per leaf of `defaults` on `app` (with its help and
-// default), plus `--config FILE`. After parsing, `resolve()` gives defaults <- file <- command line.
-template <class C>
-class ConfigCli {
- public:
-  ConfigCli(CLI::App* app, C defaults = C{}, std::string group = "Config") : defaults_(std::move(defaults)) {
-    app->add_option("--config", file_, "JSON config file (see configs/)");
-    for (const auto& l : config_leaves(defaults_)) {
-      auto* opt = app->add_option("--" + l.path, values_[l.path], l.help + " [" + l.type + ", default " + l.def + "]");
-      opt->group(group);
-      types_[l.path] = l.type;
-    }
-  }
-  C resolve() const {
-    C c = defaults_;
-    if (!file_.empty()) config_load_file(c, file_);
-    json patch = json::object();
-    for (const auto& [path, val] : values_) {
-      if (val.empty()) continue;
-      json* node = &patch;
-      size_t start = 0;
-      for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1) node = &(*node)[path.substr(start, dot - start)];
-      (*node)[path.substr(start)] = cfg_detail::parse_cli_value(types_.at(path), val);
-    }
-    if (!patch.empty()) config_apply_json(c, patch, "command line");
-    return c;
-  }
-  const std::string& file() const { return file_; }
-
- private:
-  C defaults_;
-  std::string file_;
-  std::map<std::string, std::string> values_;
-  std::map<std::string, std::string> types_;
-};
 
 }  // namespace reasonrl

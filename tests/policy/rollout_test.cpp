@@ -10,6 +10,7 @@
 
 #include "policy/logprob.h"
 #include "rl/util/error.h"
+#include "tests/policy/fake_decoder.h"
 
 namespace reasonrl::policy {
 namespace {

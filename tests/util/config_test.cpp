@@ -1,4 +1,5 @@
 // Tests for the config system: JSON round trip, unknown keys, wrong types, enums, CLI overrides.
+#include "rl/cli/config_cli.h"
 #include "rl/util/config.h"
 
 #include <gtest/gtest.h>

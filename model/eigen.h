@@ -1,0 +1,13 @@
+// eigen.h: Eigen/Dense for the files that use it. GCC 12.2 reports false -Wmaybe-uninitialized in its own AVX-512
+// intrinsics (the `__Y = __Y` of _mm512_undefined_*, GCC PR 105593) once Eigen's GEMM is inlined under -march=native:
+// hundreds of lines per file. The pragma covers Eigen's code only; warnings in our code are still reported.
+#pragma once
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <Eigen/Dense>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
