@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, command 2: install what is missing, build, and run the whole test suite:
 # unit + conformance + golden + short e2e in a Release build (-Werror), then the unit tests again under ASan/UBSan
-# (Debug, only the unit test targets are built). Set REASONRL_SKIP_ASAN=1 to skip the sanitizer pass locally.
+# (Debug, only the unit test targets are built), then 60 s of the grader's libFuzzer target (scripts/fuzz.sh).
+# Set REASONRL_SKIP_ASAN=1 / REASONRL_SKIP_FUZZ=1 to skip the sanitizer pass / the fuzz run locally.
 # Prints the wall time of each phase.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,10 @@ if [[ "${REASONRL_SKIP_ASAN:-0}" != 1 ]]; then
     -DCMAKE_BUILD_TYPE=Debug -DREASONRL_SANITIZE=ON -DREASONRL_MPI=OFF -DREASONRL_WERROR=ON || exit 1
   export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
   phase "ASan unit tests:" run_ctest build-asan -L unit
+fi
+if [[ "${REASONRL_SKIP_FUZZ:-0}" != 1 ]]; then
+  echo "== libFuzzer: the grader's fuzz target and its properties, 60 s (clang, ASan + UBSan)"
+  if phase "Fuzz (build + 60 s):" bash scripts/fuzz.sh 60; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FUZZ FAILED"; fi
 fi
 echo
 printf '%s\n' "${times[@]}"
