@@ -205,7 +205,9 @@ TEST(LossAggregation, BalanceLossScaleGivesTheStepMeanForAnySplit) {
       naive += mean / double(split.size());
     }
     EXPECT_NEAR(got, want, 1e-15) << split.size() << " micro-batches";
-    if (split.size() == 3) EXPECT_GT(std::fabs(naive - want), 1e-3) << "the 1/n_micro weight would not show the defect";
+    if (split.size() == 3) {
+      EXPECT_GT(std::fabs(naive - want), 1e-3) << "the 1/n_micro weight would not show the defect";
+    }
   }
   EXPECT_THROW(balance_loss_scale(3, 0), FormatError);
   EXPECT_THROW(balance_loss_scale(9, 8), FormatError);
