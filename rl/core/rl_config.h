@@ -65,7 +65,9 @@ REASONRL_ENUM_NAMES(ImportanceSamplingLevel, {ImportanceSamplingLevel::Token, "t
 //   cispo:   CISPO (MiniMax-M1, arXiv 2506.13585): l = -sg(clip(r, 1 - epsilon, 1 + epsilon_high)) * A * logp: the IS
 //            weight is clipped and detached, every token keeps gradient -clip(r) A. The paper has no lower bound and
 //            tunes only the upper one: set epsilon 1 (lower bound 0, i.e. none) and epsilon_high yourself (our
-//            default 0.2 is the PPO one; TRL recommends an upper bound of 5 for CISPO). delta must be 0.
+//            default 0.2 is the PPO one). Our upper bound is 1 + epsilon_high, as for PPO; peers.md quotes TRL's
+//            recommendation epsilon_high 5.0 for CISPO, and whether TRL's bound is then 5 or 6 was not checked. delta
+//            must be 0.
 enum class PolicyLossMode { Vanilla, Cispo };
 REASONRL_ENUM_NAMES(PolicyLossMode, {PolicyLossMode::Vanilla, "vanilla"}, {PolicyLossMode::Cispo, "cispo"})
 
@@ -110,7 +112,8 @@ struct RlConfig {
     v("loss_type", loss_type, "token loss aggregation: token_mean, seq_mean_token_mean, seq_mean_token_sum, dr_grpo");
     v("loss_mode", loss_mode,
       "grpo policy-gradient term: vanilla (PPO clip; clipped tokens get no gradient) or cispo (clipped, detached IS "
-      "weight times A * logp: every token keeps a gradient; set epsilon 1 for no lower bound and epsilon_high, e.g. 5)");
+      "weight times A * logp: every token keeps a gradient; the weight's bounds are 1 - epsilon and 1 + epsilon_high: "
+      "set epsilon 1 for no lower bound, and epsilon_high yourself)");
     v("importance_sampling_level", importance_sampling_level,
       "ratio the clip acts on: token, or sequence (GSPO: exp of the mean token log-ratio of the response, for every "
       "token; the clip ranges must then be tiny, the GSPO paper uses epsilon 3e-4, epsilon_high 4e-4)");
