@@ -74,6 +74,7 @@ struct LossStats {
   double tokens = 0;            // unmasked tokens seen
   double sequences = 0;         // sequences with >= 1 unmasked token seen
   double clip_low = 0;          // tokens where the lower clip is active (A < 0, ratio < 1 - epsilon): gradient cut
+                                //   (loss_mode cispo: tokens whose IS weight was clipped to a bound, any A; gradient kept)
   double clip_high = 0;         // tokens where the upper clip is active (A > 0, ratio > 1 + epsilon_high): gradient cut
   double dual_clip = 0;         // tokens where the dual clip is active (A < 0, ratio > delta): gradient cut
   double ratio_sum = 0;         // sum of pi_theta / pi_old

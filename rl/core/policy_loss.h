@@ -11,6 +11,13 @@
 //   d pg / d logp = -A * rho  when the unclipped branch is the active one, 0 when a clip is active
 //   d l  / d logp = w * d pg / d logp + beta * kl_grad(kl_estimator, logp, ref_logp)
 // At rho == 1 (policy == old) every clip is inactive, so d loss / d logp_t = -A_t * weight_t.
+//
+// importance_sampling_level sequence (GSPO): rho is replaced, for every token of sequence s, by
+//   s_seq = exp(clamp(mean_{t in s, mask} (logp_t - old_logp_t), -20, 20)),   d s_seq / d logp_t = s_seq / n_s,
+// so d loss / d logp_t = (s_seq / n_s) * sum_{t' in s} weight_t' * w_t' * d pg_t' / d s_seq   (same for every token of s).
+// loss_mode cispo (MiniMax-M1): pg = -sg(clip(rho, 1 - epsilon, 1 + epsilon_high)) * A * logp, d pg / d logp =
+// -clip(rho) * A: no token's gradient is cut (clip_low / clip_high then count tokens whose weight was clipped).
+// Both combine with TIS and the KL term as above; cispo with sequence uses clip(s_seq) as the weight.
 #pragma once
 
 #include <span>

@@ -16,12 +16,19 @@ bool finite(double x) { return std::isfinite(x); }
 void RlConfig::validate() const {
   if (num_generations < 2) bad("num_generations", "must be >= 2 (group-relative advantages need a group), got " + std::to_string(num_generations));
   if (!finite(adv_std_eps) || adv_std_eps < 0) bad("adv_std_eps", "must be >= 0");
-  if (!finite(epsilon) || epsilon <= 0 || epsilon >= 1) bad("epsilon", "must be in (0, 1), got " + std::to_string(epsilon));
+  const bool cispo = loss_mode == PolicyLossMode::Cispo;
+  if (!finite(epsilon) || epsilon <= 0 || epsilon > 1 || (epsilon == 1 && !cispo))
+    bad("epsilon", std::string(cispo ? "must be in (0, 1]" : "must be in (0, 1) (loss_mode cispo also allows 1: no lower bound)") +
+                       ", got " + std::to_string(epsilon));
   if (!finite(epsilon_high) || epsilon_high <= 0) bad("epsilon_high", "must be > 0, got " + std::to_string(epsilon_high));
   if (!finite(delta) || delta < 0) bad("delta", "must be 0 (off) or > 1 + epsilon_high");
   if (delta > 0 && delta <= 1 + epsilon_high)
     bad("delta", "dual clip must exceed the upper clip bound 1 + epsilon_high = " + std::to_string(1 + epsilon_high) +
                      ", got " + std::to_string(delta));
+  if (cispo && delta > 0) bad("delta", "the dual clip is a PPO-clip option; loss_mode cispo needs delta 0");
+  if (algorithm == Algorithm::Kimi && (cispo || importance_sampling_level != ImportanceSamplingLevel::Token))
+    bad(cispo ? "loss_mode" : "importance_sampling_level",
+        "applies to algorithm grpo only; kimi has its own sequence-level loss (leave loss_mode vanilla, importance_sampling_level token)");
   if (!finite(beta) || beta < 0) bad("beta", "must be >= 0");
   if (max_completion_length < 1) bad("max_completion_length", "must be >= 1");
   if (num_iterations < 1) bad("num_iterations", "must be >= 1");

@@ -49,6 +49,28 @@ enum class LossType { TokenMean, SeqMeanTokenMean, SeqMeanTokenSum, DrGrpo };
 REASONRL_ENUM_NAMES(LossType, {LossType::TokenMean, "token_mean"}, {LossType::SeqMeanTokenMean, "seq_mean_token_mean"},
                     {LossType::SeqMeanTokenSum, "seq_mean_token_sum"}, {LossType::DrGrpo, "dr_grpo"})
 
+// Ratio whose clip drives the GRPO-family loss (TRL `importance_sampling_level`; verl loss_mode `gspo`).
+//   token:    r_t = pi_theta(o_t) / pi_old(o_t) per token (PPO, GRPO, DAPO).
+//   sequence: GSPO (arXiv 2507.18071): s = exp(mean_{t in seq, mask} (logp_t - old_logp_t)), the length-normalised
+//             sequence ratio, used for every token of the sequence; d s / d logp_t = s / n_s. The clip (epsilon,
+//             epsilon_high, delta) then acts on s, whose spread is far smaller than a token ratio's: the paper uses
+//             epsilon 3e-4, epsilon_high 4e-4. Our defaults stay 0.2 / 0.2 (they serve token level); with sequence
+//             the user must set them. The paper averages per sequence: loss_type seq_mean_token_mean is GSPO exactly.
+enum class ImportanceSamplingLevel { Token, Sequence };
+REASONRL_ENUM_NAMES(ImportanceSamplingLevel, {ImportanceSamplingLevel::Token, "token"}, {ImportanceSamplingLevel::Sequence, "sequence"})
+
+// The per-token policy-gradient term of algorithm grpo (verl `policy_loss.loss_mode`; TRL has it as loss_type "cispo").
+//   vanilla: PPO clip, l = -min(r A, clip(r, 1 - epsilon, 1 + epsilon_high) A); a token whose clip is active has
+//            gradient 0.
+//   cispo:   CISPO (MiniMax-M1, arXiv 2506.13585): l = -sg(clip(r, 1 - epsilon, 1 + epsilon_high)) * A * logp: the IS
+//            weight is clipped and detached, every token keeps gradient -clip(r) A. The paper has no lower bound and
+//            tunes only the upper one: set epsilon 1 (lower bound 0, i.e. none) and epsilon_high yourself (our
+//            default 0.2 is the PPO one). Our upper bound is 1 + epsilon_high, as for PPO; peers.md quotes TRL's
+//            recommendation epsilon_high 5.0 for CISPO, and whether TRL's bound is then 5 or 6 was not checked. delta
+//            must be 0.
+enum class PolicyLossMode { Vanilla, Cispo };
+REASONRL_ENUM_NAMES(PolicyLossMode, {PolicyLossMode::Vanilla, "vanilla"}, {PolicyLossMode::Cispo, "cispo"})
+
 struct RlConfig {
   Algorithm algorithm = Algorithm::Grpo;
   AdvantageEstimator advantage_estimator = AdvantageEstimator::Grpo;
@@ -62,6 +84,8 @@ struct RlConfig {
   KlEstimator kl_estimator = KlEstimator::K3;
   KlMode kl_mode = KlMode::Loss;
   LossType loss_type = LossType::TokenMean;
+  PolicyLossMode loss_mode = PolicyLossMode::Vanilla;  // verl policy_loss.loss_mode; cispo = MiniMax-M1
+  ImportanceSamplingLevel importance_sampling_level = ImportanceSamplingLevel::Token;  // TRL; sequence = GSPO
   int max_completion_length = 512;      // L: Dr.GRPO's constant normaliser (TRL max_completion_length)
   int num_iterations = 1;               // mu: passes over each rollout batch (TRL `num_iterations`, verl ppo_epochs)
   double tis_cap = 0.0;                 // truncated importance weight min(pi_old/pi_rollout, cap) on the PG loss; 0 = off
@@ -86,6 +110,13 @@ struct RlConfig {
     v("kl_estimator", kl_estimator, "per-token KL estimator k1, k2 or k3");
     v("kl_mode", kl_mode, "where the KL goes: loss, reward or none");
     v("loss_type", loss_type, "token loss aggregation: token_mean, seq_mean_token_mean, seq_mean_token_sum, dr_grpo");
+    v("loss_mode", loss_mode,
+      "grpo policy-gradient term: vanilla (PPO clip; clipped tokens get no gradient) or cispo (clipped, detached IS "
+      "weight times A * logp: every token keeps a gradient; the weight's bounds are 1 - epsilon and 1 + epsilon_high: "
+      "set epsilon 1 for no lower bound, and epsilon_high yourself)");
+    v("importance_sampling_level", importance_sampling_level,
+      "ratio the clip acts on: token, or sequence (GSPO: exp of the mean token log-ratio of the response, for every "
+      "token; the clip ranges must then be tiny, the GSPO paper uses epsilon 3e-4, epsilon_high 4e-4)");
     v("max_completion_length", max_completion_length, "generation budget L; dr_grpo divides by N_seq * L");
     v("num_iterations", num_iterations, "passes over each rollout batch (mu; verl ppo_epochs), each one optimizer step per mini-batch");
     v("tis_cap", tis_cap, "truncated importance correction cap for pi_old/pi_rollout; 0 = off");

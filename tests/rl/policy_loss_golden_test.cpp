@@ -1,5 +1,6 @@
 // Golden test: our losses and gradients against PyTorch autograd of an independent padded-tensor implementation
-// (tests/rl/torch_policy_loss.py, written from verl's core_algos and algorithms.md), for every loss_type and Kimi.
+// (tests/rl/torch_policy_loss.py, written from verl's core_algos and algorithms.md), for every loss_type and Kimi,
+// and for GSPO (sequence-level ratio) and CISPO.
 #include <gtest/gtest.h>
 #include "tests/require.h"
 
@@ -42,6 +43,49 @@ json batch_json(const Batch& b) {
   return j;
 }
 
+// Runs every config on its own random batch (in order, from one Rng) through our loss and the PyTorch script, and
+// compares loss and gradient. Returns each case's stats, so the caller can check that the data reached the clips.
+std::vector<LossStats> compare_with_torch(const std::vector<RlConfig>& cfgs, uint64_t seed, double spread) {
+  Rng rng(seed);
+  std::vector<Batch> batches;
+  json cases = json::array();
+  for (const RlConfig& c : cfgs) {
+    batches.push_back(random_batch(rng, 8, 10, spread));
+    cases.push_back({{"config", config_to_json(c)}, {"batch", batch_json(batches.back())}});
+  }
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string in = (dir / ("rl_golden_in_" + std::to_string(::getpid()) + ".json")).string();
+  const std::string out = (dir / ("rl_golden_out_" + std::to_string(::getpid()) + ".json")).string();
+  write_file_atomic(in, cases.dump());
+  const std::string cmd = std::string(REASONRL_PYTHON) + " " + REASONRL_SOURCE_DIR + "/tests/rl/torch_policy_loss.py " + in + " " + out;
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const json res = json::parse(read_file(out));
+  std::filesystem::remove(in);
+  std::filesystem::remove(out);
+  EXPECT_EQ(res.size(), cfgs.size());
+  std::vector<LossStats> stats;
+  for (size_t i = 0; i < cfgs.size() && i < res.size(); ++i) {
+    const RlConfig& c = cfgs[i];
+    const Batch& b = batches[i];
+    const std::string name = std::string(enum_to_string(c.algorithm)) + "/" + enum_to_string(c.loss_type) + "/" +
+                             enum_to_string(c.loss_mode) + "/" + enum_to_string(c.importance_sampling_level) + " case " +
+                             std::to_string(i);
+    const LossNormalizer norm = make_loss_normalizer(c, count_tokens(b.mask, b.offsets));
+    std::vector<float> g(b.n_tok());
+    LossStats st;
+    const double loss = compute_loss(c, b.inputs(), norm, g, &st);
+    const double tl = res[i]["loss"].get<double>();
+    EXPECT_NEAR(loss, tl, 1e-9 * (1 + std::abs(tl))) << name;
+    for (int64_t s = 0; s < b.n_seq(); ++s)
+      for (int64_t t = b.offsets[s]; t < b.offsets[s + 1]; ++t) {
+        const double want = res[i]["grad"][s][t - b.offsets[s]].get<double>();
+        EXPECT_NEAR(g[t], want, 1e-6 * std::abs(want) + 1e-9) << name << " seq " << s << " token " << t;
+      }
+    stats.push_back(st);
+  }
+  return stats;
+}
+
 TEST(PolicyLossGolden, MatchesTorchAutograd) {
   REASONRL_REQUIRE_OR_SKIP(have_torch(), std::string(REASONRL_PYTHON) + " with torch is not available");
   std::vector<RlConfig> cfgs;
@@ -65,45 +109,51 @@ TEST(PolicyLossGolden, MatchesTorchAutograd) {
   kimi.kimi_tau = 0.3;
   cfgs.push_back(kimi);
 
-  Rng rng(31337);
-  std::vector<Batch> batches;
-  json cases = json::array();
-  for (const RlConfig& c : cfgs) {
-    batches.push_back(random_batch(rng, 8, 10, 0.8));  // spread 0.8: many ratios beyond every clip
-    cases.push_back({{"config", config_to_json(c)}, {"batch", batch_json(batches.back())}});
-  }
-  const auto dir = std::filesystem::temp_directory_path();
-  const std::string in = (dir / ("rl_golden_in_" + std::to_string(::getpid()) + ".json")).string();
-  const std::string out = (dir / ("rl_golden_out_" + std::to_string(::getpid()) + ".json")).string();
-  write_file_atomic(in, cases.dump());
-  const std::string cmd = std::string(REASONRL_PYTHON) + " " + REASONRL_SOURCE_DIR + "/tests/rl/torch_policy_loss.py " + in + " " + out;
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  const json res = json::parse(read_file(out));
-  std::filesystem::remove(in);
-  std::filesystem::remove(out);
-  ASSERT_EQ(res.size(), cfgs.size());
+  const std::vector<LossStats> st = compare_with_torch(cfgs, 31337, 0.8);  // spread 0.8: many ratios beyond every clip
   LossStats reached;  // over the dual-clip cases: the data must reach every clip, or the comparison proves little
-  for (size_t i = 0; i < cfgs.size(); ++i) {
-    const RlConfig& c = cfgs[i];
-    const Batch& b = batches[i];
-    const std::string name = std::string(enum_to_string(c.algorithm)) + "/" + enum_to_string(c.loss_type) + " case " + std::to_string(i);
-    const LossNormalizer norm = make_loss_normalizer(c, count_tokens(b.mask, b.offsets));
-    std::vector<float> g(b.n_tok());
-    LossStats st;
-    const double loss = compute_loss(c, b.inputs(), norm, g, &st);
-    const double tl = res[i]["loss"].get<double>();
-    EXPECT_NEAR(loss, tl, 1e-9 * (1 + std::abs(tl))) << name;
-    for (int64_t s = 0; s < b.n_seq(); ++s)
-      for (int64_t t = b.offsets[s]; t < b.offsets[s + 1]; ++t) {
-        const double want = res[i]["grad"][s][t - b.offsets[s]].get<double>();
-        EXPECT_NEAR(g[t], want, 1e-6 * std::abs(want) + 1e-9) << name << " seq " << s << " token " << t;
-      }
-    if (c.algorithm == Algorithm::Grpo && c.delta > 0) reached += st;
-  }
+  for (size_t i = 0; i < st.size(); ++i)
+    if (cfgs[i].algorithm == Algorithm::Grpo && cfgs[i].delta > 0) reached += st[i];
   EXPECT_GT(reached.dual_clip, 0.0);
   EXPECT_GT(reached.clip_low, 0.0);
   EXPECT_GT(reached.clip_high, 0.0);
   EXPECT_GT(reached.tis_truncated, 0.0);
+}
+
+// GSPO (importance_sampling_level sequence) and CISPO (loss_mode cispo), alone and together, with every loss_type and
+// with the KL term, TIS and (GSPO) the dual clip.
+TEST(PolicyLossGolden, GspoAndCispoMatchTorchAutograd) {
+  REASONRL_REQUIRE_OR_SKIP(have_torch(), std::string(REASONRL_PYTHON) + " with torch is not available");
+  std::vector<RlConfig> cfgs;
+  for (auto lt : {LossType::TokenMean, LossType::SeqMeanTokenMean, LossType::SeqMeanTokenSum, LossType::DrGrpo}) {
+    for (int v = 0; v < 5; ++v) {
+      RlConfig c;
+      c.loss_type = lt;
+      c.max_completion_length = 12;
+      if (v <= 1) {  // GSPO; clip ranges that a spread-0.8 batch's sequence ratios straddle
+        c.importance_sampling_level = ImportanceSamplingLevel::Sequence;
+        c.epsilon = 0.1;
+        c.epsilon_high = 0.15;
+        if (v == 1) { c.delta = 1.5; c.beta = 0.05; c.tis_cap = 1.5; }
+      } else {  // CISPO
+        c.loss_mode = PolicyLossMode::Cispo;
+        c.epsilon = v == 2 ? 1.0 : 0.2;  // 1: no lower bound (the paper's setting)
+        c.epsilon_high = 0.28;
+        if (v == 3) { c.beta = 0.05; c.kl_estimator = KlEstimator::K2; c.tis_cap = 1.5; }
+        if (v == 4) { c.importance_sampling_level = ImportanceSamplingLevel::Sequence; c.epsilon = 0.1; c.epsilon_high = 0.15; }
+      }
+      cfgs.push_back(c);
+    }
+  }
+  const std::vector<LossStats> st = compare_with_torch(cfgs, 4242, 0.8);
+  LossStats gspo, cispo;  // the data must reach both clips of each mode, and leave tokens inside them
+  for (size_t i = 0; i < st.size(); ++i)
+    (cfgs[i].loss_mode == PolicyLossMode::Cispo ? cispo : gspo) += st[i];
+  for (const LossStats* r : {&gspo, &cispo}) {
+    EXPECT_GT(r->clip_low, 0.0);
+    EXPECT_GT(r->clip_high, 0.0);
+    EXPECT_GT(r->tokens - r->clip_low - r->clip_high - r->dual_clip, 0.0);
+  }
+  EXPECT_GT(gspo.dual_clip, 0.0);
 }
 
 }  // namespace

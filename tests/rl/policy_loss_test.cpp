@@ -1,5 +1,5 @@
 // Tests for the GRPO-family token loss: gradients against finite differences, policy == reference, clip-higher,
-// dual clip, truncated importance correction, KL estimators, shape and NaN errors.
+// dual clip, truncated importance correction, KL estimators, GSPO's sequence ratio, CISPO, shape and NaN errors.
 #include "rl/core/policy_loss.h"
 
 #include <gtest/gtest.h>
@@ -217,6 +217,186 @@ TEST(PolicyLoss, TruncatedImportanceWeightScalesThePolicyGradientTerm) {
   r = one_token(c, 1.0, 1.0, std::exp(1.0), 5.0);
   EXPECT_NEAR(r.first, -2.0 + 0.5 * 0.5, 1e-6);
   EXPECT_NEAR(r.second, -2.0 + 0.5 * 1.0, 1e-6);
+}
+
+// Moves old_logp of whole sequences so that no sequence's mean log-ratio (GSPO) sits within `margin` of a kink.
+Batch seq_away_from_kinks(Batch b, const RlConfig& c) {
+  const double margin = 5e-3;
+  const double kinks[] = {std::log(1 - c.epsilon), std::log(1 + c.epsilon_high), c.delta > 0 ? std::log(c.delta) : 1e9};
+  for (int64_t s = 0; s < b.n_seq(); ++s) {
+    for (int it = 0; it < 4; ++it) {
+      double sum = 0, n = 0;
+      for (int64_t t = b.offsets[s]; t < b.offsets[s + 1]; ++t)
+        if (b.mask[t] != 0) sum += double(b.logp[t]) - b.old_logp[t], n += 1;
+      if (n == 0) continue;
+      for (double k : kinks)
+        if (std::abs(sum / n - k) < margin)
+          for (int64_t t = b.offsets[s]; t < b.offsets[s + 1]; ++t) b.old_logp[t] -= static_cast<float>(3 * margin);
+    }
+  }
+  return b;
+}
+
+TEST(PolicyLoss, GspoGradientMatchesFiniteDifferences) {
+  // The sequence ratio couples the tokens of a sequence: a finite difference on one token moves every token's loss.
+  Rng rng(77);
+  for (auto lt : {LossType::TokenMean, LossType::SeqMeanTokenMean, LossType::SeqMeanTokenSum, LossType::DrGrpo}) {
+    for (int variant = 0; variant < 3; ++variant) {
+      RlConfig c;
+      c.importance_sampling_level = ImportanceSamplingLevel::Sequence;
+      c.loss_type = lt;
+      c.max_completion_length = 16;
+      c.epsilon = 0.05;
+      c.epsilon_high = 0.08;
+      if (variant == 1) { c.beta = 0.2; c.kl_estimator = KlEstimator::K3; c.tis_cap = 1.5; }
+      if (variant == 2) { c.delta = 1.3; c.beta = 0.1; c.kl_estimator = KlEstimator::K2; }
+      const std::string what = std::string("gspo ") + enum_to_string(lt) + " variant " + std::to_string(variant);
+      const Batch b = seq_away_from_kinks(random_batch(rng, 7, 9, 0.15), c);
+      LossStats st;
+      std::vector<float> g(b.n_tok());
+      compute_loss(c, b.inputs(), make_loss_normalizer(c, count_tokens(b.mask, b.offsets)), g, &st);
+      EXPECT_GT(st.tokens - st.clip_low - st.clip_high - st.dual_clip, 0.0) << what << ": no sequence inside the clip";
+      check_against_finite_differences(c, b, what.c_str());
+    }
+  }
+}
+
+TEST(PolicyLoss, CispoGradientMatchesFiniteDifferencesWithTheWeightHeldFixed) {
+  // CISPO's weight sg(clip(pi/pi_old)) is detached, so its gradient is d loss / d logp with the weight constant. The
+  // weight is a function of logp - old_logp (and TIS of old_logp - rollout_logp): moving logp, old_logp and
+  // rollout_logp of a token together by h keeps every weight and changes the loss only through logp itself.
+  Rng rng(99);
+  for (int variant = 0; variant < 4; ++variant) {
+    RlConfig c;
+    c.loss_mode = PolicyLossMode::Cispo;
+    c.loss_type = variant % 2 ? LossType::SeqMeanTokenMean : LossType::TokenMean;
+    c.epsilon = variant == 0 ? 1.0 : 0.2;
+    c.epsilon_high = 0.28;
+    if (variant == 2) { c.beta = 0.2; c.kl_estimator = KlEstimator::K3; c.tis_cap = 1.5; }
+    if (variant == 3) c.importance_sampling_level = ImportanceSamplingLevel::Sequence;
+    const Batch b = random_batch(rng, 7, 9, 0.6);
+    const LossNormalizer norm = make_loss_normalizer(c, count_tokens(b.mask, b.offsets));
+    std::vector<float> g(b.n_tok()), scratch(b.n_tok());
+    LossStats st;
+    compute_loss(c, b.inputs(), norm, g, &st);
+    EXPECT_GT(st.clip_high + st.clip_low, 0.0) << variant;  // the data reaches a clip: those tokens must keep a gradient
+    Batch p = b;
+    int checked = 0;
+    for (int64_t t = 0; t < b.n_tok(); ++t) {
+      const double h = 1.0 / 1024;  // a power of two: the shifted log-ratios stay equal up to float rounding
+      auto shifted = [&](double d) {
+        p.logp[t] = static_cast<float>(b.logp[t] + d);
+        p.old_logp[t] = static_cast<float>(b.old_logp[t] + d);
+        p.rollout_logp[t] = static_cast<float>(b.rollout_logp[t] + d);
+        return compute_loss(c, p.inputs(), norm, scratch);
+      };
+      const double fd = (shifted(h) - shifted(-h)) / (2 * h);
+      shifted(0);
+      EXPECT_NEAR(g[t], fd, 2e-4 * std::abs(fd) + 1e-7) << "cispo variant " << variant << " token " << t;
+      checked += b.mask[t] != 0 && g[t] != 0;
+    }
+    EXPECT_EQ(checked, static_cast<int>(count_tokens(b.mask, b.offsets).tokens)) << "every unmasked token has a gradient";
+  }
+}
+
+TEST(PolicyLoss, SequenceLevelEqualsTokenLevelWhenEveryTokenOfASequenceHasTheSameRatio) {
+  // Per sequence one log-ratio for all its tokens: the geometric mean is that ratio, and (s / n_s) * n_s * dpg/ds is
+  // the token gradient, inside and beyond the clips, for every loss_type.
+  Rng rng(11);
+  Batch b = random_batch(rng, 24, 8, 0.0);
+  for (int64_t s = 0; s < b.n_seq(); ++s) {
+    const double lr = 0.5 * rng.normal();  // some beyond 1 + epsilon_high, some below 1 - epsilon
+    for (int64_t t = b.offsets[s]; t < b.offsets[s + 1]; ++t) b.old_logp[t] = static_cast<float>(b.logp[t] - lr);
+  }
+  for (auto lt : {LossType::TokenMean, LossType::SeqMeanTokenMean, LossType::SeqMeanTokenSum, LossType::DrGrpo}) {
+    RlConfig tok;
+    tok.loss_type = lt;
+    tok.beta = 0.1;
+    tok.delta = 2.0;
+    RlConfig seq = tok;
+    seq.importance_sampling_level = ImportanceSamplingLevel::Sequence;
+    const LossNormalizer norm = make_loss_normalizer(tok, count_tokens(b.mask, b.offsets));
+    LossStats st_t, st_s;
+    std::vector<float> gt(b.n_tok()), gs(b.n_tok());
+    const double lt_ = compute_loss(tok, b.inputs(), norm, gt, &st_t);
+    const double ls_ = compute_loss(seq, b.inputs(), norm, gs, &st_s);
+    EXPECT_NEAR(lt_, ls_, 1e-6 * (1 + std::abs(lt_))) << enum_to_string(lt);
+    for (int64_t t = 0; t < b.n_tok(); ++t) EXPECT_NEAR(gt[t], gs[t], 1e-5 * std::abs(gt[t]) + 1e-9) << enum_to_string(lt) << " token " << t;
+    EXPECT_EQ(st_t.clip_low + st_t.clip_high, st_s.clip_low + st_s.clip_high);
+    EXPECT_GT(st_t.clip_low + st_t.clip_high, 0.0);
+    EXPECT_GT(st_t.tokens - st_t.clip_low - st_t.clip_high - st_t.dual_clip, 0.0);
+  }
+}
+
+TEST(PolicyLoss, SequenceLevelDiffersFromTokenLevelAndSpreadsTheGradientOverTheSequence) {
+  // One sequence, A = 1, token ratios e^0.3 = 1.35 and e^-0.3 = 0.74, epsilon 0.2, token_mean over 2 tokens.
+  // token:    token 0 is clipped (1.35 > 1.2, A > 0): gradient 0; token 1 unclipped: -A * 0.74 / 2.
+  // sequence: s = exp(mean(0.3, -0.3)) = 1, inside the clip; d loss / d logp_t = (s / 2) * 2 * (-A) / 2 = -0.5 each.
+  Batch b;
+  b.add_sequence({-1.0f, -1.0f}, {-1.3f, -0.7f}, {-1.0f, -1.0f}, {-1.0f, -1.0f}, {1, 1}, 1.0f);
+  RlConfig tok;
+  RlConfig seq;
+  seq.importance_sampling_level = ImportanceSamplingLevel::Sequence;
+  const LossNormalizer norm = make_loss_normalizer(tok, count_tokens(b.mask, b.offsets));
+  std::vector<float> g(2);
+  LossStats st;
+  double l = policy_loss(tok, b.inputs(), norm, g, &st);
+  EXPECT_EQ(g[0], 0.0f);
+  EXPECT_NEAR(g[1], -std::exp(-0.3) / 2, 1e-6);
+  EXPECT_EQ(st.clip_high, 1.0);
+  EXPECT_NEAR(l, -(1.2 + std::exp(-0.3)) / 2, 1e-6);
+  st = LossStats{};
+  l = policy_loss(seq, b.inputs(), norm, g, &st);
+  EXPECT_NEAR(g[0], -0.5, 1e-6);
+  EXPECT_NEAR(g[1], -0.5, 1e-6);
+  EXPECT_EQ(st.clip_high + st.clip_low, 0.0);
+  EXPECT_NEAR(st.ratio_mean(), 1.0, 1e-6);
+  EXPECT_NEAR(l, -1.0, 1e-6);
+  // With the sequence ratio beyond the clip (old lowered by 0.3 on both tokens: s = e^0.3), both tokens lose it.
+  Batch c = b;
+  c.old_logp = {-1.6f, -1.0f};
+  st = LossStats{};
+  policy_loss(seq, c.inputs(), norm, g, &st);
+  EXPECT_EQ(g[0], 0.0f);
+  EXPECT_EQ(g[1], 0.0f);
+  EXPECT_EQ(st.clip_high, 2.0);
+  // A masked token takes no part in the mean: its log-ratio does not move s, and it gets no gradient.
+  Batch m;
+  m.add_sequence({-1.0f, -1.0f, -1.0f}, {-1.3f, -0.7f, -5.0f}, {-1, -1, -1}, {-1, -1, -1}, {1, 1, 0}, 1.0f);
+  std::vector<float> gm(3);
+  policy_loss(seq, m.inputs(), make_loss_normalizer(seq, count_tokens(m.mask, m.offsets)), gm);
+  EXPECT_NEAR(gm[0], -0.5, 1e-6);
+  EXPECT_NEAR(gm[1], -0.5, 1e-6);
+  EXPECT_EQ(gm[2], 0.0f);
+}
+
+TEST(PolicyLoss, CispoKeepsTheGradientOfTokensThePpoClipDrops) {
+  RlConfig ppo;  // epsilon = epsilon_high = 0.2
+  RlConfig cispo;
+  cispo.loss_mode = PolicyLossMode::Cispo;
+  // A > 0, ratio 1.5 > 1.2: PPO cuts the gradient; CISPO's weight is clipped to 1.2 and the gradient is -1.2 * A.
+  EXPECT_EQ(one_token(ppo, 1.5, 1.0).second, 0.0);
+  EXPECT_NEAR(one_token(cispo, 1.5, 1.0).second, -1.2, 1e-6);
+  EXPECT_NEAR(one_token(cispo, 1.5, 2.0).second, -2.4, 1e-6);
+  // A < 0, ratio 0.5 < 0.8: PPO cuts it; CISPO: -0.8 * A = 0.8, and with epsilon 1 (no lower bound) -0.5 * A = 0.5.
+  EXPECT_EQ(one_token(ppo, 0.5, -1.0).second, 0.0);
+  EXPECT_NEAR(one_token(cispo, 0.5, -1.0).second, 0.8, 1e-6);
+  RlConfig no_low = cispo;
+  no_low.epsilon = 1.0;
+  EXPECT_NEAR(one_token(no_low, 0.5, -1.0).second, 0.5, 1e-6);
+  // Inside the clip both give -ratio * A; the loss values differ: CISPO's is -ratio * A * logp (logp = -1 + log 1.1).
+  EXPECT_NEAR(one_token(cispo, 1.1, 1.0).second, one_token(ppo, 1.1, 1.0).second, 1e-6);
+  EXPECT_NEAR(one_token(cispo, 1.1, 1.0).first, -1.1 * (-1.0 + std::log(1.1)), 1e-6);
+  // The clip counters count clipped weights, whatever the sign of A (A < 0 at ratio 1.5: PPO's pessimistic branch).
+  Batch b;
+  b.add_sequence({static_cast<float>(std::log(1.5)), static_cast<float>(std::log(0.5)), static_cast<float>(std::log(1.1))},
+                 {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, -1.0f);
+  LossStats st;
+  std::vector<float> g(3);
+  policy_loss(cispo, b.inputs(), make_loss_normalizer(cispo, count_tokens(b.mask, b.offsets)), g, &st);
+  EXPECT_EQ(st.clip_high, 1.0);
+  EXPECT_EQ(st.clip_low, 1.0);
+  for (float x : g) EXPECT_GT(x, 0.0f);  // A < 0: every token is pushed down, none is dropped
 }
 
 TEST(PolicyLoss, MissingOrMisshapenInputsAreFormatErrors) {

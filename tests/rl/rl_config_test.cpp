@@ -27,6 +27,8 @@ TEST(RlConfig, UnknownModesListTheValidOnes) {
       {R"({"scale_rewards": "true"})", "group, batch, none"},
       {R"({"advantage_estimator": "gae"})", "grpo, rloo, reinforce_pp"},
       {R"({"algorithm": "ppo"})", "grpo, kimi"},
+      {R"({"loss_mode": "gspo"})", "vanilla, cispo"},
+      {R"({"importance_sampling_level": "seq"})", "token, sequence"},
   };
   for (const auto& k : cases) {
     const std::string msg = error_of(k.json);
@@ -43,6 +45,13 @@ TEST(RlConfig, InvalidValuesNameTheKey) {
   EXPECT_NE(error_of(R"({"max_num_gen_batches": 0})").find("max_num_gen_batches"), std::string::npos);
   EXPECT_NE(error_of(R"({"bogus": 0})").find("num_generations"), std::string::npos);  // unknown key lists valid keys
   EXPECT_EQ(error_of(R"({"delta": 3.0, "epsilon_high": 0.28, "loss_type": "dr_grpo"})"), "");
+  // epsilon 1 (no lower bound) only for CISPO; CISPO has no dual clip; Kimi has neither mode
+  EXPECT_NE(error_of(R"({"epsilon": 1.0})").find("epsilon"), std::string::npos);
+  EXPECT_EQ(error_of(R"({"epsilon": 1.0, "epsilon_high": 5.0, "loss_mode": "cispo"})"), "");
+  EXPECT_NE(error_of(R"({"delta": 3.0, "loss_mode": "cispo"})").find("delta"), std::string::npos);
+  EXPECT_NE(error_of(R"({"algorithm": "kimi", "loss_mode": "cispo"})").find("loss_mode"), std::string::npos);
+  EXPECT_NE(error_of(R"({"algorithm": "kimi", "importance_sampling_level": "sequence"})").find("importance_sampling_level"), std::string::npos);
+  EXPECT_EQ(error_of(R"({"importance_sampling_level": "sequence", "epsilon": 3e-4, "epsilon_high": 4e-4})"), "");
 }
 
 TEST(RlConfig, RoundTripAndHelpers) {
@@ -54,13 +63,22 @@ TEST(RlConfig, RoundTripAndHelpers) {
   RlConfig b;
   config_apply_json(b, config_to_json(a), "test");
   EXPECT_EQ(config_to_json(a).dump(), config_to_json(b).dump());
+  RlConfig g;  // the GRPO-only modes
+  g.loss_mode = PolicyLossMode::Cispo;
+  g.importance_sampling_level = ImportanceSamplingLevel::Sequence;
+  RlConfig h;
+  config_apply_json(h, config_to_json(g), "test");
+  EXPECT_EQ(h.loss_mode, PolicyLossMode::Cispo);
+  EXPECT_EQ(h.importance_sampling_level, ImportanceSamplingLevel::Sequence);
   EXPECT_TRUE(needs_reference(a));
   a.kl_mode = KlMode::None;
   EXPECT_FALSE(needs_reference(a));
   EXPECT_FALSE(needs_rollout_logp(a));
   a.tis_cap = 2;
   EXPECT_TRUE(needs_rollout_logp(a));
-  EXPECT_FALSE(needs_reference(RlConfig{}));  // TRL default beta = 0: no reference model
+  EXPECT_FALSE(needs_reference(RlConfig{}));
+  EXPECT_EQ(RlConfig{}.loss_mode, PolicyLossMode::Vanilla);  // the defaults keep the PPO clip on token ratios
+  EXPECT_EQ(RlConfig{}.importance_sampling_level, ImportanceSamplingLevel::Token);  // TRL default beta = 0: no reference model
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 """torch_policy_loss.py: an independent PyTorch implementation of our RL losses, on padded [S, L] tensors,
-written from verl's core_algos (compute_policy_loss vanilla, kl_penalty, agg_loss) and algorithms.md §1.2 (Kimi).
+written from verl's core_algos (compute_policy_loss vanilla, gspo and cispo, kl_penalty, agg_loss) and algorithms.md
+§1.2 (Kimi) / §5.6 (GSPO, CISPO).
 Gradients come from autograd. Usage: torch_policy_loss.py IN.json OUT.json (used by policy_loss_golden_test)."""
 import json
 import sys
@@ -41,15 +42,26 @@ def grpo(c, x):
     logp = padded(x["logp"]).requires_grad_(True)
     old, ref, roll, mask = padded(x["old_logp"]), padded(x["ref_logp"]), padded(x["rollout_logp"]), padded(x["mask"])
     A = torch.tensor(x["adv"], dtype=torch.float64)[:, None].expand_as(mask)
-    ratio = torch.exp(torch.clamp(logp - old, -20.0, 20.0))
-    pg1 = -A * ratio
-    pg2 = -A * torch.clamp(ratio, 1 - c["epsilon"], 1 + c["epsilon_high"])
-    clip1 = torch.maximum(pg1, pg2)
-    if c["delta"] > 0:
-        pg3 = -A * c["delta"]
-        pg = torch.where(A < 0, torch.minimum(pg3, clip1), clip1)
+    log_ratio = logp - old
+    if c.get("importance_sampling_level", "token") == "sequence":
+        # GSPO (TRL importance_sampling_level="sequence", verl gspo): the mean token log-ratio of the response,
+        # broadcast to its tokens; autograd carries 1/|y| of the gradient to every token.
+        seq = (log_ratio * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
+        log_ratio = seq[:, None].expand_as(mask)
+    ratio = torch.exp(torch.clamp(log_ratio, -20.0, 20.0))
+    if c.get("loss_mode", "vanilla") == "cispo":
+        # CISPO (MiniMax-M1 / verl compute_policy_loss_cispo): detached clipped IS weight times A * logp.
+        w_is = torch.clamp(ratio, 1 - c["epsilon"], 1 + c["epsilon_high"]).detach()
+        pg = -A * w_is * logp
     else:
-        pg = clip1
+        pg1 = -A * ratio
+        pg2 = -A * torch.clamp(ratio, 1 - c["epsilon"], 1 + c["epsilon_high"])
+        clip1 = torch.maximum(pg1, pg2)
+        if c["delta"] > 0:
+            pg3 = -A * c["delta"]
+            pg = torch.where(A < 0, torch.minimum(pg3, clip1), clip1)
+        else:
+            pg = clip1
     if c["tis_cap"] > 0:
         w = torch.clamp(torch.exp(old - roll), max=c["tis_cap"]).detach()
         pg = pg * w
