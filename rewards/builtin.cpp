@@ -108,20 +108,16 @@ class AccuracyReward final : public Reward {
     return s;
   }
   RewardScore score(const RewardInput& in) const {
-    const auto part = accuracy_answer_part(in.response, o_);
-    if (!part) return verdict(false);  // require_think_close and no </think>
-    const std::string_view text = *part;
     if (in.task == "countdown") {
+      const auto part = accuracy_answer_part(in.response, o_);
+      if (!part) return verdict(false);  // require_think_close and no </think>
       std::vector<int64_t> nums;
       int64_t target = 0;
       RewardScore s;
       if (!countdown_problem(in, nums, target, s.error)) return s;
-      return verdict(check_countdown(text, nums, target).correct);
+      return verdict(check_countdown(*part, nums, target).correct);
     }
-    VerifyOptions vo;
-    vo.float_rounding = o_.float_rounding;
-    vo.extraction = o_.extraction;
-    const Verdict v = math_verify(in.gold, text, vo);
+    const Verdict v = accuracy_verdict(in.gold, in.response, o_);
     if (v == Verdict::GoldUnparseable) return RewardScore{};  // not applicable: never a reward
     return verdict(v == Verdict::Equal);
   }

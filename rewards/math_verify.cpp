@@ -116,22 +116,22 @@ std::string canonical_unit(std::string w, const std::string& power) {
   return w + power;
 }
 
-// Units dropped from an answer, recorded so that two answers with different units are not found equal.
-thread_local std::vector<std::string>* g_units = nullptr;
-void record_unit(const std::string& words, const std::string& power) {
-  if (!g_units) return;
+// Units dropped from an answer, recorded (when `units` is given) so that two answers with different units are not
+// found equal.
+void record_unit(const std::string& words, const std::string& power, std::vector<std::string>* units) {
+  if (!units) return;
   std::string w;
   for (char c : words + " ") {
     if (is_alpha(c)) {
       w += c;
     } else if (!w.empty()) {
-      if (w != "sq" && w != "square" && w != "cubic") g_units->push_back(canonical_unit(w, power));
+      if (w != "sq" && w != "square" && w != "cubic") units->push_back(canonical_unit(w, power));
       w.clear();
     }
   }
 }
 
-void handle_text_commands(std::string& s) {
+void handle_text_commands(std::string& s, std::vector<std::string>* units) {
   static const char* kCmds[] = {"\\textnormal", "\\textbf", "\\textrm", "\\textit", "\\text", "\\mbox", "\\mathrm"};
   struct Piece {
     size_t b, e;
@@ -185,7 +185,7 @@ void handle_text_commands(std::string& s) {
         if (at + 1 < s.size() && is_digit(s[at + 1])) power = "^" + s.substr(at + 1, 1), at += 2;
         else if (s.compare(at, 4, "^{2}") == 0 || s.compare(at, 4, "^{3}") == 0) power = "^" + s.substr(at + 2, 1), at += 4;
       }
-      record_unit(inner, power);
+      record_unit(inner, power, units);
       out += " ";
     } else {
       out += "\\text{" + inner + "}";
@@ -261,7 +261,7 @@ void brace_short_args(std::string& s) {
 }
 
 // Drops unit words written after a number ("35 cm", "125 miles").
-void strip_unit_words(std::string& s) {
+void strip_unit_words(std::string& s, std::vector<std::string>* units) {
   static const std::vector<std::string> kUnits = {
       "cm", "mm", "km", "kg", "mg", "ml", "meters", "meter", "metres", "miles", "mile", "feet", "foot", "ft", "inches", "inch",
       "hours", "hour", "hrs", "minutes", "minute", "mins", "min", "seconds", "second", "sec", "days", "day", "weeks", "years",
@@ -290,7 +290,7 @@ void strip_unit_words(std::string& s) {
           if (k + 1 < s.size() && is_digit(s[k + 1])) power = "^" + s.substr(k + 1, 1), k += 2;
           else if (s.compare(k, 4, "^{2}") == 0 || s.compare(k, 4, "^{3}") == 0) power = "^" + s.substr(k + 2, 1), k += 4;
         }
-        record_unit(w, power);
+        record_unit(w, power, units);
         // "sq ft", "square meters"
         i = k;
         continue;
@@ -333,10 +333,8 @@ void repeating_decimals(std::string& s) {
   }
 }
 
-}  // namespace
-
-// Normalises an extracted answer to the dialect parse_math reads.
-std::string normalize_answer(std::string s) {
+// Normalises an extracted answer to the dialect parse_math reads; the unit words it drops go to `units` when given.
+std::string normalize(std::string s, std::vector<std::string>* units) {
   if (s.size() > kMaxAnswer * 4) s.resize(kMaxAnswer * 4);
   // Double-escaped commands from JSON/Python sources: "\\frac" -> "\frac" (a run of exactly two backslashes before
   // 2+ letters); "\\\end" stays a row break followed by \end; "\\\\" (an escaped row break) -> "\\".
@@ -425,10 +423,10 @@ std::string normalize_answer(std::string s) {
   replace_all(s, "=<", "<=");
   replace_cmd(s, "\\emptyset", "\\{\\}");
   replace_cmd(s, "\\varnothing", "\\{\\}");
-  handle_text_commands(s);
+  handle_text_commands(s, units);
   repeating_decimals(s);
   brace_short_args(s);
-  strip_unit_words(s);
+  strip_unit_words(s, units);
   s = trim(s);
   // Trailing punctuation.
   while (!s.empty() && (s.back() == '.' || s.back() == ',' || s.back() == ';' || s.back() == '!' || s.back() == ':' || is_space(s.back()))) {
@@ -439,6 +437,10 @@ std::string normalize_answer(std::string s) {
   while (!s.empty() && (s[0] == '=' || s[0] == ':' || is_space(s[0]))) s.erase(0, 1);
   return s;
 }
+
+}  // namespace
+
+std::string normalize_answer(std::string s) { return normalize(std::move(s), nullptr); }
 
 namespace {
 
@@ -1103,9 +1105,7 @@ Parsed parse_candidate(const Candidate& c) {
   } else if (thousands_number(t)) {
     t.erase(std::remove_if(t.begin(), t.end(), [](char ch) { return ch == ',' || ch == ' '; }), t.end());
   }
-  g_units = &p.units;
-  p.text = normalize_answer(t);
-  g_units = nullptr;
+  p.text = normalize(t, &p.units);
   std::sort(p.units.begin(), p.units.end());
   if (p.text.empty()) return p;
   if (c.plain) {
@@ -1134,6 +1134,22 @@ std::optional<std::string_view> accuracy_answer_part(std::string_view text, cons
   size_t b = text.size() - n;
   while (b < text.size() && (static_cast<unsigned char>(text[b]) & 0xC0) == 0x80) ++b;
   return text.substr(b);
+}
+
+Verdict accuracy_verdict(std::string_view gold, std::string_view response, const AccuracyOptions& o,
+                         VerifyExplanation* why) {
+  const auto part = accuracy_answer_part(response, o);
+  if (!part) {
+    if (why) {
+      *why = {};
+      why->rule = "no_think_close";
+    }
+    return Verdict::NotEqual;
+  }
+  VerifyOptions vo;
+  vo.float_rounding = o.float_rounding;
+  vo.extraction = o.extraction;
+  return math_verify(gold, *part, vo, why);
 }
 
 std::vector<std::string> extract_answer_candidates(std::string_view text, ExtractionMode mode) {
@@ -1312,14 +1328,16 @@ Verdict math_verify(std::string_view gold, std::string_view pred, const VerifyOp
   const Parsed p = first_parsed(candidates(pred, opt.extraction, false));
   if (why) describe(p, why->pred_extracted, why->pred_normalized, why->pred_canonical, why->pred_value);
   if (p.text.empty()) return done(Verdict::NotEqual, "no_answer");
-  if (const auto gt = clock_minutes(gold).has_value() ? clock_minutes(gold) : clock_minutes(g.extracted)) {
+  if (const auto gt = clock_minutes(g.extracted)) {  // extraction keeps a clock time whole
     if (const auto pt = clock_minutes(p.extracted)) return done(*gt == *pt ? Verdict::Equal : Verdict::NotEqual, "clock_time");
   }
   // "15 cm^2" is not "15 mm^2" nor "15 cm^3" (units are dropped for the comparison, but not when both sides differ)
   if (!g.units.empty() && !p.units.empty() && g.units != p.units) return done(Verdict::NotEqual, "units_differ");
   if (compact(g.text) == compact(p.text)) return done(Verdict::Equal, "same_text");
-  if (word_answer(unwrap_text(g.text)) && word_answer(unwrap_text(p.text))) {  // "Paris" = "paris": words, not symbols
-    std::string a = compact(unwrap_text(g.text)), b = compact(unwrap_text(p.text));
+  if (std::string a = unwrap_text(g.text), b = unwrap_text(p.text); word_answer(a) && word_answer(b)) {
+    // "Paris" = "paris": words, not products of symbols
+    a = compact(a);
+    b = compact(b);
     for (auto* x : {&a, &b})
       for (auto& ch : *x) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     return done(a == b ? Verdict::Equal : Verdict::NotEqual, "text");

@@ -45,6 +45,11 @@ inline bool math_equal(std::string_view gold, std::string_view pred, const Verif
 // it is missing; otherwise when an answer follows it), then the last tail_chars bytes (at a code-point boundary).
 std::optional<std::string_view> accuracy_answer_part(std::string_view response, const AccuracyOptions& o);
 
+// The accuracy reward's verdict on a math answer: math_verify(gold, accuracy_answer_part(response)) with the reward's
+// float_rounding and extraction; NotEqual (rule "no_think_close") when require_think_close finds no </think>.
+Verdict accuracy_verdict(std::string_view gold, std::string_view response, const AccuracyOptions& o,
+                         VerifyExplanation* why = nullptr);
+
 // The answer strings extraction yields for `text`, best first (empty = nothing found). Exposed for tests and the CLI.
 std::vector<std::string> extract_answer_candidates(std::string_view text, ExtractionMode mode);
 // The normalisation applied to an extracted answer before parsing (\left/\right, \dfrac, \text{} units, degrees,

@@ -61,16 +61,12 @@ json explanation(const RewardInput& in, const rewards::AccuracyOptions& acc) {
     return j;
   }
   rewards::VerifyExplanation why;
-  const auto part = rewards::accuracy_answer_part(in.response, acc);
-  if (!part) {
-    j["rule"] = "no_think_close";
+  rewards::accuracy_verdict(in.gold, in.response, acc, &why);
+  if (why.rule == "no_think_close") {
+    j["rule"] = why.rule;
     j["verdict"] = "not_equal";
     return j;
   }
-  rewards::VerifyOptions vo;
-  vo.float_rounding = acc.float_rounding;
-  vo.extraction = acc.extraction;
-  rewards::math_verify(in.gold, *part, vo, &why);
   j["gold"] = {{"extracted", why.gold_extracted}, {"normalized", why.gold_normalized},
                {"canonical", why.gold_canonical}, {"value", why.gold_value}};
   j["prediction"] = {{"extracted", why.pred_extracted}, {"normalized", why.pred_normalized},
@@ -96,9 +92,12 @@ void print_explanation(const json& e) {
 void run_score(const rewards::RewardConfig& cfg, const ScoreOptions& o) {
   std::ifstream f(o.input);
   if (!f) throw IoError("cannot open '" + o.input + "'");
-  std::vector<RewardInput> rows;
-  std::vector<std::string> keys;
-  std::vector<int> line_of;
+  struct Row {
+    RewardInput in;
+    std::string key;  // the group key's value
+    int line;
+  };
+  std::vector<Row> rows;
   std::vector<std::pair<int, std::string>> bad;  // (line, why): rows that could not be read
   std::string line;
   for (int ln = 1; std::getline(f, line); ++ln) {
@@ -112,9 +111,8 @@ void run_score(const rewards::RewardConfig& cfg, const ScoreOptions& o) {
       } catch (const std::exception& e) {
         throw FormatError(fmt::format("{}: invalid JSON: {}", where, e.what()));
       }
-      rows.push_back(input_from_row(row, where));
-      keys.push_back(o.group_key.empty() ? std::to_string(ln) : str_field(row, {o.group_key.c_str()}));
-      line_of.push_back(ln);
+      rows.push_back({input_from_row(row, where),
+                      o.group_key.empty() ? std::to_string(ln) : str_field(row, {o.group_key.c_str()}), ln});
     } catch (const FormatError& e) {
       if (o.strict_input) throw;
       bad.emplace_back(ln, e.what());
@@ -127,8 +125,9 @@ void run_score(const rewards::RewardConfig& cfg, const ScoreOptions& o) {
   std::vector<RewardResult> results;
   for (size_t b = 0; b < rows.size();) {
     size_t e = b + 1;
-    while (e < rows.size() && keys[e] == keys[b]) ++e;
-    std::vector<RewardInput> group(rows.begin() + b, rows.begin() + e);
+    while (e < rows.size() && rows[e].key == rows[b].key) ++e;
+    std::vector<RewardInput> group;
+    for (size_t i = b; i < e; ++i) group.push_back(rows[i].in);
     auto r = mgr.score_group(group);
     results.insert(results.end(), r.begin(), r.end());
     b = e;
@@ -139,11 +138,11 @@ void run_score(const rewards::RewardConfig& cfg, const ScoreOptions& o) {
   int correct = 0;
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
-    const json why = o.explain ? explanation(rows[i], cfg.accuracy) : json();
+    const json why = o.explain ? explanation(rows[i].in, cfg.accuracy) : json();
     if (o.jsonl) {
       json j;
       j["row"] = i;
-      j["line"] = line_of[i];
+      j["line"] = rows[i].line;
       j["total"] = r.total;
       j["correct"] = r.correct;
       json c = json::object();
@@ -153,7 +152,7 @@ void run_score(const rewards::RewardConfig& cfg, const ScoreOptions& o) {
       if (o.explain) j["explain"] = why;
       std::cout << j.dump() << "\n";
     } else {
-      std::string s = fmt::format("row {:>5}  line {:>5}  total {:>8.4f}  correct {}", i, line_of[i], r.total, r.correct ? 1 : 0);
+      std::string s = fmt::format("row {:>5}  line {:>5}  total {:>8.4f}  correct {}", i, rows[i].line, r.total, r.correct ? 1 : 0);
       for (const auto& n : mgr.names()) s += fmt::format("  {}={}", n, fmt_opt(r.components.at(n)));
       if (!r.error.empty()) s += "  error: " + r.error;
       std::cout << s << "\n";
