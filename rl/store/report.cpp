@@ -1,9 +1,11 @@
-// report.cpp: renders a rollout store as one self-contained HTML page with inline SVG charts and a little inline JS.
+// report.cpp: renders one or several rollout stores as one self-contained HTML page: inline SVG charts, inline JS.
 #include "rl/store/report.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -81,30 +83,101 @@ std::string tick_label(double v, double step) {
 }
 
 struct Series {
-  std::string name;
-  std::vector<std::pair<double, double>> pts;  // (x, y)
+  std::string name;                             // legend entry and data-series
+  std::string run;                              // data-run: the run's label
+  std::vector<std::pair<double, double>> pts;   // (x, y); x = step for charts over steps
+  std::vector<std::pair<double, double>> tpts;  // (elapsed seconds, y); empty = no wall-time view
+  int color = -1;                               // palette index; -1 = the series' position
   bool dashed = false;
 };
 
-std::string legend(const std::vector<std::string>& names) {
-  if (names.size() < 2) return "";
-  std::string s = "<div class=\"legend\">";
-  for (size_t i = 0; i < names.size(); ++i)
-    s += fmt::format("<span data-series=\"{}\" style=\"--c:{}\">{}</span>", esc(names[i]), kPalette[i % 10],
-                     esc(names[i]));
-  return s + "</div>";
+// The area between two curves sharing x (quantile bands, stacked reward components).
+struct Band {
+  int color = 0;
+  std::vector<std::pair<double, double>> lo, hi, tlo, thi;  // by step, and by elapsed seconds
+  double opacity = 0.18;
+};
+
+struct Bounds {
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  void add(double x, double y) {
+    x0 = std::min(x0, x);
+    x1 = std::max(x1, x);
+    y0 = std::min(y0, y);
+    y1 = std::max(y1, y);
+  }
+  bool empty() const { return !(x1 >= x0); }
+};
+
+// Trailing rolling mean over `w` points (fewer at the start).
+std::vector<double> rolling_mean(const std::vector<std::pair<double, double>>& pts, size_t w) {
+  std::vector<double> out;
+  double sum = 0;
+  for (size_t i = 0; i < pts.size(); ++i) {
+    sum += pts[i].second;
+    if (i >= w) sum -= pts[i - w].second;
+    out.push_back(sum / static_cast<double>(std::min(i + 1, w)));
+  }
+  return out;
 }
 
-std::string figure_open(const std::string& id, const std::string& title, const std::string& note = "") {
-  return fmt::format("<figure class=\"chart-box\" id=\"{}\" data-chart=\"{}\"><figcaption>{}{}</figcaption>", esc(id),
-                     esc(id), esc(title), note.empty() ? "" : "<small> " + esc(note) + "</small>");
+// Noisy: the RMS of consecutive differences exceeds half the series' standard deviation (a trend moves little from
+// point to point; white noise moves about 1.4 standard deviations). The window: max(5, n / 20) points.
+size_t smooth_window(const std::vector<std::pair<double, double>>& pts, int min_points) {
+  if (min_points <= 0 || pts.size() < static_cast<size_t>(min_points)) return 0;
+  const double n = static_cast<double>(pts.size());
+  double mean = 0, var = 0, d2 = 0;
+  for (const auto& p : pts) mean += p.second / n;
+  for (size_t i = 0; i < pts.size(); ++i) {
+    var += (pts[i].second - mean) * (pts[i].second - mean) / n;
+    if (i) d2 += (pts[i].second - pts[i - 1].second) * (pts[i].second - pts[i - 1].second) / (n - 1);
+  }
+  if (!(var > 0) || std::sqrt(d2) <= 0.5 * std::sqrt(var)) return 0;
+  return std::max<size_t>(5, pts.size() / 20);
 }
 
-std::string empty_figure(const std::string& id, const std::string& title, const std::string& why) {
-  return figure_open(id, title) + "<p class=\"empty\">" + esc(why) + "</p></figure>\n";
+bool constant(const Series& s) {
+  if (s.pts.size() < 2) return false;
+  for (const auto& p : s.pts)
+    if (p.second != s.pts.front().second) return false;
+  return true;
 }
 
-// Axes, grid and labels for a plot area mapping [x0,x1]x[y0,y1].
+std::string legend(const std::vector<Series>& series) {
+  std::set<std::string> seen;
+  std::string s;
+  for (size_t i = 0; i < series.size(); ++i) {
+    if (!seen.insert(series[i].name).second) continue;
+    const int c = series[i].color >= 0 ? series[i].color : static_cast<int>(i);
+    s += fmt::format("<span data-series=\"{}\" style=\"--c:{}\">{}</span>", esc(series[i].name), kPalette[c % 10],
+                     esc(series[i].name));
+  }
+  if (seen.size() < 2) return "";
+  return "<div class=\"legend\">" + s + "</div>";
+}
+
+std::string figure_open(const std::string& id, const std::string& title, const std::string& kind,
+                        const std::string& note = "") {
+  return fmt::format("<figure class=\"chart-box\" id=\"{}\" data-chart=\"{}\" data-kind=\"{}\"><figcaption>{}{}"
+                     "</figcaption>",
+                     esc(id), esc(id), kind, esc(title), note.empty() ? "" : "<small> " + esc(note) + "</small>");
+}
+
+std::string empty_figure(const std::string& id, const std::string& title, const std::string& kind,
+                         const std::string& why) {
+  return figure_open(id, title, kind) + "<p class=\"empty\">" + esc(why) + "</p></figure>\n";
+}
+
+// A plot area mapping data bounds to the SVG box, with its axes.
+struct Frame {
+  Ticks xt, yt;
+  double pw = kW - kL - kR, ph = kH - kT - kB;
+  Frame(const Bounds& b, bool integer_x) : xt(nice_ticks(b.x0, b.x1, 6, integer_x)), yt(nice_ticks(b.y0, b.y1, 5)) {}
+  double X(double x) const { return kL + pw * (x - xt.lo) / (xt.hi - xt.lo); }
+  double Y(double y) const { return kT + ph * (1 - (y - yt.lo) / (yt.hi - yt.lo)); }
+};
+
+// Axes, grid and labels for a plot area.
 std::string axes(const Ticks& xt, const Ticks& yt, const std::string& xlabel, const std::string& ylabel,
                  const std::vector<std::string>* xcats = nullptr) {
   const double pw = kW - kL - kR, ph = kH - kT - kB;
@@ -133,88 +206,128 @@ std::string axes(const Ticks& xt, const Ticks& yt, const std::string& xlabel, co
   return s;
 }
 
-std::string line_chart(const std::string& id, const std::string& title, const std::vector<Series>& series,
-                       const std::string& xlabel = "step", const std::string& ylabel = "", const std::string& note = "",
-                       bool markers_only = false) {
-  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-  size_t n = 0;
+std::string path_d(const Frame& f, const std::vector<std::pair<double, double>>& pts) {
+  std::string d;
+  for (size_t k = 0; k < pts.size(); ++k) d += fmt::format("{}{:.1f},{:.1f}", k ? "L" : "M", f.X(pts[k].first), f.Y(pts[k].second));
+  return d;
+}
+
+struct PlotStyle {
+  bool markers_only = false;
+  int smooth_min_points = 0;
+};
+
+// One SVG of a line chart. by_time: plot tpts (paths only, no markers) instead of pts.
+std::string line_svg(const std::vector<Series>& series, const std::vector<Band>& bands, const std::string& xlabel,
+                     const std::string& ylabel, bool by_time, const PlotStyle& style) {
+  Bounds b;
   for (const auto& s : series)
-    for (const auto& [x, y] : s.pts) {
-      x0 = std::min(x0, x);
-      x1 = std::max(x1, x);
-      y0 = std::min(y0, y);
-      y1 = std::max(y1, y);
-      ++n;
-    }
-  if (n == 0) return empty_figure(id, title, "no data in this run");
-  const Ticks xt = nice_ticks(x0, x1, 6, xlabel == "step"), yt = nice_ticks(y0, y1, 5);
-  const double pw = kW - kL - kR, ph = kH - kT - kB;
-  auto X = [&](double x) { return kL + pw * (x - xt.lo) / (xt.hi - xt.lo); };
-  auto Y = [&](double y) { return kT + ph * (1 - (y - yt.lo) / (yt.hi - yt.lo)); };
-  std::vector<std::string> names;
-  for (const auto& s : series) names.push_back(s.name);
-  std::string out = figure_open(id, title, note) + legend(names);
-  out += fmt::format("<svg class=\"chart\" viewBox=\"0 0 {} {}\" data-xlabel=\"{}\">", kW, kH, esc(xlabel));
-  out += axes(xt, yt, xlabel, ylabel);
+    for (const auto& [x, y] : by_time ? s.tpts : s.pts) b.add(x, y);
+  for (const auto& bd : bands)
+    for (const auto* v : {&bd.lo, &bd.hi, &bd.tlo, &bd.thi})
+      if ((v == &bd.tlo || v == &bd.thi) == by_time)
+        for (const auto& [x, y] : *v) b.add(x, y);
+  const Frame f(b, !by_time && xlabel == "step");
+  size_t n = 0;
+  for (const auto& s : series) n += s.pts.size();
+  std::string out = fmt::format("<svg class=\"chart{}\" viewBox=\"0 0 {} {}\" data-xlabel=\"{}\">",
+                                by_time ? " x-time" : " x-step", kW, kH, by_time ? "seconds" : esc(xlabel));
+  out += axes(f.xt, f.yt, by_time ? "wall time (s)" : xlabel, ylabel);
+  for (const auto& bd : bands) {
+    const auto& lo = by_time ? bd.tlo : bd.lo;
+    const auto& hi = by_time ? bd.thi : bd.hi;
+    if (lo.empty() || lo.size() != hi.size()) continue;
+    std::string d = path_d(f, hi);
+    for (size_t k = lo.size(); k-- > 0;) d += fmt::format("L{:.1f},{:.1f}", f.X(lo[k].first), f.Y(lo[k].second));
+    out += fmt::format("<path class=\"band\" d=\"{}Z\" style=\"fill:{};opacity:{}\"/>", d, kPalette[bd.color % 10],
+                       bd.opacity);
+  }
   const double r = n > 600 ? 1.4 : 2.6;
   for (size_t i = 0; i < series.size(); ++i) {
     const auto& s = series[i];
-    const char* col = kPalette[i % 10];
-    out += fmt::format("<g class=\"series\" data-series=\"{}\" style=\"--c:{}\">", esc(s.name), col);
-    if (!markers_only && s.pts.size() > 1) {
-      std::string d;
-      for (size_t k = 0; k < s.pts.size(); ++k) d += fmt::format("{}{:.1f},{:.1f}", k ? "L" : "M", X(s.pts[k].first), Y(s.pts[k].second));
-      out += fmt::format("<path d=\"{}\"{}/>", d, s.dashed ? " stroke-dasharray=\"4 3\"" : "");
+    const auto& pts = by_time ? s.tpts : s.pts;
+    const int c = s.color >= 0 ? s.color : static_cast<int>(i);
+    out += fmt::format("<g class=\"series\" data-series=\"{}\" data-run=\"{}\" style=\"--c:{}\">", esc(s.name),
+                       esc(s.run), kPalette[c % 10]);
+    const size_t w = smooth_window(s.pts, style.smooth_min_points);
+    std::string xs;  // the wall-time view has no markers: its path carries the elapsed seconds
+    if (by_time)
+      for (size_t k = 0; k < pts.size(); ++k) xs += (k ? " " : "") + num(pts[k].first);
+    if (!style.markers_only && pts.size() > 1)
+      out += fmt::format("<path class=\"{}\" d=\"{}\"{}{}/>", w ? "raw" : "line", path_d(f, pts),
+                         s.dashed ? " stroke-dasharray=\"4 3\"" : "", by_time ? " data-xs=\"" + xs + "\"" : "");
+    if (w && pts.size() == s.pts.size()) {
+      const auto m = rolling_mean(s.pts, w);
+      std::vector<std::pair<double, double>> sm;
+      std::string ys;
+      for (size_t k = 0; k < m.size(); ++k) {
+        sm.emplace_back(pts[k].first, m[k]);
+        ys += (k ? " " : "") + num(m[k]);
+      }
+      out += fmt::format("<path class=\"smooth\" d=\"{}\" data-window=\"{}\"{}/>", path_d(f, sm), w,
+                         by_time ? "" : " data-ys=\"" + ys + "\"");
     }
-    for (const auto& [x, y] : s.pts)
-      out += fmt::format("<circle class=\"pt\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" data-series=\"{}\" data-x=\"{}\" data-y=\"{}\"/>",
-                         X(x), Y(y), markers_only ? 4.0 : r, esc(s.name), num(x), num(y));
+    if (!by_time)
+      for (const auto& [x, y] : pts)
+        out += fmt::format(
+            "<circle class=\"pt\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" data-run=\"{}\" data-series=\"{}\" data-x=\"{}\" "
+            "data-y=\"{}\"/>",
+            f.X(x), f.Y(y), style.markers_only ? 4.0 : w ? 1.2 : r, esc(s.run), esc(s.name), num(x), num(y));
     out += "</g>";
   }
-  return out + "</svg></figure>\n";
+  return out + "</svg>";
+}
+
+std::string line_chart(const std::string& id, const std::string& title, const std::string& kind,
+                       const std::vector<Series>& series, const std::string& xlabel, const std::string& ylabel,
+                       const std::string& note, const PlotStyle& style, const std::vector<Band>& bands = {}) {
+  size_t n = 0, nt = 0;
+  for (const auto& s : series) {
+    n += s.pts.size();
+    nt += s.tpts.size();
+  }
+  if (n == 0) return empty_figure(id, title, kind, "no data in this run");
+  std::string out = figure_open(id, title, kind, note) + legend(series);
+  out += line_svg(series, bands, xlabel, ylabel, false, style);
+  if (nt > 0) out += line_svg(series, bands, xlabel, ylabel, true, style);
+  return out + "</figure>\n";
 }
 
 // Grouped bars: one group per category, one bar per series; nullopt = no bar.
 std::string bar_chart(const std::string& id, const std::string& title, const std::vector<std::string>& cats,
                       const std::vector<std::pair<std::string, std::vector<std::optional<double>>>>& series,
-                      const std::string& xlabel, const std::string& ylabel, const std::string& note = "",
-                      bool stacked = false) {
+                      const std::string& xlabel, const std::string& ylabel, const std::string& note = "") {
   double y1 = 0;
   bool any = false;
-  for (size_t c = 0; c < cats.size(); ++c) {
-    double stack = 0;
+  for (size_t c = 0; c < cats.size(); ++c)
     for (const auto& [name, vals] : series)
       if (vals[c]) {
         any = true;
-        stack += *vals[c];
-        y1 = std::max(y1, stacked ? stack : *vals[c]);
+        y1 = std::max(y1, *vals[c]);
       }
-  }
-  if (!any) return empty_figure(id, title, "no data in this run");
+  if (!any) return empty_figure(id, title, "bars", "no data in this run");
   const Ticks yt = nice_ticks(0, y1, 5);
   const Ticks xt{0, 1, 1, {}};
   const double pw = kW - kL - kR, ph = kH - kT - kB;
   auto Y = [&](double y) { return kT + ph * (1 - (y - yt.lo) / (yt.hi - yt.lo)); };
-  std::vector<std::string> names;
-  for (const auto& s : series) names.push_back(s.first);
-  std::string out = figure_open(id, title, note) + legend(names);
+  std::vector<Series> names;
+  for (const auto& s : series) names.push_back({s.first, "", {}, {}, -1, false});
+  std::string out = figure_open(id, title, "bars", note) + legend(names);
   out += fmt::format("<svg class=\"chart\" viewBox=\"0 0 {} {}\" data-xlabel=\"{}\">", kW, kH, esc(xlabel));
   out += axes(xt, yt, xlabel, ylabel, &cats);
   const double gw = pw / static_cast<double>(cats.size());
-  const double bw = stacked ? gw * 0.8 : gw * 0.8 / static_cast<double>(series.size());
-  std::vector<double> base(cats.size(), 0);
+  const double bw = gw * 0.8 / static_cast<double>(series.size());
   for (size_t i = 0; i < series.size(); ++i) {
     const auto& [name, vals] = series[i];
     out += fmt::format("<g class=\"series\" data-series=\"{}\" style=\"--c:{}\">", esc(name), kPalette[i % 10]);
     for (size_t c = 0; c < cats.size(); ++c) {
       if (!vals[c]) continue;
-      const double x = kL + gw * c + gw * 0.1 + (stacked ? 0 : bw * i);
-      const double top = Y(base[c] + *vals[c]), bottom = Y(base[c]);
+      const double x = kL + gw * c + gw * 0.1 + bw * i;
+      const double top = Y(*vals[c]), bottom = Y(0);
       out += fmt::format(
           "<rect class=\"pt bar\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" data-series=\"{}\" "
           "data-x=\"{}\" data-y=\"{}\"/>",
           x, top, std::max(0.5, bw - 1), std::max(0.0, bottom - top), esc(name), esc(cats[c]), num(*vals[c]));
-      if (stacked) base[c] += *vals[c];
     }
     out += "</g>";
   }
@@ -249,7 +362,7 @@ std::vector<Completion> completions(const RolloutStore& st, const std::string& w
 }
 
 std::string completions_table(const std::string& id, const std::string& title, const std::vector<Completion>& rows,
-                              int max_chars) {
+                              int max_chars, const std::string& db_path) {
   std::string s = fmt::format("<section class=\"completions\" id=\"{}\"><h3>{}</h3>", esc(id), esc(title));
   if (rows.empty()) return s + "<p class=\"empty\">none</p></section>\n";
   s += "<table><thead><tr><th>id</th><th>step</th><th>prompt</th><th>reward</th><th>components</th><th>correct</th>"
@@ -264,9 +377,314 @@ std::string completions_table(const std::string& id, const std::string& title, c
         "<div class=\"prompt\"><b>prompt:</b> {}<br><b>gold:</b> {}</div><pre>{}{}</pre></details></td></tr>",
         r.id, r.id, r.step, r.prompt_id, num(r.reward), r.reward, esc(r.comps), r.correct ? "yes" : "no", r.n_tokens,
         esc(r.finish), esc(head) + (r.text.size() > head.size() ? "&hellip;" : ""), esc(r.prompt), esc(r.gold),
-        esc(text), cut ? "\n[... cut; `reasonrl inspect RUN.db show " + std::to_string(r.id) + "` has it all]" : "");
+        esc(text), cut ? "\n[... cut; `reasonrl inspect " + esc(db_path) + " show " + std::to_string(r.id) + "` has it all]" : "");
   }
   return s + "</tbody></table></section>\n";
+}
+
+// "2026-11-23T12:00:00Z" -> seconds since the epoch.
+std::optional<double> parse_iso(const std::string& s) {
+  std::tm tm{};
+  if (std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec) != 6)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<double>(timegm(&tm));
+}
+
+// What the report reads from one store.
+struct RunData {
+  const RolloutStore* st = nullptr;
+  std::string label;
+  int index = 0;
+  std::optional<RunInfo> info;
+  std::map<std::string, std::vector<std::pair<double, double>>> metrics;  // key -> (step, value), NULLs skipped
+  std::map<int64_t, double> elapsed;  // step -> seconds since the run started, at the end of the step
+  std::string time_source;
+};
+
+RunData load_run(const ReportRun& r, int index) {
+  RunData d;
+  d.st = r.store;
+  d.label = r.label;
+  d.index = index;
+  d.info = r.store->run_info();
+  const Db& db = r.store->db();
+  Stmt s = db.prepare("SELECT key, step, value FROM step_metrics WHERE value IS NOT NULL ORDER BY key, step");
+  while (s.step()) d.metrics[s.text(0)].emplace_back(static_cast<double>(s.i64(1)), s.f64(2));
+  // Wall time: the sum of time/step_ms when every step has it (exact, no resume gaps); else written_at minus the
+  // run's start (1 s resolution, resume gaps included).
+  const int64_t n_steps = db.scalar_i64("SELECT count(*) FROM steps");
+  const int64_t n_timed = db.scalar_i64("SELECT count(*) FROM step_metrics WHERE key = 'time/step_ms' AND value IS NOT NULL");
+  if (n_steps > 0 && n_timed == n_steps) {
+    double t = 0;
+    Stmt q = db.prepare("SELECT step, value FROM step_metrics WHERE key = 'time/step_ms' ORDER BY step");
+    while (q.step()) d.elapsed[q.i64(0)] = (t += q.f64(1) / 1000);
+    d.time_source = "wall time = running sum of time/step_ms";
+  } else if (n_steps > 0 && d.info) {
+    if (const auto t0 = parse_iso(d.info->started_at)) {
+      Stmt q = db.prepare("SELECT step, written_at FROM steps ORDER BY step");
+      while (q.step())
+        if (const auto t = parse_iso(q.text(1))) d.elapsed[q.i64(0)] = *t - *t0;
+      d.time_source = "wall time = written_at \xE2\x88\x92 start (1 s resolution, pauses included)";
+    }
+  }
+  return d;
+}
+
+std::vector<std::pair<double, double>> by_time(const RunData& r, const std::vector<std::pair<double, double>>& pts) {
+  std::vector<std::pair<double, double>> out;
+  if (r.elapsed.empty()) return out;
+  for (const auto& [x, y] : pts) {
+    auto it = r.elapsed.find(static_cast<int64_t>(x));
+    if (it == r.elapsed.end()) return {};  // a step without a time: no wall-time view for this series
+    out.emplace_back(it->second, y);
+  }
+  return out;
+}
+
+struct Collapsed {
+  std::string run, key;
+  double value;
+  size_t n;
+};
+
+// Samples per step: p10, p50, p90 of n_tokens.
+struct Quantiles {
+  std::vector<std::pair<double, double>> q[3];
+};
+constexpr double kQ[3] = {0.1, 0.5, 0.9};
+constexpr const char* kQName[3] = {"p10", "p50", "p90"};
+
+Quantiles length_quantiles(const RolloutStore& st) {
+  Quantiles out;
+  Stmt s = st.db().prepare("SELECT step, n_tokens FROM samples ORDER BY step");
+  std::vector<double> cur;
+  int64_t step = 0;
+  auto flush = [&] {
+    if (cur.empty()) return;
+    for (int k = 0; k < 3; ++k) out.q[k].emplace_back(static_cast<double>(step), quantile(cur, kQ[k]));
+    cur.clear();
+  };
+  while (s.step()) {
+    if (!cur.empty() && s.i64(0) != step) flush();
+    step = s.i64(0);
+    cur.push_back(static_cast<double>(s.i64(1)));
+  }
+  flush();
+  return out;
+}
+
+// Reward weights from the run's resolved config ("rewards": {"weights": {...}}); a missing weight is 1.
+std::map<std::string, double> reward_weights(const RunData& r) {
+  std::map<std::string, double> w;
+  if (!r.info) return w;
+  try {
+    const json c = json::parse(r.info->config_json);
+    if (c.contains("rewards") && c["rewards"].contains("weights"))
+      for (auto it = c["rewards"]["weights"].begin(); it != c["rewards"]["weights"].end(); ++it)
+        w[it.key()] = it.value().get<double>();
+  } catch (const std::exception&) {
+  }
+  return w;
+}
+
+// Reward components weighted as they enter the total, stacked: per step, mean over the step's samples of
+// weight * value (a component that did not apply counts 0), positive parts stacked up and negative ones down, with
+// the mean total as a line. The note counts samples whose stored total is not the weighted sum.
+std::string reward_stack_chart(const RunData& r, const std::string& id, const std::string& title) {
+  const Db& db = r.st->db();
+  const auto w = reward_weights(r);
+  auto weight = [&](const std::string& c) { return w.count(c) ? w.at(c) : 1.0; };
+  std::map<int64_t, int64_t> n_at;
+  std::map<int64_t, double> total_at;
+  {
+    Stmt s = db.prepare("SELECT step, count(*), sum(reward) FROM samples GROUP BY step");
+    while (s.step()) {
+      n_at[s.i64(0)] = s.i64(1);
+      total_at[s.i64(0)] = s.f64(2);
+    }
+  }
+  std::map<std::string, std::map<int64_t, double>> sums;  // component -> step -> sum of weight * value
+  std::map<int64_t, double> per_sample;                   // sample id -> weighted sum
+  std::map<int64_t, double> reward_of;
+  {
+    Stmt s = db.prepare("SELECT s.step, r.component, r.value, s.id, s.reward FROM sample_rewards r "
+                        "JOIN samples s ON s.id = r.sample_id ORDER BY s.step, r.component");
+    while (s.step()) {
+      const double v = s.is_null(2) ? 0.0 : weight(s.text(1)) * s.f64(2);
+      sums[s.text(1)][s.i64(0)] += v;
+      per_sample[s.i64(3)] += v;
+      reward_of[s.i64(3)] = s.f64(4);
+    }
+  }
+  if (sums.empty()) return empty_figure(id, title, "stack", "no reward components in this run");
+  int64_t mismatched = 0;
+  for (const auto& [sid, v] : per_sample)
+    if (std::fabs(v - reward_of[sid]) > 1e-6 * std::max(1.0, std::fabs(reward_of[sid]))) ++mismatched;
+  std::vector<Series> series;
+  std::vector<Band> bands;
+  std::map<int64_t, double> pos, neg;
+  int color = 0;
+  std::string wtext;
+  for (const auto& [comp, by_step] : sums) {
+    Series s;
+    s.name = fmt::format("{} \xC3\x97 {}", comp, weight(comp));
+    s.run = r.label;
+    s.color = color;
+    Band b;
+    b.color = color;
+    b.opacity = 0.55;
+    for (const auto& [step, n] : n_at) {
+      auto it = by_step.find(step);
+      const double v = it == by_step.end() ? 0.0 : it->second / static_cast<double>(n);
+      double& base = v >= 0 ? pos[step] : neg[step];
+      const double lo = v >= 0 ? base : base + v, hi = v >= 0 ? base + v : base;
+      base += v;
+      b.lo.emplace_back(static_cast<double>(step), lo);
+      b.hi.emplace_back(static_cast<double>(step), hi);
+      s.pts.emplace_back(static_cast<double>(step), v);
+    }
+    wtext += (wtext.empty() ? "" : ", ") + fmt::format("{} {}", comp, weight(comp));
+    series.push_back(std::move(s));
+    bands.push_back(std::move(b));
+    ++color;
+  }
+  Series total;
+  total.name = "total (mean reward)";
+  total.run = r.label;
+  total.color = color;
+  for (const auto& [step, n] : n_at) total.pts.emplace_back(static_cast<double>(step), total_at[step] / static_cast<double>(n));
+  // The markers of the components sit on their band's top edge (up) or bottom edge (down); data-y is the part itself.
+  std::string out = figure_open(id, title, "stack",
+                                fmt::format("mean over each step's samples of weight \xC3\x97 value (n/a = 0); "
+                                            "weights from the config: {}{}",
+                                            w.empty() ? "none given (all 1)" : wtext,
+                                            mismatched ? fmt::format("; {} sample totals are NOT the weighted sum", mismatched)
+                                                       : "; every sample's total is the weighted sum"));
+  std::vector<Series> all = series;
+  all.push_back(total);
+  out += legend(all);
+  Bounds b;
+  for (const auto& bd : bands)
+    for (size_t k = 0; k < bd.lo.size(); ++k) {
+      b.add(bd.lo[k].first, bd.lo[k].second);
+      b.add(bd.hi[k].first, bd.hi[k].second);
+    }
+  for (const auto& [x, y] : total.pts) b.add(x, y);
+  b.add(b.x0, 0);
+  const Frame f(b, true);
+  out += fmt::format("<svg class=\"chart\" viewBox=\"0 0 {} {}\" data-xlabel=\"step\">", kW, kH);
+  out += axes(f.xt, f.yt, "step", "reward");
+  for (size_t i = 0; i < series.size(); ++i) {
+    const auto& bd = bands[i];
+    std::string d = path_d(f, bd.hi);
+    for (size_t k = bd.lo.size(); k-- > 0;) d += fmt::format("L{:.1f},{:.1f}", f.X(bd.lo[k].first), f.Y(bd.lo[k].second));
+    out += fmt::format("<g class=\"series\" data-series=\"{}\" data-run=\"{}\" style=\"--c:{}\">", esc(series[i].name),
+                       esc(r.label), kPalette[bd.color % 10]);
+    out += fmt::format("<path class=\"band\" d=\"{}Z\" style=\"fill:{};opacity:{}\"/>", d, kPalette[bd.color % 10], bd.opacity);
+    for (size_t k = 0; k < series[i].pts.size(); ++k) {
+      const auto [x, v] = series[i].pts[k];
+      out += fmt::format(
+          "<circle class=\"pt\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"1.2\" data-run=\"{}\" data-series=\"{}\" data-x=\"{}\" "
+          "data-y=\"{}\"/>",
+          f.X(x), f.Y(v >= 0 ? bd.hi[k].second : bd.lo[k].second), esc(r.label), esc(series[i].name), num(x), num(v));
+    }
+    out += "</g>";
+  }
+  out += fmt::format("<g class=\"series\" data-series=\"{}\" data-run=\"{}\" style=\"--c:#222\"><path class=\"line\" d=\"{}\"/>",
+                     esc(total.name), esc(r.label), path_d(f, total.pts));
+  for (const auto& [x, y] : total.pts)
+    out += fmt::format(
+        "<circle class=\"pt\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"1.6\" data-run=\"{}\" data-series=\"{}\" data-x=\"{}\" "
+        "data-y=\"{}\"/>",
+        f.X(x), f.Y(y), esc(r.label), esc(total.name), num(x), num(y));
+  return out + "</g></svg></figure>\n";
+}
+
+// The sample browser's data: every sample of up to opt.browser_steps evenly spaced steps per run (first and last
+// included), whole groups in group order up to opt.browser_per_step per step, texts cut at opt.browser_text_chars.
+std::string browser_data(const std::vector<RunData>& runs, const ReportOptions& opt, int64_t* embedded,
+                         int64_t* total, std::string* rule) {
+  json out = json::object();
+  json labels = json::array(), prompts = json::array(), rows = json::array();
+  *embedded = *total = 0;
+  for (const auto& r : runs) {
+    labels.push_back(r.label);
+    const Db& db = r.st->db();
+    *total += db.scalar_i64("SELECT count(*) FROM samples");
+    std::vector<int64_t> steps;
+    {
+      Stmt s = db.prepare("SELECT step FROM steps ORDER BY step");
+      while (s.step()) steps.push_back(s.i64(0));
+    }
+    std::vector<int64_t> chosen;
+    const size_t k = static_cast<size_t>(std::max(0, opt.browser_steps));
+    if (steps.size() <= k) {
+      chosen = steps;
+    } else if (k == 1) {
+      chosen = {steps.back()};
+    } else if (k > 1) {
+      for (size_t i = 0; i < k; ++i) {
+        const size_t at = static_cast<size_t>(std::llround(static_cast<double>(i) * static_cast<double>(steps.size() - 1) /
+                                                           static_cast<double>(k - 1)));
+        if (chosen.empty() || chosen.back() != steps[at]) chosen.push_back(steps[at]);
+      }
+    }
+    json pr = json::object();
+    Stmt s = db.prepare("SELECT id, step, prompt_id, group_id, group_index, correct, finish_reason, n_tokens, reward, "
+                        "text, prompt_text, gold FROM samples_view WHERE step = ? ORDER BY group_id, group_index, id");
+    for (int64_t step : chosen) {
+      s.bind(1, step);
+      std::vector<json> group;
+      int64_t taken = 0, group_id = -1;
+      bool full = false;
+      auto flush = [&] {
+        if (group.empty() || full) return;
+        if (taken > 0 && taken + static_cast<int64_t>(group.size()) > opt.browser_per_step) {
+          full = true;
+          return;
+        }
+        for (auto& g : group) {
+          if (taken >= opt.browser_per_step) break;
+          rows.push_back(std::move(g));
+          ++taken;
+        }
+        group.clear();
+      };
+      while (s.step()) {
+        if (s.i64(3) != group_id) {
+          flush();
+          group.clear();
+          group_id = s.i64(3);
+        }
+        bool cut = false;
+        const std::string text = cut_utf8(s.text(9), static_cast<size_t>(std::max(1, opt.browser_text_chars)), &cut);
+        group.push_back(json::array({r.index, s.i64(0), s.i64(1), s.i64(2), s.i64(4), s.i64(5) != 0, s.text(6),
+                                     s.i64(7), s.f64(8), text, cut}));
+        const std::string pid = std::to_string(s.i64(2));
+        if (!pr.contains(pid)) pr[pid] = json::array({s.text(10), s.text(11)});
+      }
+      flush();
+      s.reset();
+      *embedded += taken;
+    }
+    prompts.push_back(std::move(pr));
+  }
+  *rule = fmt::format("every sample of up to {} evenly spaced steps per run (the first and the last included), whole "
+                      "groups in group order up to {} samples per step, each text cut at {} characters",
+                      opt.browser_steps, opt.browser_per_step, opt.browser_text_chars);
+  out["runs"] = labels;
+  out["prompts"] = prompts;
+  out["columns"] = json::array({"run", "id", "step", "prompt", "index", "correct", "finish", "tokens", "reward", "text", "cut"});
+  out["samples"] = rows;
+  std::string text = out.dump(-1, ' ', false, json::error_handler_t::replace);
+  // Inside <script type="application/json">: no "</script" or "<!--" may appear; '<' only occurs inside strings.
+  std::string safe;
+  safe.reserve(text.size());
+  for (char c : text) safe += c == '<' ? std::string("\\u003c") : std::string(1, c);
+  return safe;
 }
 
 const char* kCss = R"css(
@@ -300,19 +718,32 @@ pre { white-space: pre-wrap; word-break: break-word; max-height: 360px; overflow
 .prompt { font-size: 12px; color: #444; margin-top: 4px; }
 #tip { position: absolute; display: none; pointer-events: none; background: rgba(20,20,20,.88); color: #fff;
   font-size: 12px; padding: 3px 6px; border-radius: 3px; white-space: nowrap; }
+svg.chart.x-time { display: none; } body.by-time svg.chart.x-step { display: none; }
+body.by-time svg.chart.x-time { display: block; }
+svg g.series path.raw { opacity: .35; } svg g.series path.smooth { stroke-width: 2.4; }
+svg g.series path.band, svg path.band { stroke: none; }
+.controls { font-size: 13px; margin: 10px 0; } .controls label { margin-right: 12px; }
+.runs { font-size: 13px; margin: 6px 0; } .runs li { margin: 2px 0; }
+.runs .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; }
+ul.collapsed { font-size: 12px; columns: 2; color: #555; }
+.filters { font-size: 12px; margin: 6px 0; } .filters label { margin-right: 10px; white-space: nowrap; }
+.filters input[type=number] { width: 70px; } .filters input[type=text] { width: 130px; }
 )css";
+
 
 const char* kJs = R"js(
 (function () {
   var tip = document.getElementById('tip');
+  function el(id) { return document.getElementById(id); }
   function fmt(v) { var x = Number(v); return Math.abs(x) >= 1e4 || x === Math.round(x) ? String(x) : x.toPrecision(4); }
   document.querySelectorAll('svg.chart').forEach(function (svg) {
     var xl = svg.getAttribute('data-xlabel') || 'x';
     svg.addEventListener('mousemove', function (e) {
       var t = e.target;
       if (t.classList && t.classList.contains('pt')) {
-        tip.textContent = t.getAttribute('data-series') + ' \u2014 ' + xl + ' ' + t.getAttribute('data-x') + ': ' +
-            fmt(t.getAttribute('data-y'));
+        var run = t.getAttribute('data-run');
+        tip.textContent = (run ? run + ': ' : '') + t.getAttribute('data-series') + ' \u2014 ' + xl + ' ' +
+            t.getAttribute('data-x') + ': ' + fmt(t.getAttribute('data-y'));
         tip.style.left = (e.pageX + 12) + 'px';
         tip.style.top = (e.pageY + 12) + 'px';
         tip.style.display = 'block';
@@ -331,6 +762,120 @@ const char* kJs = R"js(
       });
     });
   });
+  var radios = document.querySelectorAll('input[name=xaxis]');
+  function setX(v) {
+    document.body.classList.toggle('by-time', v === 'time');
+    radios.forEach(function (r) { r.checked = r.value === v; });
+  }
+  radios.forEach(function (r) { r.addEventListener('change', function () { setX(r.value); }); });
+  // The address's #fragment presets the view: x=time, hide=RUN, focus=CHART_ID, and the sample browser's filters
+  // (run, step=A:B, prompt, correct=yes|no, finish, text).
+  var h = {};
+  location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
+    if (!kv) return;
+    var i = kv.indexOf('=');
+    h[decodeURIComponent(i < 0 ? kv : kv.slice(0, i))] = i < 0 ? '' : decodeURIComponent(kv.slice(i + 1));
+  });
+  if (h.x) setX(h.x);
+  if (h.hide !== undefined)
+    document.querySelectorAll('g.series').forEach(function (g) {
+      if (g.getAttribute('data-run') === h.hide) g.classList.add('hidden');
+    });
+  var data = el('samples-data');
+  if (data) browser(JSON.parse(data.textContent), h);
+  if (h.focus && el(h.focus)) {
+    var fig = el(h.focus);
+    Array.prototype.slice.call(document.body.children).forEach(function (c) {
+      if (c !== fig && c.id !== 'tip' && c.tagName !== 'SCRIPT') c.style.display = 'none';
+    });
+    document.body.insertBefore(fig, document.body.firstChild);
+    fig.style.width = '1000px';
+  }
+
+  function browser(d, h) {
+    var C = {};
+    d.columns.forEach(function (c, i) { C[c] = i; });
+    var f = { run: el('f-run'), s0: el('f-step-min'), s1: el('f-step-max'), prompt: el('f-prompt'),
+              correct: el('f-correct'), finish: el('f-finish'), text: el('f-text') };
+    function option(sel, value, text) {
+      var o = document.createElement('option');
+      o.value = value;
+      o.textContent = text;
+      sel.appendChild(o);
+    }
+    d.runs.forEach(function (r, i) { option(f.run, String(i), r); });
+    var fins = {};
+    d.samples.forEach(function (s) { fins[s[C.finish]] = 1; });
+    Object.keys(fins).sort().forEach(function (x) { option(f.finish, x, x); });
+    if (h.run !== undefined) f.run.value = String(d.runs.indexOf(h.run));
+    if (h.step) { var p = h.step.split(':'); f.s0.value = p[0]; f.s1.value = p.length > 1 ? p[1] : p[0]; }
+    if (h.prompt) f.prompt.value = h.prompt;
+    if (h.correct) f.correct.value = h.correct;
+    if (h.finish) f.finish.value = h.finish;
+    if (h.text) f.text.value = h.text;
+    function match(s) {
+      if (f.run.value !== '' && String(s[C.run]) !== f.run.value) return false;
+      if (f.s0.value !== '' && s[C.step] < Number(f.s0.value)) return false;
+      if (f.s1.value !== '' && s[C.step] > Number(f.s1.value)) return false;
+      var q = f.prompt.value.trim();
+      if (q !== '') {
+        if (/^\d+$/.test(q)) { if (s[C.prompt] !== Number(q)) return false; }
+        else { var pt = d.prompts[s[C.run]][String(s[C.prompt])]; if (!pt || pt[0].indexOf(q) < 0) return false; }
+      }
+      if (f.correct.value === 'yes' && !s[C.correct]) return false;
+      if (f.correct.value === 'no' && s[C.correct]) return false;
+      if (f.finish.value !== '' && s[C.finish] !== f.finish.value) return false;
+      if (f.text.value !== '' && s[C.text].indexOf(f.text.value) < 0) return false;
+      return true;
+    }
+    var body = el('samples-body'), count = el('samples-count'), LIMIT = 100;
+    function td(tr, text, cls) {
+      var c = document.createElement('td');
+      c.textContent = text;
+      if (cls) c.className = cls;
+      tr.appendChild(c);
+      return c;
+    }
+    function render() {
+      var m = d.samples.filter(match);
+      body.textContent = '';
+      m.slice(0, LIMIT).forEach(function (s) {
+        var tr = document.createElement('tr');
+        tr.setAttribute('data-sample-id', s[C.id]);
+        tr.setAttribute('data-run', d.runs[s[C.run]]);
+        td(tr, d.runs[s[C.run]]);
+        td(tr, s[C.step], 'num');
+        td(tr, s[C.id], 'num');
+        td(tr, s[C.prompt], 'num');
+        td(tr, s[C.correct] ? 'yes' : 'no');
+        td(tr, s[C.tokens], 'num');
+        td(tr, s[C.finish]);
+        td(tr, fmt(s[C.reward]), 'num');
+        var c = td(tr, ''), det = document.createElement('details'), sum = document.createElement('summary');
+        var text = s[C.text];
+        sum.textContent = text.length > 90 ? text.slice(0, 90) + '\u2026' : text;
+        det.appendChild(sum);
+        var pt = d.prompts[s[C.run]][String(s[C.prompt])] || ['', ''];
+        var pd = document.createElement('div');
+        pd.className = 'prompt';
+        pd.textContent = 'prompt: ' + pt[0] + '\ngold: ' + pt[1];
+        det.appendChild(pd);
+        var pre = document.createElement('pre');
+        pre.textContent = text + (s[C.cut] ? '\n[... cut; `reasonrl inspect RUN.db show ' + s[C.id] + '` has it all]' : '');
+        det.appendChild(pre);
+        c.appendChild(det);
+        body.appendChild(tr);
+      });
+      count.textContent = m.length + ' of ' + d.samples.length + ' embedded samples match' +
+          (m.length > LIMIT ? ' (the first ' + LIMIT + ' shown)' : '');
+      count.setAttribute('data-matches', String(m.length));
+    }
+    Object.keys(f).forEach(function (k) {
+      f[k].addEventListener('input', render);
+      f[k].addEventListener('change', render);
+    });
+    render();
+  }
   document.documentElement.setAttribute('data-points', String(document.querySelectorAll('.pt').length));
   document.documentElement.setAttribute('data-ready', '1');
 })();
@@ -338,136 +883,203 @@ const char* kJs = R"js(
 
 }  // namespace
 
-std::string render_report(const RolloutStore& st, const ReportOptions& opt) {
-  const Db& db = st.db();
-  const auto info = st.run_info();
-  const std::string title = !opt.title.empty() ? opt.title : info ? info->name : std::string("rollout store");
-
-  // All step metrics: key -> [(step, value)] (NULL values skipped).
-  std::map<std::string, Series> m;
-  {
-    Stmt s = db.prepare("SELECT key, step, value FROM step_metrics WHERE value IS NOT NULL ORDER BY key, step");
-    while (s.step()) {
-      auto& ser = m[s.text(0)];
-      ser.name = s.text(0);
-      ser.pts.emplace_back(static_cast<double>(s.i64(1)), s.f64(2));
+std::vector<std::string> run_labels(const std::vector<const RolloutStore*>& stores, const std::vector<std::string>& given) {
+  if (!given.empty() && given.size() != stores.size())
+    throw Error(fmt::format("{} labels for {} runs: give one --label per file, or none", given.size(), stores.size()));
+  std::vector<std::string> out;
+  std::map<std::string, int> seen;
+  for (size_t i = 0; i < stores.size(); ++i) {
+    std::string l = !given.empty() && !given[i].empty() ? given[i] : "";
+    if (l.empty()) {
+      const auto info = stores[i]->run_info();
+      l = info && !info->name.empty() ? info->name : "run " + std::to_string(i + 1);
     }
+    const int n = ++seen[l];
+    out.push_back(n == 1 ? l : fmt::format("{} ({})", l, n));
   }
-  std::set<std::string> used;
-  auto pick = [&](std::initializer_list<std::string> keys) {
-    std::vector<Series> out;
-    for (const auto& k : keys)
-      if (m.count(k)) {
-        out.push_back(m[k]);
-        used.insert(k);
-      }
-    return out;
-  };
-  auto pick_prefix = [&](const std::string& prefix, const std::set<std::string>& skip) {
-    std::vector<Series> out;
-    for (const auto& [k, s] : m)
-      if (k.rfind(prefix, 0) == 0 && !skip.count(k)) {
-        out.push_back(s);
-        used.insert(k);
-      }
-    return out;
-  };
+  return out;
+}
 
-  const int64_t n_steps = db.scalar_i64("SELECT count(*) FROM steps");
-  const int64_t n_samples = db.scalar_i64("SELECT count(*) FROM samples");
-  const int64_t n_prompts = db.scalar_i64("SELECT count(*) FROM prompts");
+std::string render_report(const RolloutStore& st, const ReportOptions& opt) {
+  return render_report(std::vector<ReportRun>{{&st, run_labels({&st}, {})[0]}}, opt);
+}
+
+std::string render_report(const std::vector<ReportRun>& in, const ReportOptions& opt) {
+  if (in.empty()) throw Error("report: no run given");
+  std::vector<RunData> runs;
+  for (size_t i = 0; i < in.size(); ++i) runs.push_back(load_run(in[i], static_cast<int>(i)));
+  const bool multi = runs.size() > 1;
+  std::string title = opt.title;
+  if (title.empty())
+    for (const auto& r : runs) title += (title.empty() ? "" : " vs ") + r.label;
+  bool any_time = false;
+  for (const auto& r : runs) any_time |= !r.elapsed.empty();
+  const PlotStyle style{false, opt.smooth_min_points};
+
+  std::set<std::string> used;
+  std::vector<Collapsed> collapsed;
+  // A series per run (and per key): the run's label prefixes the key when several runs are overlaid.
+  auto make = [&](const RunData& r, const std::string& key, int color) {
+    Series s;
+    s.name = multi ? r.label + " \xC2\xB7 " + key : key;
+    s.run = r.label;
+    s.pts = r.metrics.at(key);
+    s.tpts = by_time(r, s.pts);
+    s.color = color;
+    return s;
+  };
+  auto keys_of = [&](std::initializer_list<std::string> keys, const std::string& prefix, const std::set<std::string>& skip) {
+    std::vector<std::string> out;
+    for (const auto& k : keys)
+      for (const auto& r : runs)
+        if (r.metrics.count(k) && std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+    if (!prefix.empty()) {
+      std::set<std::string> pre;
+      for (const auto& r : runs)
+        for (const auto& [k, v] : r.metrics)
+          if (k.rfind(prefix, 0) == 0 && !skip.count(k) && std::find(out.begin(), out.end(), k) == out.end()) pre.insert(k);
+      out.insert(out.end(), pre.begin(), pre.end());
+    }
+    return out;
+  };
+  // A metric chart over steps: one series per run and key; a chart whose series are all constant is collapsed.
+  auto metric_chart = [&](const std::string& id, const std::string& title_, const std::vector<std::string>& keys,
+                          const std::string& ylabel, const std::string& note) -> std::string {
+    std::vector<Series> series;
+    for (const auto& k : keys) used.insert(k);
+    for (const auto& r : runs)
+      for (const auto& k : keys)
+        if (r.metrics.count(k)) series.push_back(make(r, k, keys.size() == 1 ? r.index : static_cast<int>(series.size())));
+    if (!series.empty() && std::all_of(series.begin(), series.end(), constant)) {
+      for (const auto& s : series)
+        collapsed.push_back({s.run, multi ? s.name.substr(s.run.size() + 2) : s.name, s.pts.front().second, s.pts.size()});
+      return "";
+    }
+    return line_chart(id, title_, "metric", series, "step", ylabel, note, style);
+  };
 
   std::ostringstream h;
   h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
     << "<title>" << esc(title) << " \xE2\x80\x94 reasonrl report</title><style>" << kCss << "</style></head><body>\n";
-  h << "<h1>" << esc(title) << "</h1><div class=\"meta\">";
-  if (info)
-    h << "<span>started " << esc(info->started_at) << "</span><span>" << esc(info->version) << "</span><span>seed "
-      << info->seed << "</span>";
-  h << "<span>" << esc(steps_range_text(st)) << "</span><span>" << n_samples << " samples</span><span>"
-    << n_prompts << " prompts</span><span>schema v" << st.schema_version() << "</span></div>\n";
-  if (info && !info->config_json.empty()) {
-    std::string cfg = info->config_json;
-    try {
-      cfg = json::parse(cfg).dump(2);
-    } catch (const std::exception&) {
+  h << "<h1>" << esc(title) << "</h1>\n";
+  for (const auto& r : runs) {
+    const Db& db = r.st->db();
+    h << "<div class=\"meta run-meta\" data-run=\"" << esc(r.label) << "\">";
+    if (multi)
+      h << "<span><span class=\"swatch\" style=\"background:" << kPalette[r.index % 10] << "\"></span><b>" << esc(r.label)
+        << "</b></span>";
+    h << "<span>" << esc(r.st->path()) << "</span>";
+    if (r.info)
+      h << "<span>started " << esc(r.info->started_at) << "</span><span>" << esc(r.info->version) << "</span><span>seed "
+        << r.info->seed << "</span>";
+    h << "<span>" << esc(steps_range_text(*r.st)) << "</span><span>" << db.scalar_i64("SELECT count(*) FROM samples")
+      << " samples</span><span>" << db.scalar_i64("SELECT count(*) FROM prompts") << " prompts</span><span>schema v"
+      << r.st->schema_version() << "</span>";
+    if (!r.elapsed.empty())
+      h << "<span>" << fmt::format("{:.1f}", r.elapsed.rbegin()->second) << " s (" << esc(r.time_source) << ")</span>";
+    h << "</div>\n";
+    if (r.info && !r.info->config_json.empty()) {
+      std::string cfg = r.info->config_json;
+      try {
+        cfg = json::parse(cfg).dump(2);
+      } catch (const std::exception&) {
+      }
+      h << "<details><summary>resolved config" << (multi ? " of " + esc(r.label) : "") << "</summary><pre>" << esc(cfg)
+        << "</pre></details>\n";
     }
-    h << "<details><summary>resolved config</summary><pre>" << esc(cfg) << "</pre></details>\n";
   }
+  if (any_time)
+    h << "<div class=\"controls\">x axis: <label><input type=\"radio\" name=\"xaxis\" value=\"step\" checked> step</label>"
+         "<label><input type=\"radio\" name=\"xaxis\" value=\"time\"> wall time</label></div>\n";
 
   // ---- training curves
   h << "<h2>Training</h2><div class=\"grid\">\n";
-  {
-    auto rew = pick({metric::kRewardMean});
-    auto comps = pick_prefix("reward/", {metric::kRewardMean, metric::kRewardStd});
-    rew.insert(rew.end(), comps.begin(), comps.end());
-    h << line_chart("reward", "Reward per component", rew, "step", "reward", "mean over samples where it applied");
-  }
-  h << line_chart("pass_rate", "Pass rate", pick({metric::kAccuracy, metric::kPassRate}), "step", "fraction",
-                  "accuracy = correct samples; pass_rate = prompts with one correct sample");
-  {
-    auto len = pick({metric::kLenMean, metric::kLenP90});
-    h << line_chart("length", "Response length", len, "step", "tokens", "mean and 90th percentile");
-  }
-  h << line_chart("kl", "KL to the reference", pick({metric::kKl}), "step", "KL");
-  h << line_chart("entropy", "Entropy", pick({metric::kEntropy}), "step", "nats / token");
-  h << line_chart("clip_frac", "Clip fraction", pick({metric::kClipFrac}), "step", "fraction");
-  h << line_chart("staleness", "Staleness", pick({metric::kStaleness}), "step", "policy versions",
-                  "mean (policy version \xE2\x88\x92 oldest version that generated the sample)");
-  h << line_chart("tokens_per_s", "Throughput", pick({metric::kTokensPerS}), "step", "tokens / s");
-  h << line_chart("time", "Time per stage", pick_prefix(metric::kTimePrefix, {}), "step", "ms");
+  h << metric_chart("reward", "Reward per component",
+                    keys_of({metric::kRewardMean}, "reward/", {metric::kRewardMean, metric::kRewardStd}), "reward",
+                    "mean over samples where it applied (unweighted)");
+  h << metric_chart("pass_rate", "Pass rate", keys_of({metric::kAccuracy, metric::kPassRate}, "", {}), "fraction",
+                    "accuracy = correct samples; pass_rate = prompts with one correct sample");
+  h << metric_chart("length", "Response length", keys_of({metric::kLenMean, metric::kLenP90}, "", {}), "tokens",
+                    "mean and 90th percentile");
+  h << metric_chart("kl", "KL to the reference", keys_of({metric::kKl}, "", {}), "KL", "");
+  h << metric_chart("entropy", "Entropy", keys_of({metric::kEntropy}, "", {}), "nats / token", "");
+  h << metric_chart("clip_frac", "Clip fraction", keys_of({metric::kClipFrac}, "", {}), "fraction", "");
+  h << metric_chart("staleness", "Staleness", keys_of({metric::kStaleness}, "", {}), "policy versions",
+                    "mean (policy version \xE2\x88\x92 oldest version that generated the sample)");
+  h << metric_chart("tokens_per_s", "Throughput", keys_of({metric::kTokensPerS}, "", {}), "tokens / s", "");
+  h << metric_chart("time", "Time per stage", keys_of({}, metric::kTimePrefix, {}), "ms", "");
   h << "</div>\n";
 
-  // ---- samples: success by difficulty, length histogram
+  // ---- samples: length quantiles, weighted reward components, success by difficulty
   h << "<h2>Samples</h2><div class=\"grid\">\n";
   {
-    const int64_t lo = db.scalar_i64("SELECT coalesce(min(step), 0) FROM steps");
-    const int64_t hi = db.scalar_i64("SELECT coalesce(max(step), 0) FROM steps");
-    const int64_t mid = lo + (hi - lo) / 2;
+    std::vector<Series> series;
+    std::vector<Band> bands;
+    for (const auto& r : runs) {
+      const Quantiles q = length_quantiles(*r.st);
+      for (int k : {1, 0, 2}) {
+        Series s;
+        s.name = multi ? r.label + " \xC2\xB7 " + kQName[k] : kQName[k];
+        s.run = r.label;
+        s.pts = q.q[k];
+        s.tpts = by_time(r, s.pts);
+        s.color = r.index;
+        s.dashed = k != 1;
+        series.push_back(std::move(s));
+      }
+      Band b;
+      b.color = r.index;
+      b.lo = q.q[0];
+      b.hi = q.q[2];
+      b.tlo = by_time(r, b.lo);
+      b.thi = by_time(r, b.hi);
+      bands.push_back(std::move(b));
+    }
+    PlotStyle qs = style;
+    qs.smooth_min_points = 0;
+    h << line_chart("length_quantiles", "Response length by step", "quantiles", series, "step", "tokens",
+                    "p10, p50 (solid) and p90 of each step's samples; the band spans p10..p90", qs, bands);
+  }
+  for (const auto& r : runs)
+    h << reward_stack_chart(r, multi ? "reward_weighted-" + std::to_string(r.index) : "reward_weighted",
+                            multi ? "Reward components as weighted in the total: " + r.label
+                                  : "Reward components as weighted in the total");
+  {
     std::vector<std::string> cats;
     std::map<std::string, size_t> cat_of;
-    {
-      Stmt s = db.prepare("SELECT DISTINCT difficulty FROM samples_view ORDER BY difficulty IS NULL, difficulty");
+    for (const auto& r : runs) {
+      Stmt s = r.st->db().prepare("SELECT DISTINCT difficulty FROM samples_view ORDER BY difficulty IS NULL, difficulty");
       while (s.step()) {
-        cat_of[s.is_null(0) ? "unknown" : std::to_string(s.i64(0))] = cats.size();
-        cats.push_back(s.is_null(0) ? "unknown" : std::to_string(s.i64(0)));
+        const std::string c = s.is_null(0) ? "unknown" : std::to_string(s.i64(0));
+        if (!cat_of.count(c)) {
+          cat_of[c] = cats.size();
+          cats.push_back(c);
+        }
       }
     }
     std::vector<std::pair<std::string, std::vector<std::optional<double>>>> series;
-    auto add = [&](const std::string& name, const std::string& cond, int64_t a, int64_t b) {
-      std::vector<std::optional<double>> v(cats.size());
-      Stmt s = db.prepare("SELECT difficulty, avg(correct) FROM samples_view WHERE step BETWEEN ? AND ? " + cond +
-                          " GROUP BY difficulty");
-      s.bind(1, a).bind(2, b);
-      while (s.step()) v[cat_of[s.is_null(0) ? "unknown" : std::to_string(s.i64(0))]] = s.f64(1);
-      series.emplace_back(name, std::move(v));
-    };
-    if (hi > lo) {
-      add(fmt::format("steps {}..{}", lo, mid), "", lo, mid);
-      add(fmt::format("steps {}..{}", mid + 1, hi), "", mid + 1, hi);
-    } else {
-      add("all steps", "", lo, hi);
+    for (const auto& r : runs) {
+      const Db& db = r.st->db();
+      const int64_t lo = db.scalar_i64("SELECT coalesce(min(step), 0) FROM steps");
+      const int64_t hi = db.scalar_i64("SELECT coalesce(max(step), 0) FROM steps");
+      const int64_t mid = lo + (hi - lo) / 2;
+      auto add = [&](const std::string& name, int64_t a, int64_t b) {
+        std::vector<std::optional<double>> v(cats.size());
+        Stmt s = db.prepare("SELECT difficulty, avg(correct) FROM samples_view WHERE step BETWEEN ? AND ? GROUP BY difficulty");
+        s.bind(1, a).bind(2, b);
+        while (s.step()) v[cat_of[s.is_null(0) ? "unknown" : std::to_string(s.i64(0))]] = s.f64(1);
+        series.emplace_back((multi ? r.label + " \xC2\xB7 " : "") + name, std::move(v));
+      };
+      if (hi > lo) {
+        add(fmt::format("steps {}..{}", lo, mid), lo, mid);
+        add(fmt::format("steps {}..{}", mid + 1, hi), mid + 1, hi);
+      } else {
+        add("all steps", lo, hi);
+      }
     }
     h << bar_chart("difficulty", "Success by difficulty", cats, series, "difficulty", "fraction correct",
                    "first half of the run vs second half");
-  }
-  {
-    const int64_t max_len = db.scalar_i64("SELECT coalesce(max(n_tokens), 0) FROM samples");
-    const int bins = std::max(1, opt.histogram_bins);
-    const int64_t width = std::max<int64_t>(1, (max_len + bins) / bins);
-    std::vector<std::string> cats;
-    for (int b = 0; b < bins; ++b) cats.push_back(fmt::format("{}-{}", b * width, (b + 1) * width - 1));
-    std::vector<std::optional<double>> ok(bins), bad(bins);
-    Stmt s = db.prepare("SELECT n_tokens / ?, correct, count(*) FROM samples GROUP BY 1, 2");
-    s.bind(1, width);
-    while (s.step()) {
-      const auto b = static_cast<size_t>(std::clamp<int64_t>(s.i64(0), 0, bins - 1));
-      auto& slot = s.i64(1) ? ok[b] : bad[b];
-      slot = slot.value_or(0) + static_cast<double>(s.i64(2));
-    }
-    h << bar_chart("length_hist", "Length histogram", cats, {{"correct", ok}, {"incorrect", bad}}, "tokens", "samples",
-                   fmt::format("all {} samples, stacked", n_samples), true);
   }
   h << "</div>\n";
 
@@ -475,19 +1087,23 @@ std::string render_report(const RolloutStore& st, const ReportOptions& opt) {
   h << "<h2>Evaluations</h2>\n";
   {
     struct Ev {
+      const RunData* run;
       int64_t step;
       std::string split, stage;
       std::map<std::string, double> v;
     };
     std::vector<Ev> evs;
     std::set<std::string> keys;
-    Stmt s = db.prepare("SELECT step, split, stage, key, value FROM evaluations WHERE value IS NOT NULL "
-                        "ORDER BY step, split, stage, key");
-    while (s.step()) {
-      if (evs.empty() || evs.back().step != s.i64(0) || evs.back().split != s.text(1) || evs.back().stage != s.text(2))
-        evs.push_back({s.i64(0), s.text(1), s.text(2), {}});
-      evs.back().v[s.text(3)] = s.f64(4);
-      keys.insert(s.text(3));
+    for (const auto& r : runs) {
+      Stmt s = r.st->db().prepare("SELECT step, split, stage, key, value FROM evaluations WHERE value IS NOT NULL "
+                                  "ORDER BY step, split, stage, key");
+      while (s.step()) {
+        if (evs.empty() || evs.back().run != &r || evs.back().step != s.i64(0) || evs.back().split != s.text(1) ||
+            evs.back().stage != s.text(2))
+          evs.push_back({&r, s.i64(0), s.text(1), s.text(2), {}});
+        evs.back().v[s.text(3)] = s.f64(4);
+        keys.insert(s.text(3));
+      }
     }
     if (evs.empty()) {
       h << "<p class=\"empty\">no evaluations in this run</p>\n";
@@ -502,30 +1118,44 @@ std::string render_report(const RolloutStore& st, const ReportOptions& opt) {
       const std::string yk = first_of({"pass@1", "accuracy"}, "pass@");
       const std::string xk = first_of({"mean_tokens", "len/mean", "tokens_mean"}, "");
       h << "<div class=\"grid\">\n";
-      // pass@1 vs mean tokens: one point per evaluation, one series per split/stage.
       std::map<std::string, Series> scatter, over_steps;
+      std::vector<std::string> order;
       for (const auto& e : evs) {
-        const std::string name = e.split + (e.stage.empty() ? "" : " / " + e.stage);
+        const std::string name = (multi ? e.run->label + " \xC2\xB7 " : "") + e.split + (e.stage.empty() ? "" : " / " + e.stage);
+        if (!over_steps.count(name)) order.push_back(name);
         if (!yk.empty() && e.v.count(yk)) {
-          over_steps[name].name = name;
-          over_steps[name].pts.emplace_back(static_cast<double>(e.step), e.v.at(yk));
+          auto& os = over_steps[name];
+          os.name = name;
+          os.run = e.run->label;
+          os.pts.emplace_back(static_cast<double>(e.step), e.v.at(yk));
+          auto t = e.run->elapsed.find(e.step);
+          if (t != e.run->elapsed.end()) os.tpts.emplace_back(t->second, e.v.at(yk));
           if (!xk.empty() && e.v.count(xk)) {
             scatter[name].name = name;
+            scatter[name].run = e.run->label;
             scatter[name].pts.emplace_back(e.v.at(xk), e.v.at(yk));
           }
         }
       }
       std::vector<Series> sc, os;
-      for (auto& [k, v] : scatter) sc.push_back(v);
-      for (auto& [k, v] : over_steps) os.push_back(v);
+      for (const auto& n : order) {
+        if (scatter.count(n)) sc.push_back(scatter[n]);
+        if (over_steps.count(n)) {
+          os.push_back(over_steps[n]);
+          if (os.back().tpts.size() != os.back().pts.size()) os.back().tpts.clear();
+        }
+      }
+      PlotStyle markers{true, 0};
       if (!yk.empty() && !xk.empty())
-        h << line_chart("eval_tradeoff", yk + " vs " + xk, sc, xk, yk, "one point per evaluation (split / stage)", true);
-      if (!yk.empty()) h << line_chart("eval_steps", yk + " over steps", os, "step", yk);
-      h << "</div>\n<table class=\"evals\"><thead><tr><th>step</th><th>split</th><th>stage</th>";
+        h << line_chart("eval_tradeoff", yk + " vs " + xk, "eval", sc, xk, yk, "one point per evaluation (split / stage)",
+                        markers);
+      if (!yk.empty()) h << line_chart("eval_steps", yk + " over steps", "eval", os, "step", yk, "", PlotStyle{false, 0});
+      h << "</div>\n<table class=\"evals\"><thead><tr>" << (multi ? "<th>run</th>" : "") << "<th>step</th><th>split</th><th>stage</th>";
       for (const auto& k : keys) h << "<th>" << esc(k) << "</th>";
       h << "</tr></thead><tbody>";
       for (const auto& e : evs) {
-        h << "<tr><td>" << e.step << "</td><td>" << esc(e.split) << "</td><td>" << esc(e.stage) << "</td>";
+        h << "<tr>" << (multi ? "<td>" + esc(e.run->label) + "</td>" : "") << "<td>" << e.step << "</td><td>"
+          << esc(e.split) << "</td><td>" << esc(e.stage) << "</td>";
         for (const auto& k : keys) {
           if (e.v.count(k)) h << "<td class=\"num\" data-key=\"" << esc(k) << "\" data-value=\"" << num(e.v.at(k)) << "\">"
                               << fmt::format("{:.4g}", e.v.at(k)) << "</td>";
@@ -539,35 +1169,80 @@ std::string render_report(const RolloutStore& st, const ReportOptions& opt) {
 
   // ---- other metrics
   {
-    std::vector<std::string> rest;
-    for (const auto& [k, s] : m)
-      if (!used.count(k)) rest.push_back(k);
-    if (!rest.empty()) {
-      h << "<h2>Other metrics</h2><div class=\"grid\">\n";
-      for (const auto& k : rest) h << line_chart("metric:" + k, k, {m[k]}, "step", "");
-      h << "</div>\n";
-    }
+    std::set<std::string> rest;
+    for (const auto& r : runs)
+      for (const auto& [k, v] : r.metrics)
+        if (!used.count(k)) rest.insert(k);
+    std::string charts;
+    for (const auto& k : rest) charts += metric_chart("metric:" + k, k, {k}, "", "");
+    if (!charts.empty()) h << "<h2>Other metrics</h2><div class=\"grid\">\n" << charts << "</div>\n";
+  }
+  if (!collapsed.empty()) {
+    h << "<h2>Constant metrics</h2><p class=\"meta\">Not drawn: each holds one value at every step.</p>"
+         "<ul class=\"collapsed\">";
+    for (const auto& c : collapsed)
+      h << "<li data-run=\"" << esc(c.run) << "\" data-series=\"" << esc(c.key) << "\" data-value=\"" << num(c.value)
+        << "\" data-n=\"" << c.n << "\">" << (multi ? esc(c.run) + ": " : "") << "<code>" << esc(c.key) << "</code> = "
+        << fmt::format("{:.6g}", c.value) << " (" << c.n << " steps)</li>";
+    h << "</ul>\n";
+  }
+
+  // ---- sample browser
+  if (opt.browser_steps > 0) {
+    int64_t embedded = 0, total = 0;
+    std::string rule;
+    const std::string data = browser_data(runs, opt, &embedded, &total, &rule);
+    h << "<h2>Sample browser</h2><section class=\"browser\" id=\"browser\" data-embedded=\"" << embedded
+      << "\" data-total=\"" << total << "\"><p class=\"meta\">" << embedded << " of " << total
+      << " samples embedded: " << esc(rule) << ". All of them: <code>reasonrl inspect RUN.db samples</code>.</p>"
+      << "<div class=\"filters\"><label>run <select id=\"f-run\"><option value=\"\">any</option></select></label>"
+      << "<label>steps <input id=\"f-step-min\" type=\"number\"> to <input id=\"f-step-max\" type=\"number\"></label>"
+      << "<label>prompt (id or text) <input id=\"f-prompt\" type=\"text\"></label>"
+      << "<label>correct <select id=\"f-correct\"><option value=\"\">any</option><option value=\"yes\">yes</option>"
+      << "<option value=\"no\">no</option></select></label>"
+      << "<label>finish <select id=\"f-finish\"><option value=\"\">any</option></select></label>"
+      << "<label>text contains <input id=\"f-text\" type=\"text\"></label></div>"
+      << "<p class=\"meta\" id=\"samples-count\"></p><table><thead><tr><th>run</th><th>step</th><th>id</th><th>prompt</th>"
+      << "<th>correct</th><th>tokens</th><th>finish</th><th>reward</th><th>completion</th></tr></thead>"
+      << "<tbody id=\"samples-body\"></tbody></table>"
+      << "<script type=\"application/json\" id=\"samples-data\">" << data << "</script></section>\n";
   }
 
   // ---- completions
   h << "<h2>Completions</h2>\n";
   const int n = std::max(1, opt.n_completions);
-  h << completions_table("best", "Best (highest reward)", completions(st, "ORDER BY reward DESC, step DESC, id", n),
-                         opt.max_text_chars);
-  h << completions_table("worst", "Worst (lowest reward)", completions(st, "ORDER BY reward ASC, step DESC, id", n),
-                         opt.max_text_chars);
-  h << completions_table("truncated", "Truncated (finish reason: length), latest first",
-                         completions(st, "WHERE finish_reason = 'length' ORDER BY step DESC, id", n),
-                         opt.max_text_chars);
-  h << "<p class=\"meta\">" << n_steps << " steps. Generated by reasonrl report from " << esc(st.path())
-    << ". Query it yourself: <code>sqlite3 " << esc(st.path()) << "</code>.</p>\n";
+  for (const auto& r : runs) {
+    const std::string sfx = multi ? "-" + std::to_string(r.index) : "";
+    const std::string of = multi ? " \xE2\x80\x94 " + r.label : "";
+    h << completions_table("best" + sfx, "Best (highest reward)" + of,
+                           completions(*r.st, "ORDER BY reward DESC, step DESC, id", n), opt.max_text_chars, r.st->path());
+    h << completions_table("worst" + sfx, "Worst (lowest reward)" + of,
+                           completions(*r.st, "ORDER BY reward ASC, step DESC, id", n), opt.max_text_chars, r.st->path());
+    h << completions_table("truncated" + sfx, "Truncated (finish reason: length), latest first" + of,
+                           completions(*r.st, "WHERE finish_reason = 'length' ORDER BY step DESC, id", n),
+                           opt.max_text_chars, r.st->path());
+  }
+  h << "<p class=\"meta\">Generated by reasonrl report from";
+  for (const auto& r : runs) h << " " << esc(r.st->path());
+  h << ". Query it yourself: <code>sqlite3 " << esc(runs[0].st->path()) << "</code>.</p>\n";
   h << "<div id=\"tip\"></div><script>" << kJs << "</script></body></html>\n";
   return h.str();
 }
 
+void write_report(const std::vector<std::string>& db_paths, const std::string& out_path, const ReportOptions& opt,
+                  const std::vector<std::string>& labels) {
+  std::vector<RolloutStore> stores;
+  for (const auto& p : db_paths) stores.push_back(RolloutStore::open(p, true));
+  std::vector<const RolloutStore*> ptrs;
+  for (const auto& s : stores) ptrs.push_back(&s);
+  const auto l = run_labels(ptrs, labels);
+  std::vector<ReportRun> runs;
+  for (size_t i = 0; i < stores.size(); ++i) runs.push_back({&stores[i], l[i]});
+  write_file_atomic(out_path, render_report(runs, opt));
+}
+
 void write_report(const std::string& db_path, const std::string& out_path, const ReportOptions& opt) {
-  auto st = RolloutStore::open(db_path, true);
-  write_file_atomic(out_path, render_report(st, opt));
+  write_report(std::vector<std::string>{db_path}, out_path, opt);
 }
 
 }  // namespace reasonrl::store

@@ -106,12 +106,13 @@ StepRecord synthetic_step_metrics(const SyntheticSpec& spec, int64_t step, const
   r.metrics["time/reward_ms"] = 20 + 5 * rng.uniform();
   r.metrics["time/update_ms"] = 400 + 30 * rng.uniform();
   r.metrics["loss"] = -0.01 + 0.02 * rng.uniform();
+  r.metrics["time/step_ms"] = r.metrics["time/rollout_ms"] + r.metrics["time/reward_ms"] + r.metrics["time/update_ms"] + 15;
   add_sample_metrics(r, samples, static_cast<int>(step));
   return r;
 }
 
 void write_synthetic_run(RolloutStore& st, const SyntheticSpec& spec) {
-  st.begin_run({"synthetic", R"({"synthetic": true})", "reasonrl 0.1.0", static_cast<int64_t>(spec.seed), ""});
+  st.begin_run({spec.name, R"({"synthetic": true})", "reasonrl 0.1.0", static_cast<int64_t>(spec.seed), ""});
   st.upsert_prompts(synthetic_prompts(spec));
   for (int64_t step = 0; step < spec.n_steps; ++step) {
     auto samples = synthetic_samples(spec, step);

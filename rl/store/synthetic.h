@@ -10,6 +10,7 @@ namespace reasonrl::store {
 
 struct SyntheticSpec {
   uint64_t seed = 1;
+  std::string name = "synthetic";  // the run's name
   int n_prompts = 64;        // prompts in the dataset
   int prompts_per_step = 8;
   int group_size = 4;        // samples per prompt
