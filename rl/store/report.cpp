@@ -947,9 +947,13 @@ std::string render_report(const std::vector<ReportRun>& in, const ReportOptions&
                           const std::string& ylabel, const std::string& note) -> std::string {
     std::vector<Series> series;
     for (const auto& k : keys) used.insert(k);
+    // One key: a colour per run. Several keys: a colour per key, the second run dashed.
     for (const auto& r : runs)
-      for (const auto& k : keys)
-        if (r.metrics.count(k)) series.push_back(make(r, k, keys.size() == 1 ? r.index : static_cast<int>(series.size())));
+      for (size_t ki = 0; ki < keys.size(); ++ki)
+        if (r.metrics.count(keys[ki])) {
+          series.push_back(make(r, keys[ki], keys.size() == 1 ? r.index : static_cast<int>(ki)));
+          series.back().dashed = keys.size() > 1 && r.index % 2 == 1;
+        }
     if (!series.empty() && std::all_of(series.begin(), series.end(), constant)) {
       for (const auto& s : series)
         collapsed.push_back({s.run, multi ? s.name.substr(s.run.size() + 2) : s.name, s.pts.front().second, s.pts.size()});
