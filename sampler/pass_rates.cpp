@@ -1,7 +1,10 @@
 // pass_rates.cpp: pass-rate table JSONL format and curation filter.
 #include "sampler/pass_rates.h"
 
+#include <algorithm>
+
 #include "rl/util/error.h"
+#include "rl/util/log.h"
 
 namespace reasonrl::sampler {
 
@@ -76,6 +79,20 @@ std::vector<PromptMeta> make_prompt_meta(const std::vector<datasets::Example>& e
     if (table)
       if (auto r = table->rate(ex[i].id)) m[i].pass_rate = *r;
   }
+  return m;
+}
+
+std::vector<PromptMeta> make_prompt_meta(const std::vector<datasets::Example>& ex, const SamplerConfig& cfg) {
+  if (cfg.pass_rates.empty()) return make_prompt_meta(ex, nullptr);
+  const PassRateTable table = PassRateTable::load(cfg.pass_rates);
+  auto m = make_prompt_meta(ex, &table);
+  const auto known = std::count_if(m.begin(), m.end(), [](const PromptMeta& p) { return p.pass_rate >= 0; });
+  if (known == 0 && !ex.empty())
+    throw ConfigError("sampler.pass_rates: '" + cfg.pass_rates + "' has no pass rate for any of the " +
+                      std::to_string(ex.size()) + " training prompts (ids like '" + ex[0].id +
+                      "'); was it measured on another dataset?");
+  log_info("sampler: starting success rates of {} of {} prompts from {} (the others: prior {})", known, ex.size(),
+           cfg.pass_rates, cfg.prior);
   return m;
 }
 

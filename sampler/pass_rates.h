@@ -46,5 +46,8 @@ class PassRateTable {
 std::vector<int> curate_by_pass_rate(const std::vector<datasets::Example>& examples, const PassRateTable& table, const CurationConfig& cfg);
 // Sampler metadata for `examples`: difficulty labels, and offline pass rates when a table is given.
 std::vector<PromptMeta> make_prompt_meta(const std::vector<datasets::Example>& examples, const PassRateTable* table = nullptr);
+// The same, with the table named by cfg.pass_rates (none when empty). A table that matches none of the examples'
+// ids is a ConfigError naming the file (measured on another dataset?); how many matched is logged.
+std::vector<PromptMeta> make_prompt_meta(const std::vector<datasets::Example>& examples, const SamplerConfig& cfg);
 
 }  // namespace reasonrl::sampler

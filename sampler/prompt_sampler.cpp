@@ -36,20 +36,33 @@ double PromptSampler::success_rate(int id) const {
 }
 
 json PromptSampler::state() const {
-  return json{{"format", "reasonrl.prompt_sampler"}, {"version", 1}, {"type", enum_to_string(cfg_.type)},
-              {"n_prompts", meta_.size()}, {"step", step_}, {"stats", stats_.to_json()}};
+  json offline = json::array();
+  for (size_t i = 0; i < meta_.size(); ++i)
+    if (meta_[i].pass_rate >= 0) offline.push_back(json::array({i, meta_[i].pass_rate}));
+  return json{{"format", "reasonrl.prompt_sampler"}, {"version", 2}, {"type", enum_to_string(cfg_.type)},
+              {"n_prompts", meta_.size()}, {"step", step_}, {"stats", stats_.to_json()}, {"pass_rates", offline}};
 }
 
 void PromptSampler::load_state(const json& j) {
   try {
     if (j.at("format") != "reasonrl.prompt_sampler") throw FormatError("sampler state: wrong 'format'");
-    if (j.at("version") != 1) throw FormatError("sampler state: unsupported version " + j.at("version").dump() + " (expected 1)");
+    const int version = j.at("version").get<int>();
+    if (version != 1 && version != 2)
+      throw FormatError("sampler state: unsupported version " + j.at("version").dump() + " (expected 1 or 2)");
     if (j.at("type") != enum_to_string(cfg_.type))
       throw FormatError("sampler state is for a '" + j.at("type").get<std::string>() + "' sampler, not '" + enum_to_string(cfg_.type) + "'");
     if (j.at("n_prompts").get<size_t>() != meta_.size())
       throw FormatError("sampler state has " + j.at("n_prompts").dump() + " prompts, the dataset has " + std::to_string(meta_.size()));
     step_ = j.at("step").get<int>();
     stats_.from_json(j.at("stats"));
+    if (version >= 2) {  // version 1 had no offline rates: keep those of the config
+      for (auto& m : meta_) m.pass_rate = -1;
+      for (const auto& e : j.at("pass_rates")) {
+        const size_t id = e.at(0).get<size_t>();
+        if (id >= meta_.size()) throw FormatError("sampler state: pass rate of prompt " + std::to_string(id) + " out of range");
+        meta_[id].pass_rate = e.at(1).get<double>();
+      }
+    }
   } catch (const json::exception& e) {
     throw FormatError(std::string("sampler state: ") + e.what());
   }

@@ -45,6 +45,7 @@ struct SamplerConfig {
   int window = 4;                    // window: number of recent updates per prompt
   double floor = 0.05;               // minimum weight, so solved prompts still appear now and then
   double prior = 0.5;                // success rate assumed for a prompt with no history and no offline pass rate
+  std::string pass_rates;            // pass-rate table of `reasonrl difficulty` (JSONL): the starting success rates
   template <class V>
   void visit(V& v) {
     v("type", type, "prompt sampler");
@@ -61,6 +62,9 @@ struct SamplerConfig {
     v("window", window, "window: number of recent updates averaged");
     v("floor", floor, "prioritized: minimum weight max(1 - s, floor)");
     v("prior", prior, "success rate of prompts without history or offline pass rate");
+    v("pass_rates", pass_rates,
+      "pass-rate table written by `reasonrl difficulty` (pass_rates.jsonl): each prompt's starting success rate until "
+      "its first rollouts (matched by example id); empty = none, the prior applies");
   }
   void validate() const;
 };
@@ -82,7 +86,8 @@ class PromptSampler {
   const SuccessStats& stats() const { return stats_; }
   int n_prompts() const { return int(meta_.size()); }
 
-  // Checkpoint state (versioned JSON). load_state restores exactly: the same rng then gives the same samples.
+  // Checkpoint state (versioned JSON, with the offline pass rates the run started from). load_state restores exactly:
+  // the same rng then gives the same samples, even if the pass-rate file changed since.
   virtual json state() const;
   virtual void load_state(const json& j);
 

@@ -240,16 +240,13 @@ void Trainer::setup() {
   rewards_ = std::make_unique<rewards::RewardManager>(cfg_.rewards);
 
   prompt_ids_.reserve(data_.train.size());
-  std::vector<sampler::PromptMeta> metas;
   for (size_t i = 0; i < data_.train.size(); ++i) {
     const auto ids = tpl_->encode_prompt(tok_, data_.train[i]);
     prompt_ids_.emplace_back(ids.begin(), ids.end());
     max_prompt_len_ = std::max(max_prompt_len_, int(ids.size()));
-    sampler::PromptMeta pm;
-    pm.difficulty = data_.train[i].difficulty;
-    metas.push_back(pm);
   }
-  sampler_ = sampler::make_prompt_sampler(cfg_.sampler, metas);
+  // Difficulty labels, and the starting success rates of sampler.pass_rates (a `reasonrl difficulty` table).
+  sampler_ = sampler::make_prompt_sampler(cfg_.sampler, sampler::make_prompt_meta(data_.train, cfg_.sampler));
 
   policy::RolloutConfig rc = cfg_.rollout;
   if (rc.stop_token_ids.empty()) rc.stop_token_ids = stop_ids(tok_);

@@ -238,7 +238,7 @@ TEST(SamplerState, LoadRejectsMismatches) {
   EXPECT_THROW(make_prompt_sampler(c, metas(5))->load_state(st), FormatError);
   c.type = SamplerType::Uniform;
   EXPECT_THROW(make_prompt_sampler(c, metas(6))->load_state(st), FormatError);
-  st["version"] = 2;
+  st["version"] = 3;
   EXPECT_THROW(make_prompt_sampler(c, metas(5))->load_state(st), FormatError);
   EXPECT_THROW(make_prompt_sampler(c, {}), ConfigError);
 }
