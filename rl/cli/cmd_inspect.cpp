@@ -1,4 +1,5 @@
-// cmd_inspect.cpp: `reasonrl inspect RUN.db summary|samples|show|prompt|compare|export|sql|migrate`, aligned tables or --json.
+// cmd_inspect.cpp: `reasonrl inspect RUN.db summary|samples|show|prompt|compare|export|sql|migrate`, aligned tables or
+// --json; compare takes two steps or another run.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -6,6 +7,7 @@
 
 #include "rl/cli/commands.h"
 #include "rl/store/inspect.h"
+#include "rl/store/report.h"
 #include "rl/util/error.h"
 
 namespace reasonrl::cli {
@@ -22,8 +24,12 @@ struct InspectOpts {
   int64_t prompt = -1, limit = 50;
   double min_reward = std::nan(""), max_reward = std::nan("");
   bool correct = false, incorrect = false, full = false;
-  // show / prompt / compare
-  int64_t id = 0, step_a = 0, step_b = 0;
+  // show / prompt
+  int64_t id = 0;
+  // compare: two steps, or another run
+  std::vector<std::string> compare_args;
+  int64_t at_step = -1, at_step_a = -1, at_step_b = -1;
+  std::string label_a, label_b;
   // export
   std::string format = "jsonl", table = "samples", out;
   // sql
@@ -147,12 +153,45 @@ void add_inspect_command(CLI::App& app) {
     else store::print_table(std::cout, h);
   });
 
-  auto* compare = cmd->add_subcommand("compare", "the metrics of two steps side by side");
-  compare->add_option("step_a", o->step_a, "first step")->required();
-  compare->add_option("step_b", o->step_b, "second step")->required();
+  auto* compare = cmd->add_subcommand(
+      "compare", "two steps' metrics side by side (compare A B), or two runs (compare OTHER.db: the last step of each, "
+                 "or --step N / --step-a, --step-b), with the difference");
+  compare->add_option("what", o->compare_args, "two step numbers, or another run's rollouts.db (or run directory)")
+      ->required()->expected(1, 2);
+  compare->add_option("--step", o->at_step, "runs: compare this step of both runs");
+  compare->add_option("--step-a", o->at_step_a, "runs: this step of the first run (default: its last)");
+  compare->add_option("--step-b", o->at_step_b, "runs: this step of the other run (default: its last)");
+  compare->add_option("--label-a", o->label_a, "runs: the first run's label (default: its run name)");
+  compare->add_option("--label-b", o->label_b, "runs: the other run's label (default: its run name)");
   compare->callback([o] {
     auto st = open_ro(*o);
-    emit(*o, store::compare_steps(st, o->step_a, o->step_b));
+    auto integer = [](const std::string& x) -> std::optional<int64_t> {
+      try {
+        size_t used = 0;
+        const int64_t v = std::stoll(x, &used);
+        if (used == x.size()) return v;
+      } catch (const std::exception&) {
+      }
+      return std::nullopt;
+    };
+    const auto& args = o->compare_args;
+    if (args.size() == 2) {
+      const auto a = integer(args[0]), b = integer(args[1]);
+      if (!a || !b) throw Error("compare A B takes two step numbers; to compare runs give one other run: compare OTHER.db");
+      emit(*o, store::compare_steps(st, *a, *b));
+      return;
+    }
+    const std::string other = db_path(args[0]);
+    if (!std::filesystem::exists(other))
+      throw IoError("no such run: '" + other + "' does not exist (compare takes two steps, or one other run)");
+    auto ot = store::RolloutStore::open(other, true);
+    const auto labels = store::run_labels({&st, &ot}, {o->label_a, o->label_b});
+    auto pick = [&](int64_t one) -> std::optional<int64_t> {
+      if (one >= 0) return one;
+      if (o->at_step >= 0) return o->at_step;
+      return std::nullopt;
+    };
+    emit(*o, store::compare_runs(st, labels[0], pick(o->at_step_a), ot, labels[1], pick(o->at_step_b)));
   });
 
   auto* exp = cmd->add_subcommand("export", "write a table as JSON lines or CSV");

@@ -327,31 +327,76 @@ Table prompt_history(const RolloutStore& st, int64_t prompt_id) {
   return t;
 }
 
-Table compare_steps(const RolloutStore& st, int64_t a, int64_t b) {
-  require_step(st, a);
-  require_step(st, b);
-  std::map<std::string, std::pair<json, json>> m;
-  auto load = [&](int64_t step, bool first) {
-    Stmt s = st.db().prepare(
-        "SELECT 'n_samples', n_samples FROM steps WHERE step = ?1 UNION ALL "
-        "SELECT key, value FROM step_metrics WHERE step = ?1");
-    s.bind(1, step);
-    while (s.step()) (first ? m[s.text(0)].first : m[s.text(0)].second) = cell(s, 1);
-  };
-  load(a, true);
-  load(b, false);
+namespace {
+
+// metric -> value of one step: n_samples and its step metrics.
+std::map<std::string, json> step_values(const RolloutStore& st, int64_t step) {
+  std::map<std::string, json> m;
+  Stmt s = st.db().prepare(
+      "SELECT 'n_samples', n_samples FROM steps WHERE step = ?1 UNION ALL "
+      "SELECT key, value FROM step_metrics WHERE step = ?1");
+  s.bind(1, step);
+  while (s.step()) m[s.text(0)] = cell(s, 1);
+  return m;
+}
+
+// Rows "metric | a | b | b - a": n_samples first, then the others in name order.
+Table side_by_side(const std::vector<std::string>& columns, const std::map<std::string, json>& a,
+                   const std::map<std::string, json>& b, const std::vector<std::string>& first) {
   Table t;
-  t.columns = {"metric", "step " + std::to_string(a), "step " + std::to_string(b), "delta"};
+  t.columns = columns;
+  std::set<std::string> keys;
+  for (const auto& [k, v] : a) keys.insert(k);
+  for (const auto& [k, v] : b) keys.insert(k);
   auto add = [&](const std::string& k) {
-    auto& [va, vb] = m[k];
+    const json va = a.count(k) ? a.at(k) : json(nullptr), vb = b.count(k) ? b.at(k) : json(nullptr);
     json d = nullptr;
     if (va.is_number() && vb.is_number()) d = vb.get<double>() - va.get<double>();
     t.rows.push_back({k, va, vb, d});
   };
-  add("n_samples");
-  for (const auto& [k, v] : m)
-    if (k != "n_samples") add(k);
+  for (const auto& k : first)
+    if (keys.erase(k)) add(k);
+  for (const auto& k : keys) add(k);
   return t;
+}
+
+}  // namespace
+
+Table compare_steps(const RolloutStore& st, int64_t a, int64_t b) {
+  require_step(st, a);
+  require_step(st, b);
+  return side_by_side({"metric", "step " + std::to_string(a), "step " + std::to_string(b), "delta"},
+                      step_values(st, a), step_values(st, b), {"n_samples"});
+}
+
+Table compare_runs(const RolloutStore& a, const std::string& label_a, std::optional<int64_t> step_a,
+                   const RolloutStore& b, const std::string& label_b, std::optional<int64_t> step_b) {
+  auto values = [](const RolloutStore& st, std::optional<int64_t> step, int64_t* at) {
+    if (!step) step = st.last_step();
+    if (*step < 0) throw Error("'" + st.path() + "' has no steps to compare");
+    require_step(st, *step);
+    *at = *step;
+    auto m = step_values(st, *step);
+    const Db& db = st.db();
+    m["steps"] = db.scalar_i64("SELECT count(*) FROM steps");
+    m["samples (all steps)"] = db.scalar_i64("SELECT count(*) FROM samples");
+    Stmt w = db.prepare("SELECT sum(value) / 1000 FROM step_metrics WHERE key = 'time/step_ms' AND step <= ?");
+    w.bind(1, *step);
+    if (w.step() && !w.is_null(0)) m["wall time to this step (s)"] = w.f64(0);
+    // The latest evaluation of each split/stage at or before the step.
+    Stmt e = db.prepare(
+        "SELECT e.split, e.stage, e.key, e.value FROM evaluations e JOIN (SELECT split, stage, max(step) AS step "
+        "FROM evaluations WHERE step <= ?1 GROUP BY split, stage) l USING (split, stage, step) ORDER BY 1, 2, 3");
+    e.bind(1, *step);
+    while (e.step())
+      m["eval " + e.text(0) + (e.text(1).empty() ? "" : "/" + e.text(1)) + " " + e.text(2)] = cell(e, 3);
+    return m;
+  };
+  int64_t at_a = 0, at_b = 0;
+  const auto va = values(a, step_a, &at_a), vb = values(b, step_b, &at_b);
+  return side_by_side({"metric", fmt::format("{} (step {})", label_a, at_a), fmt::format("{} (step {})", label_b, at_b),
+                       "delta"},
+                      va, vb, {"steps", "samples (all steps)", "wall time to this step (s)", "n_samples"});
 }
 
 int64_t export_table(const RolloutStore& st, std::ostream& os, ExportFormat fmt, const std::string& table) {

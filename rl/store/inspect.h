@@ -47,6 +47,11 @@ Table prompt_history(const RolloutStore& st, int64_t prompt_id);
 
 // Metrics of two steps side by side with the difference (B - A). An unknown step is an Error.
 Table compare_steps(const RolloutStore& st, int64_t a, int64_t b);
+// Two runs side by side with the difference (B - A): steps, samples, wall time, the metrics of one step of each
+// (nullopt: the run's last step) and the latest evaluation at or before it of each split/stage ("eval SPLIT/STAGE
+// KEY"). Columns are labelled "LABEL (step N)".
+Table compare_runs(const RolloutStore& a, const std::string& label_a, std::optional<int64_t> step_a,
+                   const RolloutStore& b, const std::string& label_b, std::optional<int64_t> step_b);
 
 // Every sample (with prompt fields and one column per reward component) as JSON lines or CSV (RFC 4180).
 enum class ExportFormat { Jsonl, Csv };

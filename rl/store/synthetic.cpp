@@ -124,4 +124,9 @@ void write_synthetic_run(RolloutStore& st, const SyntheticSpec& spec) {
   }
 }
 
+void write_synthetic_file(const std::string& path, const SyntheticSpec& spec) {
+  auto st = RolloutStore::open(path);
+  write_synthetic_run(st, spec);
+}
+
 }  // namespace reasonrl::store

@@ -24,5 +24,7 @@ std::vector<SampleRecord> synthetic_samples(const SyntheticSpec& spec, int64_t s
 StepRecord synthetic_step_metrics(const SyntheticSpec& spec, int64_t step, const std::vector<SampleRecord>& samples);
 // A whole run written to `st` (begin_run, prompts, every step, an evaluation every 10 steps and at the end).
 void write_synthetic_run(RolloutStore& st, const SyntheticSpec& spec);
+// The same into a new store file at `path`, closed afterwards.
+void write_synthetic_file(const std::string& path, const SyntheticSpec& spec);
 
 }  // namespace reasonrl::store

@@ -25,6 +25,7 @@
 #include "rl/train/task_data.h"
 #include "rl/util/log.h"
 #include "rl/util/rng.h"
+#include "sampler/pass_rates.h"
 
 namespace fs = std::filesystem;
 

@@ -1,5 +1,5 @@
 // Tests of `reasonrl inspect` and `reasonrl report` as a user runs them: output against SQL on the same file,
-// --json, filters, and bad arguments (no such run, step, id, a writing statement) giving a message and exit 1.
+// --json, filters, two runs compared and overlaid, and bad arguments (no such run, step, id, a writing statement) giving a message and exit 1.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "rl/store/synthetic.h"
@@ -123,6 +124,70 @@ TEST_F(InspectCli, ShowPromptCompare) {
       EXPECT_NEAR(r["delta"].get<double>(), r["step 11"].get<double>() - r["step 0"].get<double>(), 1e-12);
     }
   EXPECT_TRUE(found);
+}
+
+// compare with one other run: the metrics of a step of each run (the last by default) and the latest evaluation.
+TEST_F(InspectCli, CompareTwoRuns) {
+  const std::string other = (dir_ / "other.db").string();
+  SyntheticSpec spec;
+  spec.n_steps = 8;
+  spec.seed = 5;
+  spec.name = "other";
+  write_synthetic_file(other, spec);
+  auto value = [](const std::string& db, const std::string& sql) {
+    Stmt s = RolloutStore::open(db, true).db().prepare(sql);
+    EXPECT_TRUE(s.step()) << sql;
+    return s.f64(0);
+  };
+  json c = run_json("inspect " + db_ + " compare " + other + " --json");
+  std::map<std::string, json> rows;
+  for (const auto& r : c) rows[r["metric"].get<std::string>()] = r;
+  ASSERT_TRUE(rows.count("kl"));
+  const json& kl = rows["kl"];
+  EXPECT_EQ(kl["synthetic (step 11)"].get<double>(), value(db_, "SELECT value FROM step_metrics WHERE step = 11 AND key = 'kl'"));
+  EXPECT_EQ(kl["other (step 7)"].get<double>(), value(other, "SELECT value FROM step_metrics WHERE step = 7 AND key = 'kl'"));
+  EXPECT_NEAR(kl["delta"].get<double>(), kl["other (step 7)"].get<double>() - kl["synthetic (step 11)"].get<double>(), 1e-15);
+  EXPECT_EQ(rows["steps"]["synthetic (step 11)"], 12);
+  EXPECT_EQ(rows["steps"]["other (step 7)"], 8);
+  EXPECT_NEAR(rows["wall time to this step (s)"]["other (step 7)"].get<double>(),
+              value(other, "SELECT sum(value) / 1000 FROM step_metrics WHERE key = 'time/step_ms'"), 1e-9);
+  // The evaluation at step 11 (the last) of the first run, at step 7 of the other.
+  EXPECT_EQ(rows["eval synthetic_test pass@1"]["synthetic (step 11)"].get<double>(),
+            value(db_, "SELECT value FROM evaluations WHERE step = 11 AND key = 'pass@1'"));
+  EXPECT_EQ(rows["eval synthetic_test pass@1"]["other (step 7)"].get<double>(),
+            value(other, "SELECT value FROM evaluations WHERE step = 7 AND key = 'pass@1'"));
+  // One step of both, labels given; at step 5 the latest evaluation is step 0's.
+  c = run_json("inspect " + db_ + " compare " + other + " --step 5 --label-a RL --label-b SFT --json");
+  rows.clear();
+  for (const auto& r : c) rows[r["metric"].get<std::string>()] = r;
+  EXPECT_EQ(rows["kl"]["SFT (step 5)"].get<double>(), value(other, "SELECT value FROM step_metrics WHERE step = 5 AND key = 'kl'"));
+  EXPECT_EQ(rows["eval synthetic_test pass@1"]["RL (step 5)"].get<double>(),
+            value(db_, "SELECT value FROM evaluations WHERE step = 0 AND key = 'pass@1'"));
+  Out t = run("inspect " + db_ + " compare " + other);
+  ASSERT_EQ(t.rc, 0) << t.err;
+  EXPECT_NE(t.out.find("synthetic (step 11)"), std::string::npos) << t.out;
+  struct Case {
+    std::string args, says;
+  } cases[] = {
+      {"inspect " + db_ + " compare " + other + " --step 10", "no step 10"},
+      {"inspect " + db_ + " compare 0 x", "two step numbers"},
+      {"inspect " + db_ + " compare " + (dir_ / "none.db").string(), "no such run"},
+  };
+  for (const auto& k : cases) {
+    Out o = run(k.args);
+    EXPECT_EQ(o.rc, 1) << k.args;
+    EXPECT_NE(o.err.find(k.says), std::string::npos) << k.args << "\nstderr: " << o.err;
+  }
+  // The report overlays both runs under their labels; a wrong number of labels is refused.
+  const std::string html = (dir_ / "two.html").string();
+  Out r = run("report " + db_ + " " + other + " --label RL --label SFT -o " + html);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string page = read_file(html);
+  EXPECT_NE(page.find("data-run=\"RL\" data-series=\"RL \xC2\xB7 kl\""), std::string::npos);
+  EXPECT_NE(page.find("data-run=\"SFT\" data-series=\"SFT \xC2\xB7 kl\""), std::string::npos);
+  Out bad = run("report " + db_ + " " + other + " --label RL -o " + html);
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_NE(bad.err.find("one --label per file"), std::string::npos) << bad.err;
 }
 
 TEST_F(InspectCli, ExportAndSql) {

@@ -129,19 +129,14 @@ std::map<std::string, long> colour_counts(const fs::path& png, const std::vector
 // filters preset from the address select what SQL selects.
 TEST_F(ReportBrowser, OverlayOfTwoRunsRendersBothSeries) {
   const std::string db_a = (dir_ / "a.db").string(), db_b = (dir_ / "b.db").string();
-  {
-    SyntheticSpec sa;
-    sa.n_steps = 40;
-    sa.name = "A";
-    auto a = RolloutStore::open(db_a);
-    write_synthetic_run(a, sa);
-    SyntheticSpec sb;
-    sb.n_steps = 30;
-    sb.seed = 9;
-    sb.name = "B";
-    auto b = RolloutStore::open(db_b);
-    write_synthetic_run(b, sb);
-  }
+  SyntheticSpec sa, sb;
+  sa.n_steps = 40;
+  sa.name = "A";
+  sb.n_steps = 30;
+  sb.seed = 9;
+  sb.name = "B";
+  write_synthetic_file(db_a, sa);
+  write_synthetic_file(db_b, sb);
   const fs::path html = dir_ / "overlay.html";
   write_report({db_a, db_b}, html.string());
   const std::string blue = "1f77b4", orange = "ff7f0e";  // the palette's first two colours: runs A and B
