@@ -21,6 +21,7 @@ namespace {
 
 const char* kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+constexpr const char* kSep = " \xC2\xB7 ";  // between a run's label and a key: "GRPO · kl"
 constexpr int kW = 520, kH = 270, kL = 58, kR = 14, kT = 12, kB = 40;
 
 std::string esc(const std::string& s) {
@@ -921,7 +922,7 @@ std::string render_report(const std::vector<ReportRun>& in, const ReportOptions&
   // A series per run (and per key): the run's label prefixes the key when several runs are overlaid.
   auto make = [&](const RunData& r, const std::string& key, int color) {
     Series s;
-    s.name = multi ? r.label + " \xC2\xB7 " + key : key;
+    s.name = multi ? r.label + kSep + key : key;
     s.run = r.label;
     s.pts = r.metrics.at(key);
     s.tpts = by_time(r, s.pts);
@@ -956,7 +957,8 @@ std::string render_report(const std::vector<ReportRun>& in, const ReportOptions&
         }
     if (!series.empty() && std::all_of(series.begin(), series.end(), constant)) {
       for (const auto& s : series)
-        collapsed.push_back({s.run, multi ? s.name.substr(s.run.size() + 2) : s.name, s.pts.front().second, s.pts.size()});
+        collapsed.push_back({s.run, multi ? s.name.substr(s.run.size() + std::string(kSep).size()) : s.name,
+                             s.pts.front().second, s.pts.size()});
       return "";
     }
     return line_chart(id, title_, "metric", series, "step", ylabel, note, style);
@@ -1024,7 +1026,7 @@ std::string render_report(const std::vector<ReportRun>& in, const ReportOptions&
       const Quantiles q = length_quantiles(*r.st);
       for (int k : {1, 0, 2}) {
         Series s;
-        s.name = multi ? r.label + " \xC2\xB7 " + kQName[k] : kQName[k];
+        s.name = multi ? r.label + kSep + kQName[k] : kQName[k];
         s.run = r.label;
         s.pts = q.q[k];
         s.tpts = by_time(r, s.pts);
@@ -1073,7 +1075,7 @@ std::string render_report(const std::vector<ReportRun>& in, const ReportOptions&
         Stmt s = db.prepare("SELECT difficulty, avg(correct) FROM samples_view WHERE step BETWEEN ? AND ? GROUP BY difficulty");
         s.bind(1, a).bind(2, b);
         while (s.step()) v[cat_of[s.is_null(0) ? "unknown" : std::to_string(s.i64(0))]] = s.f64(1);
-        series.emplace_back((multi ? r.label + " \xC2\xB7 " : "") + name, std::move(v));
+        series.emplace_back((multi ? r.label + kSep : "") + name, std::move(v));
       };
       if (hi > lo) {
         add(fmt::format("steps {}..{}", lo, mid), lo, mid);
@@ -1125,7 +1127,7 @@ std::string render_report(const std::vector<ReportRun>& in, const ReportOptions&
       std::map<std::string, Series> scatter, over_steps;
       std::vector<std::string> order;
       for (const auto& e : evs) {
-        const std::string name = (multi ? e.run->label + " \xC2\xB7 " : "") + e.split + (e.stage.empty() ? "" : " / " + e.stage);
+        const std::string name = (multi ? e.run->label + kSep : "") + e.split + (e.stage.empty() ? "" : " / " + e.stage);
         if (!over_steps.count(name)) order.push_back(name);
         if (!yk.empty() && e.v.count(yk)) {
           auto& os = over_steps[name];

@@ -42,6 +42,19 @@ SyntheticSpec spec30() {
   return s;
 }
 
+// Well-formed UTF-8 (no sequence cut in the middle).
+bool valid_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
 // Every stored metric is either plotted (exactly) in a metric chart or listed as constant (with its one value).
 void expect_metrics_shown(const std::string& html, const RolloutStore& ro, const std::string& run) {
   int dups = 0;
@@ -257,6 +270,15 @@ TEST_F(ReportTest, ConstantMetricsAreCollapsed) {
   for (const auto& c : testing::collapsed_metrics(html)) keys.insert(c.key);
   EXPECT_EQ(keys, (std::set<std::string>{"clip_frac", "loss/zero", "x"}));
   expect_metrics_shown(html, ro, "flat");
+  // Two runs: each run's constant keys are listed under its label, by their plain key.
+  const std::string two = render_report({{&ro, "A"}, {&ro, "B"}});
+  EXPECT_TRUE(valid_utf8(two));
+  std::set<std::pair<std::string, std::string>> listed;
+  for (const auto& c : testing::collapsed_metrics(two)) listed.insert({c.run, c.key});
+  EXPECT_EQ(listed.size(), 6u);
+  EXPECT_TRUE(listed.count({"B", "loss/zero"}));
+  expect_metrics_shown(two, ro, "A");
+  expect_metrics_shown(two, ro, "B");
 }
 
 // Two runs overlaid: every chart carries each run's own numbers under its label; the wall-time view places each
@@ -279,6 +301,7 @@ TEST_F(ReportTest, TwoRunsOverlaid) {
   EXPECT_EQ(run_labels({&ra, &rb}, {"GRPO", ""}), (std::vector<std::string>{"GRPO", "other"}));
   EXPECT_THROW(run_labels({&ra, &rb}, {"GRPO"}), Error);
   const std::string html = render_report({{&ra, "GRPO"}, {&rb, "SFT"}});
+  EXPECT_TRUE(valid_utf8(html));
   expect_metrics_shown(html, ra, "GRPO");
   expect_metrics_shown(html, rb, "SFT");
   const auto charts = chart_points(html);
