@@ -24,17 +24,39 @@ const char* kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 constexpr const char* kSep = " \xC2\xB7 ";  // between a run's label and a key: "GRPO · kl"
 constexpr int kW = 520, kH = 270, kL = 58, kR = 14, kT = 12, kB = 40;
 
+// Length of the well-formed UTF-8 sequence starting at s[i], or 0 if it is not one.
+size_t utf8_len(const std::string& s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+// HTML-escaped text; bytes that are not well-formed UTF-8 (a model can emit them) become U+FFFD.
 std::string esc(const std::string& s) {
   std::string o;
   o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_len(s, i);
+    if (n == 0) {
+      o += "\xEF\xBF\xBD";
+      ++i;
+      continue;
+    }
+    if (n > 1) {
+      o.append(s, i, n);
+      i += n;
+      continue;
+    }
+    switch (s[i++]) {
       case '&': o += "&amp;"; break;
       case '<': o += "&lt;"; break;
       case '>': o += "&gt;"; break;
       case '"': o += "&quot;"; break;
       case '\'': o += "&#39;"; break;
-      default: o += c;
+      default: o += s[i - 1];
     }
   }
   return o;
@@ -90,6 +112,7 @@ struct Series {
   std::vector<std::pair<double, double>> tpts;  // (elapsed seconds, y); empty = no wall-time view
   int color = -1;                               // palette index; -1 = the series' position
   bool dashed = false;
+  bool edge = false;                            // the edge of a band: small markers, no line
 };
 
 // The area between two curves sharing x (quantile bands, stacked reward components).
@@ -254,7 +277,7 @@ std::string line_svg(const std::vector<Series>& series, const std::vector<Band>&
     std::string xs;  // the wall-time view has no markers: its path carries the elapsed seconds
     if (by_time)
       for (size_t k = 0; k < pts.size(); ++k) xs += (k ? " " : "") + num(pts[k].first);
-    if (!style.markers_only && pts.size() > 1)
+    if (!style.markers_only && !s.edge && pts.size() > 1)
       out += fmt::format("<path class=\"{}\" d=\"{}\"{}{}/>", w ? "raw" : "line", path_d(f, pts),
                          s.dashed ? " stroke-dasharray=\"4 3\"" : "", by_time ? " data-xs=\"" + xs + "\"" : "");
     if (w && pts.size() == s.pts.size()) {
@@ -273,7 +296,8 @@ std::string line_svg(const std::vector<Series>& series, const std::vector<Band>&
         out += fmt::format(
             "<circle class=\"pt\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" data-run=\"{}\" data-series=\"{}\" data-x=\"{}\" "
             "data-y=\"{}\"/>",
-            f.X(x), f.Y(y), style.markers_only ? 4.0 : w ? 1.2 : r, esc(s.run), esc(s.name), num(x), num(y));
+            f.X(x), f.Y(y), style.markers_only ? 4.0 : s.edge ? 0.8 : w ? 1.2 : r, esc(s.run), esc(s.name), num(x),
+            num(y));
     out += "</g>";
   }
   return out + "</svg>";
@@ -312,7 +336,7 @@ std::string bar_chart(const std::string& id, const std::string& title, const std
   const double pw = kW - kL - kR, ph = kH - kT - kB;
   auto Y = [&](double y) { return kT + ph * (1 - (y - yt.lo) / (yt.hi - yt.lo)); };
   std::vector<Series> names;
-  for (const auto& s : series) names.push_back({s.first, "", {}, {}, -1, false});
+  for (const auto& s : series) names.push_back({s.first, "", {}, {}, -1, false, false});
   std::string out = figure_open(id, title, "bars", note) + legend(names);
   out += fmt::format("<svg class=\"chart\" viewBox=\"0 0 {} {}\" data-xlabel=\"{}\">", kW, kH, esc(xlabel));
   out += axes(xt, yt, xlabel, ylabel, &cats);
@@ -1031,7 +1055,7 @@ std::string render_report(const std::vector<ReportRun>& in, const ReportOptions&
         s.pts = q.q[k];
         s.tpts = by_time(r, s.pts);
         s.color = r.index;
-        s.dashed = k != 1;
+        s.edge = k != 1;
         series.push_back(std::move(s));
       }
       Band b;
@@ -1045,7 +1069,7 @@ std::string render_report(const std::vector<ReportRun>& in, const ReportOptions&
     PlotStyle qs = style;
     qs.smooth_min_points = 0;
     h << line_chart("length_quantiles", "Response length by step", "quantiles", series, "step", "tokens",
-                    "p10, p50 (solid) and p90 of each step's samples; the band spans p10..p90", qs, bands);
+                    "p50 (line) of each step's samples in a band from p10 to p90", qs, bands);
   }
   for (const auto& r : runs)
     h << reward_stack_chart(r, multi ? "reward_weighted-" + std::to_string(r.index) : "reward_weighted",

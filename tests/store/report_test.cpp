@@ -376,7 +376,7 @@ TEST_F(ReportTest, SelfContainedAndEscaped) {
     st.upsert_prompts({{0, "d", "", "is 1 < 2 & \"x\"?", "<yes>", 1}});
     SampleRecord s;
     s.prompt_id = 0;
-    s.text = "<script>alert('x')</script>";
+    s.text = "<script>alert('x')</script> bad byte \xD8" "1 cut \xE2\x82";
     s.finish_reason = "stop";
     s.reward = 1;
     st.write_step({0, {{"kl", 0.5}}}, {s});
@@ -391,6 +391,9 @@ TEST_F(ReportTest, SelfContainedAndEscaped) {
   for (const char* bad : {"src=", "<link", "@import", "url(", "http://", "https://"})
     EXPECT_EQ(html.find(bad), std::string::npos) << bad;
   EXPECT_EQ(std::count(html.begin(), html.end(), '\0'), 0);
+  // Bytes a model emitted that are not UTF-8 are shown as U+FFFD: the page stays well-formed.
+  EXPECT_TRUE(valid_utf8(html));
+  EXPECT_NE(html.find("bad byte \xEF\xBF\xBD" "1 cut \xEF\xBF\xBD\xEF\xBF\xBD"), std::string::npos);
 }
 
 TEST_F(ReportTest, EmptyStoreRendersWithNotes) {
