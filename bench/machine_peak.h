@@ -37,15 +37,17 @@ inline double fma_peak_gflops(int threads, long iters, int reps) {
 // Read bandwidth (GB/s) over a buffer of `bytes` on `threads` threads: each thread sums its own contiguous chunk with
 // 4 independent 512-bit accumulators, `passes` times per rep so that a rep reads >= 1 GB (tens of ms, longer than a
 // scheduler time slice); best rep of several after a warm-up rep. With `bytes` = a working set that stays in cache,
-// the peak rate at which that working set can be read.
-inline double read_peak_gbs(size_t bytes, int threads) {
+// the peak rate at which that working set can be read. A bound for short kernels (decode steps of tens of µs) passes
+// small `rep_bytes` and many `max_reps`: the best of many short reps is what an undisturbed window allows on a
+// loaded machine, where a long rep is cut by other processes.
+inline double read_peak_gbs(size_t bytes, int threads, size_t rep_bytes = size_t(1) << 30, int max_reps = 100) {
   typedef float v16 __attribute__((vector_size(64)));
   const size_t n = std::max<size_t>(bytes / 64, 64) * 16;
-  const int passes = int(std::max<size_t>(1, (size_t(1) << 30) / (n * 4)));
+  const int passes = int(std::max<size_t>(1, rep_bytes / (n * 4)));
   std::vector<float> buf(n, 1.0f);
   double best = 0, sink = 0;
   const double t_start = omp_get_wtime();
-  for (int rep = 0; rep < 100 && (rep < 3 || omp_get_wtime() - t_start < 0.5); ++rep) {
+  for (int rep = 0; rep < max_reps && (rep < 3 || omp_get_wtime() - t_start < 0.5); ++rep) {
     const double t0 = omp_get_wtime();
     double s = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : s)
