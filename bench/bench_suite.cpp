@@ -22,6 +22,7 @@
 
 #include "model/layers.h"
 #include "bench/machine_peak.h"
+#include "bench/train_step.h"
 #include "model/model.h"
 #include "rl/util/log.h"
 #include "rl/util/rng.h"
@@ -33,43 +34,9 @@ namespace {
 
 // ---- machine limits ------------------------------------------------------------------------------------------
 // FMA peak: 12 independent chains of 512-bit FMAs per thread (fp32), best of 4 reps. GFLOP/s.
-typedef float v16 __attribute__((vector_size(64)));
 double fma_peak_gflops(int threads) { return bench::fma_peak_gflops(threads, 480'000'000, 4); }
 
-// Read bandwidth (GB/s) over a buffer of `bytes` on `threads` threads: each thread sums its own contiguous chunk with
-// 4 independent 512-bit accumulators, `passes` times per rep so that a rep reads >= 1 GB (tens of ms, longer than a
-// scheduler time slice); best rep of several after a warm-up rep.
-double read_gbs(size_t bytes, int threads) {
-  const size_t n = std::max<size_t>(bytes / 64, 64) * 16;
-  const int passes = int(std::max<size_t>(1, (size_t(1) << 30) / (n * 4)));
-  std::vector<float> buf(n, 1.0f);
-  double best = 0, sink = 0;
-  const double t_start = omp_get_wtime();
-  for (int rep = 0; rep < 100 && (rep < 3 || omp_get_wtime() - t_start < 0.5); ++rep) {
-    const double t0 = omp_get_wtime();
-    double s = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : s)
-    {
-      const size_t nt = size_t(omp_get_num_threads()), id = size_t(omp_get_thread_num());
-      const size_t nv = n / 16, b = nv * id / nt, e = nv * (id + 1) / nt;
-      const v16* p = reinterpret_cast<const v16*>(buf.data());
-      v16 a0 = {}, a1 = {}, a2 = {}, a3 = {};
-      for (int pass = 0; pass < passes; ++pass) {
-        size_t i = b;
-        for (; i + 4 <= e; i += 4) a0 += p[i], a1 += p[i + 1], a2 += p[i + 2], a3 += p[i + 3];
-        for (; i < e; ++i) a0 += p[i];
-        a1 *= 0.5f;  // keeps the passes dependent on each other (not merged by the compiler)
-      }
-      const v16 t = a0 + a1 + a2 + a3;
-      for (int k = 0; k < 16; ++k) s += t[k];
-    }
-    const double dt = omp_get_wtime() - t0;
-    sink += s;
-    if (rep > 0) best = std::max(best, double(n) * 4 * passes / dt / 1e9);
-  }
-  if (sink == 42) std::printf(" ");
-  return best;
-}
+double read_gbs(size_t bytes, int threads) { return bench::read_peak_gbs(bytes, threads); }  // machine_peak.h
 
 // Seconds per call of f: warm-up, then batches of calls until >= min_s; the best batch (the least disturbed by the
 // other processes on this shared machine).
@@ -231,14 +198,12 @@ GemmTotals run_gemms(const ModelConfig& c, int N, double peak, int threads) {
 // ---- training step ----------------------------------------------------------------------------------------------
 void run_train(const ModelConfig& cfg, int B, int T, int steps, int threads, double peak, const GemmTotals* gt) {
   omp_set_num_threads(threads);
-  Model m(cfg);
-  m.init_weights(1);
-  AdamW opt;
+  bench::TrainBatch tb(cfg, B, T);
+  Model& m = tb.m;
+  AdamW& opt = tb.opt;
   const int V = cfg.vocab_size, N = B * T;
-  Rng rng(2);
-  std::vector<int32_t> tok(static_cast<size_t>(N));
-  for (auto& t : tok) t = int32_t(rng.below(uint64_t(V)));
-  std::vector<float> logits(size_t(N) * V), dl(logits.size());
+  const std::vector<int32_t>& tok = tb.tok;
+  std::vector<float>&logits = tb.logits, &dl = tb.dl;
   double t_fwd = 0, t_loss = 0, t_bwd = 0, t_opt = 0;
   auto step = [&] {
     double t0 = omp_get_wtime();

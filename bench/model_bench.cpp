@@ -9,43 +9,19 @@
 #include <vector>
 
 #include "bench/machine_peak.h"
+#include "bench/model_flops.h"
+#include "bench/train_step.h"
 #include "model/model.h"
-#include "rl/util/rng.h"
 
 using namespace reasonrl;
 using namespace reasonrl::model;
+using reasonrl::bench::Flops;
+using reasonrl::bench::flops_per_token;
 
 namespace {
 
 // FMA peak: independent chains of vector FMAs on every thread (fp32). Returns GFLOP/s.
 double fma_peak_gflops(int threads) { return bench::fma_peak_gflops(threads, 20'000'000, 3); }
-
-// Forward FLOPs per token per layer type (2 per multiply-add of every active weight; attention core counted with the
-// causal half of the T x T score and value products).
-struct Flops {
-  double attn = 0, dense = 0, moe = 0, head = 0, mtp = 0;
-  double total() const { return attn + dense + moe + head + mtp; }
-};
-Flops flops_per_token(const ModelConfig& c, int T) {
-  const double D = c.hidden_size, H = c.num_attention_heads, Dq = c.q_head_dim(), Dn = c.qk_nope_head_dim,
-               Dv = c.v_head_dim, C = c.kv_lora_rank, Dr = c.qk_rope_head_dim, Q = c.q_lora_rank;
-  const double attn_w = (Q > 0 ? D * Q + Q * H * Dq : D * H * Dq) + D * (C + Dr) + C * H * (Dn + Dv) + H * Dv * D;
-  const double attn_core = H * (T + 1) / 2.0 * (Dq + Dv);  // multiply-adds per token
-  const double one_attn = 2 * (attn_w + attn_core);
-  const double dense = 2 * 3 * D * c.intermediate_size;
-  const double moe = 2 * (D * c.n_routed_experts + 3 * D * c.moe_intermediate_size *
-                                                       (c.n_shared_experts + c.num_experts_per_tok));
-  Flops f;
-  for (int l = 0; l < c.num_hidden_layers; ++l) {
-    f.attn += one_attn;
-    if (c.is_moe_layer(l)) f.moe += moe;
-    else f.dense += dense;
-  }
-  f.head = 2 * D * c.vocab_size;
-  if (c.num_nextn_predict_layers > 0 && c.mtp_loss_weight > 0)
-    f.mtp = 2 * 2 * D * D + one_attn + (c.is_moe_layer(c.num_hidden_layers) ? moe : dense) + 2 * D * c.vocab_size;
-  return f;
-}
 
 }  // namespace
 
@@ -62,25 +38,13 @@ int main(int argc, char** argv) {
   }
   omp_set_num_threads(threads);
   const ModelConfig cfg = load_model_config(cfg_path);
-  Model m(cfg);
-  m.init_weights(1);
-  AdamW opt;
-  const int V = cfg.vocab_size, N = B * T;
-  Rng rng(2);
-  std::vector<int32_t> tok(N);
-  for (auto& t : tok) t = int32_t(rng.below(V));
-  std::vector<float> logits(size_t(N) * V), dl(logits.size());
+  bench::TrainBatch tb(cfg, B, T);
+  Model& m = tb.m;
+  const int N = B * T;
 
   const double peak = fma_peak_gflops(threads);
   const double peak1 = fma_peak_gflops(1);
-  auto step = [&] {
-    m.zero_grad();
-    m.forward(tok.data(), B, T, logits.data());
-    next_token_loss(logits.data(), tok.data(), B, T, V, nullptr, dl.data());
-    m.backward(dl.data());
-    opt.step(m, 1e-3f);
-    m.update_router_bias();
-  };
+  auto step = [&] { tb.step(); };
   step();  // warm-up (allocations)
   step();
   m.reset_timings();

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <numeric>
 
+#include "model/flash_attention.h"
+#include "model/fused_head.h"
 #include "model/layers.h"
 #include "model/parallel.h"
 #include "rl/util/error.h"
@@ -112,7 +114,8 @@ struct BlockCache {
   std::vector<S> ckv, ckvn, rstdkv;  // (N, C), (N, C), (N)
   std::vector<S> kpe;                // (N, Dr) rotated
   std::vector<S> kv;                 // (N, H, Dn+Dv)
-  std::vector<S> att;                // (B, H, T, T)
+  std::vector<S> att;                // (B, H, T, T) softmax probabilities (reference attention kernel)
+  std::vector<S> lse;                // (N, H) log-sum-exp per row and head (tiled attention kernel)
   std::vector<S> o;                  // (N, H*Dv)
   std::vector<S> xmid;               // (N, D) residual after attention
   std::vector<S> xn2, rstd2;         // (N, D), (N)
@@ -139,6 +142,9 @@ struct BasicModel<S>::Impl {
   // activations of the last forward
   int B = 0, T = 0;
   bool have_forward = false;
+  AttentionKernel attn_kernel = AttentionKernel::Auto;
+  bool tiled = false;       // the kernel the last forward used (backward uses the same)
+  std::vector<int> cu;      // cu_seqlens of the (B, T) batch for the tiled kernel
   std::vector<int32_t> tokens, pos;
   std::vector<S> mask;
   std::vector<std::vector<S>> resid;  // L + 1 of (N, D)
@@ -149,6 +155,14 @@ struct BasicModel<S>::Impl {
   std::vector<S> mtp_emb, mtp_en, mtp_rstde, mtp_hn, mtp_rstdh, mtp_cat, mtp_hin, mtp_hout, mtp_hn2, mtp_rstd2;
   std::vector<S> mtp_dlogits, mtp_w;  // (N, V) d(mtp loss)/dlogits (unscaled by aux), (N)
   S mtp_loss = 0, bal_loss = 0;
+  // Fused-head mode (forward_hidden): no (N, V) logits; the head runs on chosen rows only (fused_head.h).
+  bool head_fused = false;
+  std::vector<int32_t> sel_pos, sel_tgt;   // (M) flat positions b*T + t, their targets tokens[b*T + t + 1]
+  std::vector<S> sel_x, sel_lse;           // (M, D) gathered final-normed rows, (M)
+  bool have_selected = false;
+  std::vector<int32_t> mtp_rows, mtp_rtgt; // fused MTP head: rows with a counted target, their targets
+  std::vector<S> mtp_rx, mtp_rlse;         // (M2, D), (M2)
+  S mtp_scale = 0;
   S aux_scale = 1;
   LayerTimings tim;
   // workspaces
@@ -546,8 +560,12 @@ struct BasicModel<S>::Impl {
     S* kv = grow(bc.kv, size_t(N) * H * (Dn + Dv));
     linear_forward(kv, bc.ckvn.data(), P(L.kv_b), N, C, H * (Dn + Dv));
     S* o = grow(bc.o, size_t(N) * H * Dv);
-    mla_attention_forward(o, grow(bc.att, size_t(B) * H * T * T), bc.q.data(), kv, bc.kpe.data(), B, T, H, Dn, Dr, Dv,
-                          c.softmax_scale());
+    if (tiled)
+      flash_mla_forward(o, grow(bc.lse, size_t(N) * H), bc.q.data(), kv, bc.kpe.data(), cu.data(), B, H, Dn, Dr, Dv,
+                        c.softmax_scale());
+    else
+      mla_attention_forward(o, grow(bc.att, size_t(B) * H * T * T), bc.q.data(), kv, bc.kpe.data(), B, T, H, Dn, Dr,
+                            Dv, c.softmax_scale());
     linear_forward(out, o, P(L.o), N, H * Dv, D);
   }
 
@@ -562,8 +580,12 @@ struct BasicModel<S>::Impl {
     S* dq = grow(w_dq, size_t(N) * H * Dq);
     S* dkv = grow(w_dkv, size_t(N) * H * (Dn + Dv));
     S* dkpe = grow(w_dkpe, size_t(N) * Dr);
-    mla_attention_backward(dq, dkv, dkpe, d_o, bc.att.data(), bc.q.data(), bc.kv.data(), bc.kpe.data(), B, T, H, Dn,
-                           Dr, Dv, c.softmax_scale());
+    if (tiled)
+      flash_mla_backward(dq, dkv, dkpe, d_o, bc.o.data(), bc.lse.data(), bc.q.data(), bc.kv.data(), bc.kpe.data(),
+                         cu.data(), B, H, Dn, Dr, Dv, c.softmax_scale());
+    else
+      mla_attention_backward(dq, dkv, dkpe, d_o, bc.att.data(), bc.q.data(), bc.kv.data(), bc.kpe.data(), B, T, H, Dn,
+                             Dr, Dv, c.softmax_scale());
     rope_apply(dq + Dn, N, H * Dq, H, Dq, pos.data(), Dr, c.rope_theta, -1);
     rope_apply(dkpe, N, Dr, 1, Dr, pos.data(), Dr, c.rope_theta, -1);
     S* dckvn = zeroed(w_dckvn, size_t(N) * C);
@@ -650,6 +672,8 @@ struct BasicModel<S>::Impl {
                           std::to_string(c.max_position_embeddings));
     B = B_;
     T = T_;
+    tiled = attn_kernel == AttentionKernel::Tiled || (attn_kernel == AttentionKernel::Auto && T >= kTiledAttentionMinT);
+    if (tiled) cu = uniform_cu_seqlens(B, T);
     const int N = B * T, D = c.hidden_size, V = c.vocab_size, Ln = c.num_hidden_layers;
     check_tokens(tok, size_t(N));
     tokens.assign(tok, tok + N);
@@ -673,7 +697,7 @@ struct BasicModel<S>::Impl {
       ScopedTimer tm(&tim.fwd[LayerTimings::Head]);
       rmsnorm_forward(grow(xf, size_t(N) * D), grow(rstdf, size_t(N)), resid[Ln].data(), P(final_norm), N, D,
                       c.rms_norm_eps);
-      linear_forward(logits, xf.data(), P(lm_head), N, D, V);
+      if (!head_fused) linear_forward(logits, xf.data(), P(lm_head), N, D, V);
     }
     mtp_on = has_mtp && c.mtp_loss_weight > 0;
     if (mtp_on) mtp_forward();
@@ -713,23 +737,86 @@ struct BasicModel<S>::Impl {
     block_forward(mtp.block, blocks.back(), hin, hout, B, T, wv, -1);
     rmsnorm_forward(grow(mtp_hn2, size_t(N) * D), grow(mtp_rstd2, size_t(N)), hout, P(mtp.head_norm), N, D,
                     c.rms_norm_eps);
+    const S scale = nvalid > 0 ? S(c.mtp_loss_weight) / nvalid : S(0);
+    if (head_fused) {  // the head on the counted rows only, without (N, V) logits
+      mtp_scale = scale;
+      mtp_rows.clear();
+      mtp_rtgt.clear();
+      for (int n = 0; n < N; ++n)
+        if (wv[n] != S(0)) mtp_rows.push_back(n), mtp_rtgt.push_back(mtp_tgt[n]);
+      const int M = int(mtp_rows.size());
+      S* rx = grow(mtp_rx, size_t(M) * D);
+      for (int i = 0; i < M; ++i) std::memcpy(rx + size_t(i) * D, mtp_hn2.data() + size_t(mtp_rows[i]) * D, sizeof(S) * D);
+      std::vector<S> logp(mtp_rows.size());
+      fused_head_logprob_forward(logp.data(), grow(mtp_rlse, size_t(M)), rx, P(lm_head), mtp_rtgt.data(), M, D, V);
+      double tot = 0;
+      for (int i = 0; i < M; ++i) tot -= double(wv[mtp_rows[i]]) * double(logp[i]);
+      mtp_loss = S(tot * double(scale));
+      return;
+    }
     S* ml = grow(mtp_dlogits, size_t(N) * V);
     linear_forward(ml, mtp_hn2.data(), P(lm_head), N, D, V);
-    const S scale = nvalid > 0 ? S(c.mtp_loss_weight) / nvalid : S(0);
     const double tot = softmax_xent(ml, mtp_tgt.data(), wv, ml, scale, N, V);  // in place: logits -> dlogits
     mtp_loss = S(tot * double(scale));
   }
 
   void backward(const S* dlogits, S aux) {
     if (!have_forward) throw Error("model backward: call forward first");
-    const ModelConfig& c = cfg;
-    const int N = B * T, D = c.hidden_size, V = c.vocab_size, Ln = c.num_hidden_layers;
+    const int N = B * T, D = cfg.hidden_size, V = cfg.vocab_size;
+    if (head_fused) throw Error("model backward: the last forward was forward_hidden; use backward_selected");
     aux_scale = aux;
     S* dxf = zeroed(w_dxf, size_t(N) * D);
     {
       ScopedTimer tm(&tim.bwd[LayerTimings::Head]);
       linear_backward(dxf, G(lm_head), dlogits, xf.data(), P(lm_head), N, D, V);
     }
+    backward_body(dxf);
+  }
+
+  // positions (M) -> logp (M): the fused head on the chosen rows of the last forward_hidden.
+  void selected_logprobs(const int32_t* positions, int M, S* logp) {
+    if (!have_forward || !head_fused) throw Error("selected_logprobs: call forward_hidden first");
+    if (M < 0) throw Error("selected_logprobs: M must be >= 0 (got " + std::to_string(M) + ")");
+    ScopedTimer tm(&tim.fwd[LayerTimings::Head]);
+    const int N = B * T, D = cfg.hidden_size, V = cfg.vocab_size;
+    sel_pos.assign(positions, positions + M);
+    sel_tgt.resize(size_t(M));
+    S* x = grow(sel_x, size_t(M) * D);
+    for (int i = 0; i < M; ++i) {
+      const int32_t p = positions[i];
+      if (p < 0 || p >= N || p % T == T - 1)
+        throw Error("selected_logprobs: position " + std::to_string(p) + " (index " + std::to_string(i) +
+                    ") is not b*T + t with t < T-1 = " + std::to_string(T - 1) + " in a batch of " +
+                    std::to_string(B) + " rows");
+      sel_tgt[size_t(i)] = tokens[size_t(p) + 1];
+      std::memcpy(x + size_t(i) * D, xf.data() + size_t(p) * D, sizeof(S) * D);
+    }
+    fused_head_logprob_forward(logp, grow(sel_lse, size_t(M)), x, P(lm_head), sel_tgt.data(), M, D, V);
+    have_selected = true;
+  }
+
+  void backward_selected(const S* dlogp, S aux) {
+    if (!have_selected) throw Error("backward_selected: call forward_hidden and selected_logprobs first");
+    const int N = B * T, D = cfg.hidden_size, V = cfg.vocab_size, M = int(sel_pos.size());
+    aux_scale = aux;
+    S* dxf = zeroed(w_dxf, size_t(N) * D);
+    {
+      ScopedTimer tm(&tim.bwd[LayerTimings::Head]);
+      std::vector<S> dx(size_t(M) * D, S(0));
+      fused_head_logprob_backward(dx.data(), G(lm_head), dlogp, sel_lse.data(), sel_x.data(), P(lm_head),
+                                  sel_tgt.data(), M, D, V);
+      for (int i = 0; i < M; ++i) {  // positions may repeat: add
+        S* row = dxf + size_t(sel_pos[size_t(i)]) * D;
+        for (int d = 0; d < D; ++d) row[d] += dx[size_t(i) * D + d];
+      }
+    }
+    backward_body(dxf);
+  }
+
+  // From dxf (N, D) = dLoss/d(final-normed hidden) of the caller's loss: MTP, final norm, blocks, embedding.
+  void backward_body(S* dxf) {
+    const ModelConfig& c = cfg;
+    const int N = B * T, D = c.hidden_size, Ln = c.num_hidden_layers;
     if (mtp_on) mtp_backward(dxf);
     S* dA = grow(w_dA, size_t(N) * D);
     S* dB = grow(w_dB, size_t(N) * D);
@@ -755,16 +842,26 @@ struct BasicModel<S>::Impl {
     ScopedTimer tm(&tim.bwd[LayerTimings::Mtp]);
     const ModelConfig& c = cfg;
     const int N = B * T, D = c.hidden_size, V = c.vocab_size;
-    const S* dml = mtp_dlogits.data();
-    std::vector<S> scaled;
-    if (aux_scale != S(1)) {
-      scaled.assign(mtp_dlogits.begin(), mtp_dlogits.begin() + size_t(N) * V);
-      for (auto& v : scaled) v *= aux_scale;
-      dml = scaled.data();
-    }
     std::vector<S> dhn2(size_t(N) * D, S(0)), dhout(size_t(N) * D, S(0)), dhin(size_t(N) * D),
         dcat(size_t(N) * 2 * D, S(0)), den(size_t(N) * D), dhn(size_t(N) * D), demb(size_t(N) * D, S(0));
-    linear_backward(dhn2.data(), G(lm_head), dml, mtp_hn2.data(), P(lm_head), N, D, V);
+    if (head_fused) {
+      const int M = int(mtp_rows.size());
+      std::vector<S> dlogp(mtp_rows.size()), dx(mtp_rows.size() * D, S(0));
+      for (int i = 0; i < M; ++i) dlogp[size_t(i)] = -mtp_scale * mtp_w[size_t(mtp_rows[size_t(i)])] * aux_scale;
+      fused_head_logprob_backward(dx.data(), G(lm_head), dlogp.data(), mtp_rlse.data(), mtp_rx.data(), P(lm_head),
+                                  mtp_rtgt.data(), M, D, V);
+      for (int i = 0; i < M; ++i)
+        std::memcpy(dhn2.data() + size_t(mtp_rows[size_t(i)]) * D, dx.data() + size_t(i) * D, sizeof(S) * D);
+    } else {
+      const S* dml = mtp_dlogits.data();
+      std::vector<S> scaled;
+      if (aux_scale != S(1)) {
+        scaled.assign(mtp_dlogits.begin(), mtp_dlogits.begin() + size_t(N) * V);
+        for (auto& v : scaled) v *= aux_scale;
+        dml = scaled.data();
+      }
+      linear_backward(dhn2.data(), G(lm_head), dml, mtp_hn2.data(), P(lm_head), N, D, V);
+    }
     rmsnorm_backward(dhout.data(), G(mtp.head_norm), dhn2.data(), mtp_hout.data(), P(mtp.head_norm),
                      mtp_rstd2.data(), N, D);
     block_backward(mtp.block, blocks.back(), mtp_hin.data(), dhout.data(), dhin.data(), B, T, mtp_w.data(),
@@ -972,11 +1069,32 @@ void BasicModel<S>::copy_params_from(const BasicModel& other) {
 }
 template <class S>
 void BasicModel<S>::forward(const int32_t* tokens, int B, int T, S* logits, const S* loss_mask) {
+  im_->head_fused = false;
+  im_->have_selected = false;
   im_->forward(tokens, B, T, logits, loss_mask);
 }
 template <class S>
 void BasicModel<S>::backward(const S* dlogits, S aux_loss_scale) {
   im_->backward(dlogits, aux_loss_scale);
+}
+template <class S>
+void BasicModel<S>::forward_hidden(const int32_t* tokens, int B, int T, const S* loss_mask) {
+  im_->head_fused = true;
+  im_->have_selected = false;
+  try {
+    im_->forward(tokens, B, T, nullptr, loss_mask);
+  } catch (...) {
+    im_->head_fused = false;
+    throw;
+  }
+}
+template <class S>
+void BasicModel<S>::selected_logprobs(const int32_t* positions, int M, S* logp) {
+  im_->selected_logprobs(positions, M, logp);
+}
+template <class S>
+void BasicModel<S>::backward_selected(const S* dlogp, S aux_loss_scale) {
+  im_->backward_selected(dlogp, aux_loss_scale);
 }
 template <class S>
 S BasicModel<S>::last_mtp_loss() const {
@@ -1023,6 +1141,10 @@ std::span<double> BasicModel<S>::router_loads() {
 template <class S>
 void BasicModel<S>::set_routing_frozen(bool frozen) {
   im_->frozen = frozen;
+}
+template <class S>
+void BasicModel<S>::set_attention_kernel(AttentionKernel k) {
+  im_->attn_kernel = k;
 }
 template <class S>
 void BasicModel<S>::prefill(BasicKVCache<S>& cache, int slot, const int32_t* tokens, int n, S* last_logits) {

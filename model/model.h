@@ -59,6 +59,12 @@ class BasicKVCache {
   std::vector<int> len_;
 };
 
+// Which attention kernel training forwards use. Auto: the reference kernel (layers.h, keeps (B, H, T, T)
+// probabilities) below kTiledAttentionMinT tokens per row, so short runs (the demo) keep their numbers; the tiled
+// kernel (flash_attention.h, memory O(T)) from there on. Reference / Tiled force one (tests, benchmarks).
+enum class AttentionKernel { Auto, Reference, Tiled };
+inline constexpr int kTiledAttentionMinT = 512;
+
 template <class S>
 class BasicModel {
  public:
@@ -93,6 +99,17 @@ class BasicModel {
   // aux_loss_scale. Both are means over this forward's rows (balance) or tokens (MTP); when accumulating micro-batches,
   // pass the micro-batch's share of the step's rows (rl::balance_loss_scale; 1/n_micro only for equal micro-batches).
   void backward(const S* dlogits, S aux_loss_scale = S(1));
+  // Opt-in, for long sequences and large vocabularies: the body once, the output head only where it counts.
+  // forward_hidden is forward() without the (B, T, V) logits; the MTP loss (if on) goes through the fused head
+  // (fused_head.h) on its counted targets only. Then selected_logprobs gives, for M positions p = b*T + t (t < T-1;
+  // a position may repeat), logp[i] = log softmax(head(h_p))[tokens[p+1]] through the fused head, tiled over the
+  // vocabulary; backward_selected(dlogp) ACCUMULATES the gradients of sum_i dlogp[i] * logp[i] plus the MTP and
+  // balance losses (times aux_loss_scale), like backward(). Numbers equal forward() + log-softmax to float rounding
+  // (the summation order differs), so existing callers keep forward(). For a mean CE over the positions, pass
+  // dlogp = -1/M; for a policy-gradient loss sum_i c_i * logp_i, dlogp = c.
+  void forward_hidden(const int32_t* tokens, int B, int T, const S* loss_mask = nullptr);
+  void selected_logprobs(const int32_t* positions, int M, S* logp);
+  void backward_selected(const S* dlogp, S aux_loss_scale = S(1));
   S last_mtp_loss() const;      // lambda-weighted MTP loss of the last forward (0 if off)
   S last_balance_loss() const;  // alpha-weighted sequence-wise balance loss of the last forward, summed over layers
 
@@ -107,6 +124,7 @@ class BasicModel {
   std::span<double> router_loads();
   // Tests: when frozen, forward() reuses the expert selection of the previous forward (same B, T) instead of top-k.
   void set_routing_frozen(bool frozen);
+  void set_attention_kernel(AttentionKernel k);  // takes effect at the next forward()
 
   // Decoding with the latent cache and absorbed attention (no K/V expansion). The MTP module is not used.
   // Prefill n tokens into `slot` starting at its current length; writes the logits of the LAST token (V values).

@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 #include "tests/require.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
+#include "model/flash_attention.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "test_util.h"
@@ -22,12 +24,13 @@ bool have_torch() {
   return std::system(cmd.c_str()) == 0;
 }
 
-void run_golden(ModelConfig c, const std::string& tag) {
+void run_golden(ModelConfig c, const std::string& tag, AttentionKernel kernel = AttentionKernel::Auto) {
   REASONRL_REQUIRE_OR_SKIP(have_torch(), std::string(REASONRL_PYTHON) + " cannot import torch (install python3-torch)");
   const std::string dir = std::string(REASONRL_BINARY_DIR) + "/test_tmp/golden_" + tag;
   fs::remove_all(dir);
   fs::create_directories(dir);
   Model m(c);
+  m.set_attention_kernel(kernel);
   m.init_weights(1234);
   testing::perturb(m, 99, 0.3, 0.05);
   save_checkpoint(m, dir + "/ckpt");
@@ -121,6 +124,54 @@ TEST(Golden, TinyPresetAsShipped) {
   c.vocab_size = 128;  // keep the reference fast; everything else as the preset
   c.num_hidden_layers = 2;
   run_golden(c, "tiny");
+}
+
+TEST(Golden, TinyPresetWithTiledAttention) {
+  ModelConfig c = load_model_config(std::string(REASONRL_SOURCE_DIR) + "/configs/model_tiny.json");
+  c.vocab_size = 128;
+  c.num_hidden_layers = 2;
+  run_golden(c, "tiny_tiled", AttentionKernel::Tiled);
+}
+
+// The tiled attention kernel alone on packed sequences (lengths across block edges, one empty) against PyTorch
+// autograd (tests/golden/flash_attention_ref.py, float64): o, lse and the three input gradients.
+TEST(Golden, TiledAttentionKernelMatchesTorch) {
+  REASONRL_REQUIRE_OR_SKIP(have_torch(), std::string(REASONRL_PYTHON) + " cannot import torch (install python3-torch)");
+  const std::string dir = std::string(REASONRL_BINARY_DIR) + "/test_tmp/golden_flash";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const int H = 4, Dn = 32, Dr = 16, Dv = 32;
+  const std::vector<int> cu = {0, 70, 70, 70 + 2 * kFlashBlockQ + 5, 70 + 2 * kFlashBlockQ + 6};
+  const int N = cu.back(), ns = int(cu.size()) - 1;
+  const double scale = 1.0 / std::sqrt(double(Dn + Dr));
+  const auto q = testing::tof(testing::randn(size_t(N) * H * (Dn + Dr), 81, 2.0)),
+             kv = testing::tof(testing::randn(size_t(N) * H * (Dn + Dv), 82)),
+             kpe = testing::tof(testing::randn(size_t(N) * Dr, 83, 2.0)),
+             dout = testing::tof(testing::randn(size_t(N) * H * Dv, 84));
+  json in = {{"H", H}, {"Dn", Dn}, {"Dr", Dr}, {"Dv", Dv}, {"scale", scale}, {"cu_seqlens", cu},
+             {"q", q}, {"kv", kv}, {"kpe", kpe}, {"dout", dout}};
+  write_file_atomic(dir + "/inputs.json", in.dump());
+  const std::string cmd = std::string(REASONRL_PYTHON) + " " + REASONRL_SOURCE_DIR +
+                          "/tests/golden/flash_attention_ref.py " + dir + "/inputs.json " + dir + "/ref.safetensors";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const auto ref = SafetensorsFile::read(dir + "/ref.safetensors");
+  std::vector<float> o(size_t(N) * H * Dv), lse(size_t(N) * H), dq(q.size()), dkv(kv.size()), dkpe(kpe.size());
+  flash_mla_forward(o.data(), lse.data(), q.data(), kv.data(), kpe.data(), cu.data(), ns, H, Dn, Dr, Dv, scale);
+  flash_mla_backward(dq.data(), dkv.data(), dkpe.data(), dout.data(), o.data(), lse.data(), q.data(), kv.data(),
+                     kpe.data(), cu.data(), ns, H, Dn, Dr, Dv, scale);
+  auto check = [&](const char* name, const std::vector<float>& ours) {
+    const auto r = ref.get_as_double(name);
+    ASSERT_EQ(r.size(), ours.size()) << name;
+    const std::vector<double> od(ours.begin(), ours.end());
+    const double e = testing::rel_err(od.data(), r.data(), r.size());
+    EXPECT_LT(e, 1e-5) << name;
+    std::printf("golden flash attention: %s rel err %.3g\n", name, e);
+  };
+  check("o", o);
+  check("lse", lse);
+  check("dq", dq);
+  check("dkv", dkv);
+  check("dkpe", dkpe);
 }
 
 }  // namespace

@@ -14,13 +14,9 @@
 namespace reasonrl::model {
 namespace {
 
-std::vector<double> randn(size_t n, uint64_t seed, double s = 1.0) {
-  Rng r(seed);
-  std::vector<double> v(n);
-  for (auto& x : v) x = s * r.normal();
-  return v;
-}
-std::vector<float> tof(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
+using testing::fd_check;
+using testing::randn;
+using testing::tof;
 
 TEST(Kernels, LinearMatchesScalarReference) {
   // N = 1 (GEMV), 2-16 (register blocks of 8 or 4 weight rows x 4 input rows, and every remainder of 1-3 input rows;
@@ -105,32 +101,6 @@ TEST(Kernels, MlaDecodeAttentionMatchesScalarReference) {
 }
 
 // Checks d(sum(out * probe))/d(in) from `backward` against central differences of `forward`.
-void fd_check(const char* what, std::vector<double>& in, size_t out_n,
-              const std::function<void(std::vector<double>&)>& fwd,
-              const std::function<std::vector<double>(const std::vector<double>&)>& bwd) {
-  auto probe = randn(out_n, 99);
-  std::vector<double> out(out_n);
-  auto lossf = [&] {
-    fwd(out);
-    double s = 0;
-    for (size_t i = 0; i < out_n; ++i) s += out[i] * probe[i];
-    return s;
-  };
-  lossf();
-  const auto g = bwd(probe);
-  double num = 0, den = 1e-12;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const double old = in[i], h = 1e-6;
-    in[i] = old + h;
-    const double a = lossf();
-    in[i] = old - h;
-    const double b = lossf();
-    in[i] = old;
-    num = std::max(num, std::abs((a - b) / (2 * h) - g[i]));
-    den = std::max(den, std::abs(g[i]));
-  }
-  EXPECT_LT(num / den, 1e-7) << what;
-}
 
 TEST(Kernels, RmsNormGradients) {
   const int N = 3, D = 8;
