@@ -144,11 +144,4 @@ double compute_loss(const RlConfig& cfg, const TokenInputs& in, const LossNormal
   throw ConfigError("compute_loss: unknown algorithm; valid: " + enum_valid_list<Algorithm>());
 }
 
-LossResult compute_loss(const RlConfig& cfg, const TokenInputs& in, const LossNormalizer& norm) {
-  LossResult r;
-  r.dlogp.assign(in.logp.size(), 0.0f);
-  r.loss = compute_loss(cfg, in, norm, r.dlogp, &r.stats);
-  return r;
-}
-
 }  // namespace reasonrl::rl

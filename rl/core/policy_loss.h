@@ -21,7 +21,6 @@
 #pragma once
 
 #include <span>
-#include <vector>
 
 #include "rl/core/loss_aggregation.h"
 #include "rl/core/rl_config.h"
@@ -37,13 +36,5 @@ double policy_loss(const RlConfig& cfg, const TokenInputs& in, const LossNormali
 // The loss the config selects: policy_loss for algorithm grpo, kimi_loss (kimi_loss.h) for algorithm kimi.
 double compute_loss(const RlConfig& cfg, const TokenInputs& in, const LossNormalizer& norm, std::span<float> dlogp,
                     LossStats* stats = nullptr);
-
-// Convenience: allocates dlogp.
-struct LossResult {
-  double loss = 0;
-  std::vector<float> dlogp;
-  LossStats stats;
-};
-LossResult compute_loss(const RlConfig& cfg, const TokenInputs& in, const LossNormalizer& norm);
 
 }  // namespace reasonrl::rl

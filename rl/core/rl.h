@@ -1,4 +1,4 @@
-// rl.h: one include for the RL algorithms (config, advantages, KL, loss aggregation, losses, dynamic sampling, metrics).
+// rl.h: one include for the RL algorithms (config, advantages, KL, loss aggregation, losses, dynamic sampling).
 #pragma once
 #include "rl/core/advantages.h"
 #include "rl/core/dynamic_sampling.h"
@@ -7,4 +7,3 @@
 #include "rl/core/loss_aggregation.h"
 #include "rl/core/policy_loss.h"
 #include "rl/core/rl_config.h"
-#include "rl/core/rl_metrics.h"

@@ -130,7 +130,6 @@ struct RlConfig {
   // Throws ConfigError naming the key on an invalid value or combination.
   void validate() const;
 };
-using GrpoConfig = RlConfig;
 
 // True when the loop must compute reference log-probs (beta > 0 and KL in the loss or the reward).
 bool needs_reference(const RlConfig& cfg);

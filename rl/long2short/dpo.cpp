@@ -1,14 +1,16 @@
-// dpo.cpp: DPO training (sequence log-probs, precomputed reference, micro-batched gradient) and preference JSONL.
+// dpo.cpp: DPO training (summed response log-probs from the shared runner, precomputed reference, micro-batched
+// gradient) and preference JSONL.
 #include "rl/long2short/dpo.h"
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <numeric>
+#include <span>
 
-#include "policy/logprob.h"
 #include "rl/long2short/pipeline.h"
 #include "rl/train/metrics.h"
+#include "rl/train/response_logprob.h"
 #include "rl/train/run_dir.h"
 #include "rl/train/task_data.h"
 #include "rl/util/log.h"
@@ -27,69 +29,35 @@ void DpoConfig::validate() const {}
 
 namespace {
 
-// Forward / backward over the 2 sequences (chosen, rejected) of a few pairs.
-class PairRunner {
- public:
-  explicit PairRunner(model::Model& m) : m_(m), V_(m.config().vocab_size) {}
+const policy::SamplingParams kFullSoftmax{1.0f, 0, 1.0f, 0.0f};  // DPO's log-probs: the full softmax at temperature 1
 
-  // Summed response log-probs: out[2k] chosen, out[2k+1] rejected of pairs[idx[k]].
-  std::vector<double> forward(const std::vector<TokenPair>& pairs, const std::vector<size_t>& idx) {
-    B_ = int(2 * idx.size());
-    T_ = 0;
-    auto seq = [&](int b) -> std::pair<const std::vector<int32_t>*, const std::vector<int32_t>*> {
-      const TokenPair& p = pairs[idx[size_t(b / 2)]];
-      return {&p.prompt, b % 2 == 0 ? &p.chosen : &p.rejected};
-    };
-    for (int b = 0; b < B_; ++b) {
-      auto [pr, rs] = seq(b);
-      T_ = std::max(T_, int(pr->size() + rs->size()));
-    }
-    tokens_.assign(size_t(B_) * T_, 0);
-    real_.assign(size_t(B_) * T_, 0.0f);
-    targets_.assign(size_t(B_) * T_, -1);
-    row_seq_.assign(size_t(B_) * T_, -1);
-    for (int b = 0; b < B_; ++b) {
-      auto [pr, rs] = seq(b);
-      const int P = int(pr->size());
-      if (P < 1) throw FormatError("dpo: a pair has an empty prompt (the first response token needs a context)");
-      for (int t = 0; t < P; ++t) tokens_[size_t(b) * T_ + t] = (*pr)[size_t(t)];
-      for (int j = 0; j < int(rs->size()); ++j) {
-        tokens_[size_t(b) * T_ + P + j] = (*rs)[size_t(j)];
-        const size_t row = size_t(b) * T_ + size_t(P + j - 1);  // logits at P+j-1 predict response token j
-        targets_[row] = (*rs)[size_t(j)];
-        row_seq_[row] = b;
-      }
-      for (int t = 0; t < P + int(rs->size()); ++t) real_[size_t(b) * T_ + t] = 1.0f;
-    }
-    logits_.resize(size_t(B_) * T_ * V_);
-    m_.forward(tokens_.data(), B_, T_, logits_.data(), real_.data());
-    row_logp_.assign(size_t(B_) * T_, 0.0f);
-    policy::sampling_logprob(logits_.data(), int64_t(B_) * T_, V_, sp_, targets_.data(), row_logp_.data());
-    std::vector<double> out(size_t(B_), 0.0);
-    for (size_t r = 0; r < row_seq_.size(); ++r)
-      if (row_seq_[r] >= 0) out[size_t(row_seq_[r])] += row_logp_[r];
-    return out;
+// The two sequences of each pair pairs[idx[k]]: [2k] prompt + chosen, [2k + 1] prompt + rejected.
+std::vector<train::ResponseSeq> pair_seqs(const std::vector<TokenPair>& pairs, std::span<const size_t> idx) {
+  std::vector<train::ResponseSeq> seqs;
+  for (size_t i : idx) {
+    const TokenPair& p = pairs[i];
+    if (p.prompt.empty()) throw FormatError("dpo: a pair has an empty prompt (the first response token needs a context)");
+    seqs.push_back({p.prompt, p.chosen});
+    seqs.push_back({p.prompt, p.rejected});
   }
+  return seqs;
+}
 
-  // dseq[b] = dLoss / d(summed logp of sequence b) of the last forward; accumulates into the model's grads.
-  void backward(const std::vector<double>& dseq, float aux_scale) {
-    std::vector<float> dlogp(row_seq_.size(), 0.0f);
-    for (size_t r = 0; r < row_seq_.size(); ++r)
-      if (row_seq_[r] >= 0) dlogp[r] = float(dseq[size_t(row_seq_[r])]);
-    dlogits_.resize(logits_.size());
-    policy::sampling_logprob_backward(logits_.data(), int64_t(B_) * T_, V_, sp_, targets_.data(), dlogp.data(), nullptr,
-                                      dlogits_.data());
-    m_.backward(dlogits_.data(), aux_scale);
-  }
+// Summed response log-probs per sequence of a forward.
+std::vector<double> summed_logps(const train::ResponseLogprobs& r) {
+  std::vector<double> out(r.offsets.size() - 1, 0.0);
+  for (size_t s = 0; s < out.size(); ++s)
+    for (int64_t k = r.offsets[s]; k < r.offsets[s + 1]; ++k) out[s] += r.logp[size_t(k)];
+  return out;
+}
 
- private:
-  model::Model& m_;
-  int V_, B_ = 0, T_ = 0;
-  policy::SamplingParams sp_{1.0f, 0, 1.0f, 0.0f};  // the full softmax at temperature 1
-  std::vector<int32_t> tokens_, targets_;
-  std::vector<int> row_seq_;
-  std::vector<float> real_, logits_, dlogits_, row_logp_;
-};
+// dseq[s] = dLoss / d(summed log-prob of sequence s) spread over its tokens, in the forward's flat layout.
+std::vector<float> token_grads(const train::ResponseLogprobs& r, const std::vector<double>& dseq) {
+  std::vector<float> d(r.logp.size());
+  for (size_t s = 0; s + 1 < r.offsets.size(); ++s)
+    for (int64_t k = r.offsets[s]; k < r.offsets[s + 1]; ++k) d[size_t(k)] = float(dseq[s]);
+  return d;
+}
 
 void add_stats(DpoStats& s, const PairLoss& l, double lc, double lr) {
   s.loss += l.loss;
@@ -123,13 +91,13 @@ PairLogps make_logps(const TokenPair& p, const double* cur, const double* ref) {
 }  // namespace
 
 std::vector<double> pair_logps(model::Model& m, const std::vector<TokenPair>& pairs, int micro_batch_size) {
-  PairRunner run(m);
+  train::ResponseLogprobRunner run(m, kFullSoftmax);
   std::vector<double> out(2 * pairs.size(), 0.0);
   const size_t mb = size_t(std::max(1, micro_batch_size));
   for (size_t i0 = 0; i0 < pairs.size(); i0 += mb) {
     std::vector<size_t> idx;
     for (size_t i = i0; i < std::min(pairs.size(), i0 + mb); ++i) idx.push_back(i);
-    const auto lp = run.forward(pairs, idx);
+    const auto lp = summed_logps(run.forward(pair_seqs(pairs, idx), false));
     for (size_t k = 0; k < lp.size(); ++k) out[2 * i0 + k] = lp[k];
   }
   m.reset_router_loads();  // scoring must not move the router biases
@@ -186,7 +154,7 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
   size_t cursor = order.size();
   std::unique_ptr<train::MetricsWriter> mw;
   if (!metrics_path.empty()) mw = std::make_unique<train::MetricsWriter>(metrics_path, false);
-  PairRunner run(policy);
+  train::ResponseLogprobRunner run(policy, kFullSoftmax);
   const int B = std::min<int>(opt.batch_size, int(pairs.size()));
   train::Progress prog("dpo", opt.steps);
   for (long step = 0; step < opt.steps; ++step) {
@@ -204,7 +172,8 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
     const size_t mb = size_t(std::max(1, opt.micro_batch_size));
     for (size_t i0 = 0; i0 < batch.size(); i0 += mb) {
       std::vector<size_t> idx(batch.begin() + long(i0), batch.begin() + long(std::min(batch.size(), i0 + mb)));
-      const auto cur = run.forward(pairs, idx);
+      const train::ResponseLogprobs& fwd = run.forward(pair_seqs(pairs, idx), false);
+      const auto cur = summed_logps(fwd);
       std::vector<double> dseq(cur.size());
       for (size_t k = 0; k < idx.size(); ++k) {
         const size_t i = idx[k];
@@ -213,7 +182,7 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
         dseq[2 * k] = l.d_chosen / double(B);  // the loss is the mean over the batch
         dseq[2 * k + 1] = l.d_rejected / double(B);
       }
-      run.backward(dseq, float(double(idx.size()) / double(B)));
+      run.backward(token_grads(fwd, dseq), float(double(idx.size()) / double(B)));
     }
     finish_stats(st);
     if (!std::isfinite(st.loss)) throw NumericError("dpo step " + std::to_string(step) + ": loss is not finite");

@@ -12,7 +12,6 @@
 #include "datasets/prompt_template.h"
 #include "datasets/tokenizer.h"
 #include "model/model.h"
-#include "policy/logprob.h"
 #include "policy/model_decoder.h"
 #include "policy/replay_buffer.h"
 #include "policy/rollout.h"
@@ -21,6 +20,8 @@
 #include "rl/core/rl.h"
 #include "rl/store/store.h"
 #include "rl/train/metrics.h"
+#include "rl/train/response_logprob.h"
+#include "rl/train/rollout_batch.h"
 #include "rl/train/run_dir.h"
 #include "rl/train/task_data.h"
 #include "rl/util/log.h"
@@ -52,118 +53,6 @@ namespace {
 constexpr int kTrainerStateVersion = 1;
 constexpr const char* kTrainerStateFile = "trainer_state.json";
 
-// One response in the training batch of a step.
-struct Seq {
-  size_t traj = 0;                  // index into the step's trajectories
-  std::vector<int32_t> tokens;      // prompt + response
-  int prompt_len = 0;
-  int resp_len = 0;
-  std::vector<float> mask;          // per response token: 1 = in the loss
-  std::vector<float> rollout_logp;  // per response token, from the sampler
-  std::vector<float> old_logp;      // per response token, the policy before this step's updates
-  std::vector<float> ref_logp;      // per response token, the reference policy (when needed)
-  double advantage = 0;
-};
-
-// Per-token log-probs of the response tokens of seqs[i0, i1) under `m` (and entropies), in one forward pass.
-// If `dlogp_fn` is given, also runs the backward pass: it receives the flat per-token logp of the micro-batch and
-// must write dlogp; the gradient is accumulated into m.grads().
-struct MicroBatchOut {
-  std::vector<float> logp;     // flat over the micro-batch's response tokens
-  std::vector<float> entropy;  // same layout
-};
-
-class MicroBatchRunner {
- public:
-  MicroBatchRunner(model::Model& m, const policy::SamplingParams& sp) : m_(m), sp_(sp), V_(m.config().vocab_size) {}
-
-  // Forward over seqs[i0, i1); logp/entropy of the response tokens, flat in sequence order.
-  MicroBatchOut forward(std::vector<Seq>& seqs, size_t i0, size_t i1, bool want_entropy) {
-    B_ = int(i1 - i0);
-    T_ = 0;
-    for (size_t i = i0; i < i1; ++i) T_ = std::max(T_, int(seqs[i].tokens.size()));
-    tokens_.assign(size_t(B_) * T_, 0);
-    real_.assign(size_t(B_) * T_, 0.0f);
-    targets_.assign(size_t(B_) * T_, -1);
-    rows_.clear();
-    for (int b = 0; b < B_; ++b) {
-      const Seq& s = seqs[i0 + b];
-      for (int t = 0; t < int(s.tokens.size()); ++t) {
-        tokens_[size_t(b) * T_ + t] = s.tokens[t];
-        real_[size_t(b) * T_ + t] = 1.0f;
-      }
-      // response token j sits at position prompt_len + j and is predicted by the logits at prompt_len + j - 1
-      for (int j = 0; j < s.resp_len; ++j) {
-        const size_t row = size_t(b) * T_ + size_t(s.prompt_len + j - 1);
-        targets_[row] = s.tokens[size_t(s.prompt_len + j)];
-        rows_.push_back(row);
-      }
-    }
-    logits_.resize(size_t(B_) * T_ * V_);
-    m_.forward(tokens_.data(), B_, T_, logits_.data(), real_.data());
-    row_logp_.assign(size_t(B_) * T_, 0.0f);
-    row_ent_.assign(want_entropy ? size_t(B_) * T_ : 0, 0.0f);
-    policy::sampling_logprob(logits_.data(), int64_t(B_) * T_, V_, sp_, targets_.data(), row_logp_.data(),
-                             want_entropy ? row_ent_.data() : nullptr);
-    MicroBatchOut out;
-    out.logp.resize(rows_.size());
-    for (size_t k = 0; k < rows_.size(); ++k) out.logp[k] = row_logp_[rows_[k]];
-    if (want_entropy) {
-      out.entropy.resize(rows_.size());
-      for (size_t k = 0; k < rows_.size(); ++k) out.entropy[k] = row_ent_[rows_[k]];
-    }
-    return out;
-  }
-
-  // Backward of the last forward: dlogp flat over its response tokens.
-  void backward(const std::vector<float>& dlogp_flat, float aux_scale) {
-    std::vector<float> dlogp(size_t(B_) * T_, 0.0f);
-    for (size_t k = 0; k < rows_.size(); ++k) dlogp[rows_[k]] = dlogp_flat[k];
-    dlogits_.resize(logits_.size());
-    policy::sampling_logprob_backward(logits_.data(), int64_t(B_) * T_, V_, sp_, targets_.data(), dlogp.data(), nullptr,
-                                      dlogits_.data());
-    m_.backward(dlogits_.data(), aux_scale);
-  }
-
- private:
-  model::Model& m_;
-  policy::SamplingParams sp_;
-  int V_, B_ = 0, T_ = 0;
-  std::vector<int32_t> tokens_, targets_;
-  std::vector<float> real_, logits_, dlogits_, row_logp_, row_ent_;
-  std::vector<size_t> rows_;
-};
-
-// Per-token log-probs of every response under `m` (no gradient), written into seqs[i].*member, micro-batch by micro-batch.
-void fill_response_logp(model::Model& m, const policy::SamplingParams& sp, size_t micro_batch, std::vector<Seq>& seqs,
-                        std::vector<float> Seq::*member) {
-  MicroBatchRunner run(m, sp);
-  for (size_t i0 = 0; i0 < seqs.size(); i0 += micro_batch) {
-    const size_t i1 = std::min(seqs.size(), i0 + micro_batch);
-    const MicroBatchOut out = run.forward(seqs, i0, i1, false);
-    auto it = out.logp.begin();
-    for (size_t i = i0; i < i1; ++i) {
-      (seqs[i].*member).assign(it, it + seqs[i].resp_len);
-      it += seqs[i].resp_len;
-    }
-  }
-}
-
-// The step's sequences of each mini-batch on this rank: mini-batch k holds the kept groups at positions
-// [k * per_mini, (k + 1) * per_mini) among the step's n_kept groups (every rank's; the last may be short when a step
-// kept fewer groups than prompts_per_step). kept_pos[g] is the position of local group g, increasing; a group has G
-// sequences. Returns [begin, end) into the local sequences, one per mini-batch (empty where this rank has none).
-std::vector<std::pair<size_t, size_t>> mini_batch_ranges(const std::vector<int>& kept_pos, int n_kept, int per_mini, int G) {
-  std::vector<std::pair<size_t, size_t>> out;
-  size_t g = 0;
-  for (int first = 0; first < n_kept; first += per_mini) {
-    const size_t begin = g;
-    while (g < kept_pos.size() && kept_pos[g] < first + per_mini) ++g;
-    out.emplace_back(begin * size_t(G), g * size_t(G));
-  }
-  return out;
-}
-
 std::string trim_metrics_file(const std::string& path, long max_step) {
   // Keep the lines whose "step" <= max_step (resume: later lines were written after the checkpoint).
   if (!fs::exists(path)) return "";
@@ -182,6 +71,24 @@ std::string trim_metrics_file(const std::string& path, long max_step) {
   return kept;
 }
 
+// What one step carries from stage to stage besides its batch.
+struct StepState {
+  long step = 0;                 // steps completed before this one
+  int version = 0;               // the policy version that generates (= step)
+  double t_start = 0;
+  StageTimer timer;
+  Metrics mt;
+  policy::RolloutStats rollout;  // summed over the step's generation rounds (and ranks)
+};
+
+// Sums over the optimizer steps of one update (for its metrics).
+struct UpdateSums {
+  rl::LossStats stats;
+  double loss = 0, grad_norm = 0, entropy = 0, entropy_tokens = 0;
+  int opt_steps = 0;
+  std::vector<float> violation;  // the MoE load violation after the last router-bias update
+};
+
 class Trainer {
  public:
   Trainer(const TrainConfig& cfg, bool resume) : cfg_(cfg), resume_(resume) {}
@@ -192,9 +99,20 @@ class Trainer {
   void setup();
   void load_state(const std::string& dir);
   void save_state(long step);
-  long step_once(long step);
   EvalResult evaluate(long step);
-  void update(std::vector<Seq>& seqs, const std::vector<int>& kept_pos, int n_kept, Metrics& mt, StageTimer& timer);
+
+  // One RL step, stage by stage, in this order (the stage timers carry the same names).
+  long step_once(long step);
+  RolloutBatch generate_batch(StepState& st);  // rounds of generate + score until dynamic sampling has its groups
+  policy::RolloutResult generate(StepState& st, int n_new, int round);
+  std::vector<RolloutSample> score(StepState& st, std::vector<policy::Trajectory>& trajs);
+  void logprobs(StepState& st, RolloutBatch& batch);
+  void advantages(RolloutBatch& batch);
+  void update(StepState& st, RolloutBatch& batch);
+  void accumulate_gradient(ResponseLogprobRunner& runner, const RolloutBatch& batch, size_t a, size_t b,
+                           bool first_pass, UpdateSums& sums);
+  double optimizer_step(std::vector<float>& violation);
+  void record(StepState& st, const RolloutBatch& batch);
 
   TrainConfig cfg_;
   bool resume_;
@@ -372,331 +290,250 @@ EvalResult Trainer::evaluate(long step) {
   return er;
 }
 
-// mu passes (rl.num_iterations, verl ppo_epochs) over the rollout batch; each pass takes one optimizer step per
-// mini-batch of ppo_mini_batch_size prompts, in a fixed order. old_logp was computed once, before the first step, so
-// later steps see ratios != 1 (and Kimi's tau term acts against its fixed reference). Each step's loss is normalised
-// by its own mini-batch's counts (verl: the loss of one optimizer step is the mean over that mini-batch), and its
-// micro-batches accumulate gradients under that mini-batch-global normaliser.
-void Trainer::update(std::vector<Seq>& seqs, const std::vector<int>& kept_pos, int n_kept, Metrics& mt, StageTimer& timer) {
-  const auto& rc = cfg_.rl;
-  const policy::SamplingParams sp = cfg_.rollout.sampling();
-  MicroBatchRunner runner(*policy_, sp);
-  const size_t mb = size_t(cfg_.micro_batch_size);
-  const int per_mini = cfg_.ppo_mini_batch_size > 0 ? cfg_.ppo_mini_batch_size : n_kept;
-  const auto minis = mini_batch_ranges(kept_pos, n_kept, per_mini, cfg_.rollout.num_generations);
-  rl::LossStats stats;
-  double loss_sum = 0, gnorm_sum = 0, ent_sum = 0, ent_n = 0;
-  int opt_steps = 0;
-  std::vector<float> viol_last;
-  for (int it = 0; it < rc.num_iterations; ++it) for (const auto& [a, b] : minis) {
-    // counts over the whole mini-batch (one optimizer step), same mask as the loss
-    rl::BatchCounts counts;
-    for (size_t i = a; i < b; ++i) {
-      std::vector<int64_t> off = {0, int64_t(seqs[i].mask.size())};
-      counts += rl::count_tokens(seqs[i].mask, off);
-    }
-    dist::allreduce(counts);  // data parallel: the normaliser counts every rank's tokens and sequences
-    const rl::LossNormalizer norm = rl::make_loss_normalizer(rc, counts);
-    // the MoE balance loss is a mean over sequences: normalised by every rank's sequences of the mini-batch, like the
-    // policy loss (each sequence has real tokens, so each is a row of the model's per-micro-batch mean)
-    double step_seqs = double(b - a);
-    dist::dist().allreduce_sum(&step_seqs, 1);
-    policy_->zero_grad();
-    {
-      auto sc = timer.time("update");
-      for (size_t i0 = a; i0 < b; i0 += mb) {
-        const size_t i1 = std::min(b, i0 + mb);
-        MicroBatchOut out = runner.forward(seqs, i0, i1, it == 0);
-        // flat inputs for the loss
-        std::vector<float> old_flat, ref_flat, roll_flat, mask_flat;
-        std::vector<float> seq_adv;
-        std::vector<int64_t> off = {0};
-        for (size_t i = i0; i < i1; ++i) {
-          auto& s = seqs[i];
-          old_flat.insert(old_flat.end(), s.old_logp.begin(), s.old_logp.end());
-          if (!s.ref_logp.empty()) ref_flat.insert(ref_flat.end(), s.ref_logp.begin(), s.ref_logp.end());
-          roll_flat.insert(roll_flat.end(), s.rollout_logp.begin(), s.rollout_logp.end());
-          mask_flat.insert(mask_flat.end(), s.mask.begin(), s.mask.end());
-          seq_adv.push_back(float(s.advantage));
-          off.push_back(off.back() + s.resp_len);
-        }
-        if (it == 0) {
-          for (size_t k = 0; k < out.entropy.size(); ++k) {
-            ent_sum += double(out.entropy[k]) * mask_flat[k];
-            ent_n += mask_flat[k];
-          }
-        }
-        rl::TokenInputs in;
-        in.logp = out.logp;
-        in.old_logp = old_flat;
-        if (!ref_flat.empty()) in.ref_logp = ref_flat;
-        if (rl::needs_rollout_logp(rc)) in.rollout_logp = roll_flat;
-        in.seq_advantages = seq_adv;
-        in.mask = mask_flat;
-        in.seq_offsets = off;
-        std::vector<float> dlogp(out.logp.size(), 0.0f);
-        rl::LossStats st;
-        loss_sum += rl::compute_loss(rc, in, norm, dlogp, &st);
-        stats += st;
-        runner.backward(dlogp, float(rl::balance_loss_scale(double(i1 - i0), step_seqs)));
-      }
-    }
-    auto sc = timer.time("optimizer");
-    const long opt_step = opt_->schedule_step();  // not step_count(): Kimi's reset restarts the moments, not the schedule
-    dist::allreduce_grads(*policy_);  // data parallel: sum of every rank's gradient
-    gnorm_sum += opt_->step(*policy_, float(optc_.lr_at(opt_step)));
-    if (dist::dist().size > 1) {  // data parallel: the bias update sees every rank's expert loads, as one process would
-      auto loads = policy_->router_loads();
-      dist::dist().allreduce_sum(loads.data(), loads.size());
-    }
-    viol_last = policy_->update_router_bias();
-    dist::sync_router_bias(*policy_, viol_last);  // keeps the ranks bit-identical (rank 0's biases everywhere)
-    ++opt_steps;
-  }
-  if (dist::dist().size > 1) {  // metrics over every rank's sequences
-    dist::allreduce(stats);
-    double v[3] = {loss_sum, ent_sum, ent_n};
-    dist::dist().allreduce_sum(v, 3);
-    loss_sum = v[0], ent_sum = v[1], ent_n = v[2];
-  }
-  mt.set("loss", loss_sum / std::max(1, opt_steps));
-  mt.set("grad_norm", gnorm_sum / std::max(1, opt_steps));
-  mt.set("entropy", ent_n > 0 ? ent_sum / ent_n : 0.0);
-  mt.set("clip_frac", stats.clip_frac());
-  mt.set("clip_frac_low", stats.clip_frac_low());
-  mt.set("clip_frac_high", stats.clip_frac_high());
-  mt.set("ratio_mean", stats.ratio_mean());
-  mt.set("approx_kl_old", stats.approx_kl_old());
-  mt.set("kl", stats.kl_ref());
-  if (rl::needs_rollout_logp(rc)) mt.set("tis_weight_mean", stats.tis_weight_mean());
-  double vmax = 0;
-  for (float v : viol_last) vmax = std::max<double>(vmax, v);
-  mt.set("moe/max_violation", vmax);
-  mt.set("lr", optc_.lr_at(std::max<long>(0, opt_->schedule_step() - 1)));
-}
+// ---- one step: generate -> score -> (dynamic sampling) -> logprobs -> advantages -> update -> record ----
 
 long Trainer::step_once(long step) {
-  const auto& rc = cfg_.rl;
-  StageTimer timer;
-  Metrics mt;
-  const double t_step = now_seconds();
-  const int version = int(step);
-  if (rl::reset_optimizer_now(rc, step)) opt_->reset_moments();
-  if (ref_ && rl::refresh_reference_now(rc, step)) ref_->copy_params_from(*policy_);
+  StepState st;
+  st.step = step;
+  st.version = int(step);
+  st.t_start = now_seconds();
+  if (rl::reset_optimizer_now(cfg_.rl, step)) opt_->reset_moments();
+  if (ref_ && rl::refresh_reference_now(cfg_.rl, step)) ref_->copy_params_from(*policy_);
+  RolloutBatch batch = generate_batch(st);
+  logprobs(st, batch);
+  advantages(batch);
+  if (batch.groups_all_ranks() > 0) update(st, batch);  // every rank's groups (this rank may have none)
+  record(st, batch);
+  return step + 1;
+}
 
-  // ---- generate (with DAPO dynamic sampling: more rounds until enough informative groups) ----
-  std::vector<policy::Trajectory> trajs;
-  std::vector<rewards::RewardResult> scores;
-  std::vector<std::string> texts;
-  rl::DynamicSampler ds(rc, cfg_.prompts_per_step);
-  policy::RolloutStats rstats_total;
+// Generation rounds until the step has prompts_per_step groups (DAPO dynamic sampling: more rounds while too few
+// groups are informative; one round without it). Data parallel: this rank generates groups rank, rank + N, ... of each
+// round; the sampler and dynamic sampling see every rank's groups, so they stay replicated.
+RolloutBatch Trainer::generate_batch(StepState& st) {
   const int G = cfg_.rollout.num_generations;
+  rl::DynamicSampler ds(cfg_.rl, cfg_.prompts_per_step);
+  RolloutBatch batch(G);
   int round = 0;
-  auto& D = dist::dist();           // data parallel: this rank generates groups rank, rank + N, ... of each round
-  std::vector<int> kept_pos;        // per local kept group: its position among the step's kept groups (all ranks)
-  int n_kept = 0;                   // kept groups of the step over all ranks
   while (!ds.done()) {
     int n_new = ds.groups_needed();
     if (cfg_.rollout.partial_rollout) {
       const int in_flight = cfg_.partial_rollout_groups > 0 ? cfg_.partial_rollout_groups : cfg_.prompts_per_step;
       n_new = std::max(0, in_flight - int(buffer_.num_groups()));
     }
-    sampler_->set_step(int(step));
-    std::vector<int> ids = sampler_->sample(n_new, rng_);
-    if (D.size > 1) ids = dist::shard(ids);
-    std::vector<policy::Prompt> prompts;
-    for (int id : ids) prompts.push_back({int64_t(id), prompt_ids_[size_t(id)]});
-    policy::RolloutConfig rcfg = cfg_.rollout;
-    rcfg.seed = Rng::derive_seed(cfg_.seed, 31, uint64_t(step) * 64 + uint64_t(round));
-    policy::RolloutEngine engine(rcfg);
-    policy::RolloutResult rr;
-    {
-      auto sc = timer.time("generate");
-      rr = engine.generate(*decoder_, prompts, version, cfg_.rollout.partial_rollout ? &buffer_ : nullptr);
-    }
-    const auto& s = rr.stats;
-    rstats_total.tokens_generated += s.tokens_generated;
-    rstats_total.rows_computed += s.rows_computed;
-    rstats_total.n_partial += s.n_partial;
-    rstats_total.n_restarted += s.n_restarted;
-    rstats_total.mean_token_staleness = s.mean_token_staleness;
-    rstats_total.mean_trajectory_staleness = s.mean_trajectory_staleness;
-    // score group by group
-    std::vector<rewards::RewardResult> round_scores;
-    std::vector<std::string> round_texts;
-    {
-      auto sc = timer.time("score");
-      for (size_t g0 = 0; g0 < rr.trajectories.size(); g0 += size_t(G)) {
-        std::vector<rewards::RewardInput> group;
-        for (size_t k = g0; k < g0 + size_t(G); ++k) {
-          const auto& t = rr.trajectories[k];
-          const auto& e = data_.train[size_t(t.prompt_id)];
-          std::vector<int> ids32(t.tokens.begin(), t.tokens.end());
-          round_texts.push_back(tok_.decode(ids32, true));
-          group.push_back(make_reward_input(e, tpl_->prompt(e), round_texts.back(), t.length(),
-                                            cfg_.rollout.max_completion_length, enum_to_string(t.finish)));
-        }
-        auto res = rewards_->score_group(group);
-        round_scores.insert(round_scores.end(), res.begin(), res.end());
-      }
-    }
-    std::vector<double> r(round_scores.size());
-    for (size_t i = 0; i < r.size(); ++i) r[i] = round_scores[i].total;
-    std::vector<int> group_pid, group_nc;  // per group of the round
-    for (size_t g0 = 0; g0 < r.size(); g0 += size_t(G)) {
-      group_pid.push_back(int(rr.trajectories[g0].prompt_id));
-      group_nc.push_back(0);
-      for (int k = 0; k < G; ++k) group_nc.back() += round_scores[g0 + size_t(k)].correct;
-    }
-    // every rank sees every group of the round, so the sampler and dynamic sampling stay replicated
-    if (D.size > 1) dist::allgather_round(group_pid, group_nc, r, G);
-    const int n_groups = int(group_pid.size());
-    const auto sizes = rl::uniform_group_sizes(n_groups, G);
+    policy::RolloutResult rr = generate(st, n_new, round);
+    std::vector<RolloutSample> scored = score(st, rr.trajectories);
+    const RoundGroups groups = RoundGroups::gather(scored, G);
+    const int n_groups = int(groups.prompt_ids.size());
     // success statistics for the prompt sampler come from every scored group (kept or not)
-    for (int g = 0; g < n_groups; ++g) sampler_->update(group_pid[size_t(g)], group_nc[size_t(g)], G, int(step));
-    const std::vector<int> keep = ds.add_round(r, sizes);
-    for (int g : keep) {
-      const int pos = n_kept++;
-      if (g % D.size != D.rank) continue;  // generated by another rank
-      const size_t lg = size_t(g / D.size);
-      kept_pos.push_back(pos);
-      for (size_t k = lg * size_t(G); k < (lg + 1) * size_t(G); ++k) {
-        trajs.push_back(std::move(rr.trajectories[k]));
-        scores.push_back(round_scores[k]);
-        texts.push_back(round_texts[k]);
-      }
-    }
+    for (int g = 0; g < n_groups; ++g)
+      sampler_->update(groups.prompt_ids[size_t(g)], groups.n_correct[size_t(g)], G, int(st.step));
+    batch.add_kept(scored, ds.add_round(groups.rewards, rl::uniform_group_sizes(n_groups, G)));
     ++round;
-    if (n_new == 0 && rr.trajectories.empty()) break;
+    if (n_new == 0 && scored.empty()) break;
   }
-  if (D.size > 1) dist::allreduce(rstats_total);
-  mt.set("rollout/rounds", round);
-  if (rc.dynamic_sampling) {
-    mt.set("rollout/groups_kept", ds.kept());
-    mt.set("rollout/frac_zero_std", ds.frac_zero_std());
+  if (dist::dist().size > 1) dist::allreduce(st.rollout);
+  st.mt.set("rollout/rounds", round);
+  if (cfg_.rl.dynamic_sampling) {
+    st.mt.set("rollout/groups_kept", ds.kept());
+    st.mt.set("rollout/frac_zero_std", ds.frac_zero_std());
   }
+  return batch;
+}
 
-  // ---- advantages ----
-  std::vector<double> rewards(scores.size());
-  for (size_t i = 0; i < scores.size(); ++i) rewards[i] = scores[i].total;
-  const int n_groups = int(trajs.size()) / G;
-  const auto sizes = rl::uniform_group_sizes(n_groups, G);
-
-  std::vector<Seq> seqs(trajs.size());
-  for (size_t i = 0; i < trajs.size(); ++i) {
-    const auto& t = trajs[i];
-    Seq& s = seqs[i];
-    s.traj = i;
-    s.tokens = t.prompt;
-    s.tokens.insert(s.tokens.end(), t.tokens.begin(), t.tokens.end());
-    s.prompt_len = int(t.prompt.size());
-    s.resp_len = t.length();
-    s.mask.resize(size_t(s.resp_len));
-    for (int j = 0; j < s.resp_len; ++j) s.mask[size_t(j)] = t.loss_mask.empty() ? 1.0f : float(t.loss_mask[size_t(j)]);
-    s.rollout_logp = t.logp;
-  }
-
-  // ---- old and reference log-probs (no gradient) ----
+// G responses to each of n_new new prompts (this rank's share), plus the partial groups the replay buffer resumes.
+policy::RolloutResult Trainer::generate(StepState& st, int n_new, int round) {
+  sampler_->set_step(int(st.step));
+  std::vector<int> ids = sampler_->sample(n_new, rng_);
+  if (dist::dist().size > 1) ids = dist::shard(ids);
+  std::vector<policy::Prompt> prompts;
+  for (int id : ids) prompts.push_back({int64_t(id), prompt_ids_[size_t(id)]});
+  policy::RolloutConfig rcfg = cfg_.rollout;
+  rcfg.seed = Rng::derive_seed(cfg_.seed, 31, uint64_t(st.step) * 64 + uint64_t(round));
+  policy::RolloutEngine engine(rcfg);
+  policy::RolloutResult rr;
   {
-    auto sc = timer.time("logprobs");
-    fill_response_logp(*policy_, cfg_.rollout.sampling(), size_t(cfg_.micro_batch_size), seqs, &Seq::old_logp);
-    if (ref_) fill_response_logp(*ref_, cfg_.rollout.sampling(), size_t(cfg_.micro_batch_size), seqs, &Seq::ref_logp);
+    auto sc = st.timer.time("generate");
+    rr = engine.generate(*decoder_, prompts, st.version, cfg_.rollout.partial_rollout ? &buffer_ : nullptr);
   }
-  // rollout vs trainer log-prob agreement (same weights: only numerics and truncation differ)
+  const auto& s = rr.stats;
+  st.rollout.tokens_generated += s.tokens_generated;
+  st.rollout.rows_computed += s.rows_computed;
+  st.rollout.n_partial += s.n_partial;
+  st.rollout.n_restarted += s.n_restarted;
+  st.rollout.mean_token_staleness = s.mean_token_staleness;
+  st.rollout.mean_trajectory_staleness = s.mean_trajectory_staleness;
+  return rr;
+}
+
+// Decodes and scores the trajectories group by group (G consecutive per prompt); they move into the samples.
+std::vector<RolloutSample> Trainer::score(StepState& st, std::vector<policy::Trajectory>& trajs) {
+  auto sc = st.timer.time("score");
+  const size_t G = size_t(cfg_.rollout.num_generations);
+  std::vector<RolloutSample> out(trajs.size());
+  for (size_t g0 = 0; g0 < trajs.size(); g0 += G) {
+    std::vector<rewards::RewardInput> group;
+    for (size_t k = g0; k < g0 + G; ++k) {
+      RolloutSample& s = out[k];
+      s.traj = std::move(trajs[k]);
+      const auto& e = data_.train[size_t(s.traj.prompt_id)];
+      s.text = tok_.decode(std::vector<int>(s.traj.tokens.begin(), s.traj.tokens.end()), true);
+      group.push_back(make_reward_input(e, tpl_->prompt(e), s.text, s.traj.length(), cfg_.rollout.max_completion_length,
+                                        enum_to_string(s.traj.finish)));
+    }
+    const auto res = rewards_->score_group(group);
+    if (res.size() != G) throw Error("rewards: " + std::to_string(res.size()) + " scores for a group of " + std::to_string(G));
+    for (size_t k = 0; k < G; ++k) out[g0 + k].reward = res[k];
+  }
+  return out;
+}
+
+// Old (the policy before this step's updates) and reference log-probs, no gradient; and how far the trainer's
+// log-probs are from the sampler's (same weights: only numerics and truncation differ).
+void Trainer::logprobs(StepState& st, RolloutBatch& batch) {
   {
-    double diff = 0, n = 0;
-    for (const auto& s : seqs)
-      for (int j = 0; j < s.resp_len; ++j) {
-        diff = std::max(diff, double(std::fabs(s.old_logp[size_t(j)] - s.rollout_logp[size_t(j)])));
-        n += 1;
+    auto sc = st.timer.time("logprobs");
+    const std::vector<ResponseSeq> seqs = batch.seqs(0, batch.size());
+    const policy::SamplingParams sp = cfg_.rollout.sampling();
+    const size_t mb = size_t(cfg_.micro_batch_size);
+    auto old_logp = response_logprobs(*policy_, sp, seqs, mb);
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].old_logp = std::move(old_logp[i]);
+    if (ref_) {
+      auto ref_logp = response_logprobs(*ref_, sp, seqs, mb);
+      for (size_t i = 0; i < batch.size(); ++i) batch[i].ref_logp = std::move(ref_logp[i]);
+    }
+  }
+  st.mt.set("rollout/logp_max_abs_diff", batch.logp_max_abs_diff());
+}
+
+// Per-sequence advantages of the rewards (KL-shaped first when rl.kl_mode is reward), over every rank's groups.
+void Trainer::advantages(RolloutBatch& batch) {
+  std::vector<double> shaped = batch.rewards();
+  if (ref_ && cfg_.rl.kl_mode == rl::KlMode::Reward) {
+    const FlatTokens f = batch.flat(0, batch.size());
+    shaped = rl::kl_penalized_rewards(cfg_.rl, shaped, f.old_logp, f.ref_logp, f.mask, f.offsets);
+  }
+  const std::vector<double> adv = batch.advantages(cfg_.rl, shaped);
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].advantage = adv[i];
+}
+
+// mu passes (rl.num_iterations, verl ppo_epochs) over the rollout batch; each pass takes one optimizer step per
+// mini-batch of ppo_mini_batch_size prompts, in a fixed order. old_logp was computed once, before the first step, so
+// later steps see ratios != 1 (and Kimi's tau term acts against its fixed reference).
+void Trainer::update(StepState& st, RolloutBatch& batch) {
+  const auto& rc = cfg_.rl;
+  ResponseLogprobRunner runner(*policy_, cfg_.rollout.sampling());
+  const int per_mini = cfg_.ppo_mini_batch_size > 0 ? cfg_.ppo_mini_batch_size : batch.groups_all_ranks();
+  UpdateSums sums;
+  for (int it = 0; it < rc.num_iterations; ++it)
+    for (const auto& [a, b] : batch.mini_batches(per_mini)) {
+      {
+        auto sc = st.timer.time("update");
+        accumulate_gradient(runner, batch, a, b, it == 0, sums);
       }
-    dist::dist().allreduce_max(&diff, 1);
-    mt.set("rollout/logp_max_abs_diff", diff);
-  }
-  std::vector<double> shaped = rewards;
-  if (ref_ && rc.kl_mode == rl::KlMode::Reward) {
-    std::vector<float> old_flat, ref_flat, mask_flat;
-    std::vector<int64_t> off = {0};
-    for (const auto& s : seqs) {
-      old_flat.insert(old_flat.end(), s.old_logp.begin(), s.old_logp.end());
-      ref_flat.insert(ref_flat.end(), s.ref_logp.begin(), s.ref_logp.end());
-      mask_flat.insert(mask_flat.end(), s.mask.begin(), s.mask.end());
-      off.push_back(off.back() + s.resp_len);
+      auto sc = st.timer.time("optimizer");
+      sums.grad_norm += optimizer_step(sums.violation);
+      ++sums.opt_steps;
     }
-    shaped = rl::kl_penalized_rewards(rc, rewards, old_flat, ref_flat, mask_flat, off);
+  if (dist::dist().size > 1) {  // metrics over every rank's sequences
+    dist::allreduce(sums.stats);
+    double v[3] = {sums.loss, sums.entropy, sums.entropy_tokens};
+    dist::dist().allreduce_sum(v, 3);
+    sums.loss = v[0], sums.entropy = v[1], sums.entropy_tokens = v[2];
   }
-  std::vector<double> adv = n_groups > 0 ? rl::compute_advantages(rc, shaped, sizes) : std::vector<double>{};
-  if (D.size > 1) {  // batch statistics (scale_rewards batch, REINFORCE++) need every rank's groups: compute on all
-    const std::vector<double> all = dist::allgather_positions(kept_pos, shaped, G);
-    if (!all.empty())
-      adv = dist::select_positions(rl::compute_advantages(rc, all, rl::uniform_group_sizes(n_kept, G)), kept_pos, G);
-  }
-  for (size_t i = 0; i < seqs.size(); ++i) seqs[i].advantage = adv[i];
+  Metrics& mt = st.mt;
+  mt.set("loss", sums.loss / std::max(1, sums.opt_steps));
+  mt.set("grad_norm", sums.grad_norm / std::max(1, sums.opt_steps));
+  mt.set("entropy", sums.entropy_tokens > 0 ? sums.entropy / sums.entropy_tokens : 0.0);
+  mt.set("clip_frac", sums.stats.clip_frac());
+  mt.set("clip_frac_low", sums.stats.clip_frac_low());
+  mt.set("clip_frac_high", sums.stats.clip_frac_high());
+  mt.set("ratio_mean", sums.stats.ratio_mean());
+  mt.set("approx_kl_old", sums.stats.approx_kl_old());
+  mt.set("kl", sums.stats.kl_ref());
+  if (rl::needs_rollout_logp(rc)) mt.set("tis_weight_mean", sums.stats.tis_weight_mean());
+  double vmax = 0;
+  for (float v : sums.violation) vmax = std::max<double>(vmax, v);
+  mt.set("moe/max_violation", vmax);
+  mt.set("lr", optc_.lr_at(std::max<long>(0, opt_->schedule_step() - 1)));
+}
 
-  // ---- update ----
-  if (n_kept > 0) update(seqs, kept_pos, n_kept, mt, timer);  // n_kept counts every rank's groups (this rank may have none)
-
-  // ---- metrics and store ----
-  std::vector<store::SampleRecord> samples;
-  samples.reserve(trajs.size());
-  for (size_t i = 0; i < trajs.size(); ++i) {
-    const auto& t = trajs[i];
-    store::SampleRecord sr;
-    sr.step = step + 1;
-    sr.prompt_id = t.prompt_id;
-    sr.group_id = kept_pos[i / size_t(G)];
-    sr.group_index = t.group_index;
-    sr.text = texts[i];
-    sr.n_tokens = t.length();
-    sr.finish_reason = enum_to_string(t.finish);
-    sr.reward_components = scores[i].components;
-    sr.reward = scores[i].total;
-    sr.correct = scores[i].correct;
-    sr.advantage = adv[i];
-    int vmin = version, vmax = 0;
-    for (const auto& seg : t.segments) {
-      vmin = std::min(vmin, seg.version);
-      vmax = std::max(vmax, seg.version);
-      sr.segments.push_back({seg.version, seg.end - seg.begin});
+// The gradient of one optimizer step's loss over samples [a, b) (a mini-batch), micro-batch by micro-batch, into the
+// policy's grads. The loss is normalised by the whole mini-batch's counts over every rank (verl: the loss of one
+// optimizer step is the mean over its mini-batch), so the micro-batch split does not change the gradient.
+void Trainer::accumulate_gradient(ResponseLogprobRunner& runner, const RolloutBatch& batch, size_t a, size_t b,
+                                  bool first_pass, UpdateSums& sums) {
+  const auto& rc = cfg_.rl;
+  const rl::LossNormalizer norm = rl::make_loss_normalizer(rc, batch.token_counts(a, b));
+  // the MoE balance loss is a mean over sequences: normalised by every rank's sequences of the mini-batch, like the
+  // policy loss (each sequence has real tokens, so each is a row of the model's per-micro-batch mean)
+  const double step_seqs = batch.count_samples(a, b);
+  policy_->zero_grad();
+  for (size_t i0 = a; i0 < b; i0 += size_t(cfg_.micro_batch_size)) {
+    const size_t i1 = std::min(b, i0 + size_t(cfg_.micro_batch_size));
+    const std::vector<ResponseSeq> seqs = batch.seqs(i0, i1);
+    const ResponseLogprobs& out = runner.forward(seqs, first_pass);
+    const FlatTokens f = batch.flat(i0, i1);
+    for (size_t k = 0; k < out.entropy.size(); ++k) {  // the entropy is measured on the first pass
+      sums.entropy += double(out.entropy[k]) * f.mask[k];
+      sums.entropy_tokens += f.mask[k];
     }
-    if (t.segments.empty()) vmin = vmax = version;
-    sr.policy_version_min = vmin;
-    sr.policy_version_max = vmax;
-    samples.push_back(std::move(sr));
+    std::vector<float> dlogp(out.logp.size(), 0.0f);
+    rl::LossStats ls;
+    sums.loss += rl::compute_loss(rc, f.inputs(out.logp, rl::needs_rollout_logp(rc)), norm, dlogp, &ls);
+    sums.stats += ls;
+    runner.backward(dlogp, float(rl::balance_loss_scale(double(i1 - i0), step_seqs)));
   }
-  if (D.size > 1) {  // rank 0 alone writes metrics and the store, from every rank's rows
-    samples = dist::gather_samples(samples);
-    if (!D.is_root()) return step + 1;
+}
+
+// One optimizer step on the gradient summed over ranks, then the MoE router-bias update from every rank's expert
+// loads; returns the gradient norm and writes the load violation.
+double Trainer::optimizer_step(std::vector<float>& violation) {
+  const long opt_step = opt_->schedule_step();  // not step_count(): Kimi's reset restarts the moments, not the schedule
+  dist::allreduce_grads(*policy_);
+  const double gnorm = opt_->step(*policy_, float(optc_.lr_at(opt_step)));
+  if (dist::dist().size > 1) {
+    auto loads = policy_->router_loads();
+    dist::dist().allreduce_sum(loads.data(), loads.size());
   }
+  violation = policy_->update_router_bias();
+  dist::sync_router_bias(*policy_, violation);  // keeps the ranks bit-identical (rank 0's biases everywhere)
+  return gnorm;
+}
+
+// The step's metrics (metrics.jsonl) and its rows in the store; rank 0 alone writes them, from every rank's rows.
+void Trainer::record(StepState& st, const RolloutBatch& batch) {
+  const std::vector<store::SampleRecord> samples = batch.store_rows(st.step + 1, st.version);
+  if (!dist::dist().is_root()) return;
+  const policy::RolloutStats& rs = st.rollout;
   store::StepRecord rec;
-  rec.step = step + 1;
-  for (const auto& [k, v] : mt.items()) rec.metrics[k] = v;
-  store::add_sample_metrics(rec, samples, version);
-  rec.metrics["rollout/tokens"] = double(rstats_total.tokens_generated);
+  rec.step = st.step + 1;
+  for (const auto& [k, v] : st.mt.items()) rec.metrics[k] = v;
+  store::add_sample_metrics(rec, samples, st.version);
+  rec.metrics["rollout/tokens"] = double(rs.tokens_generated);
   rec.metrics["rollout/useful_fraction"] =
-      rstats_total.rows_computed > 0 ? double(rstats_total.tokens_generated) / double(rstats_total.rows_computed) : 0.0;
-  rec.metrics["rollout/partial"] = rstats_total.n_partial;
+      rs.rows_computed > 0 ? double(rs.tokens_generated) / double(rs.rows_computed) : 0.0;
+  rec.metrics["rollout/partial"] = rs.n_partial;
   rec.metrics["rollout/buffered_groups"] = double(buffer_.num_groups());
-  rec.metrics[store::metric::kStaleness] = rstats_total.mean_token_staleness;
+  rec.metrics[store::metric::kStaleness] = rs.mean_token_staleness;
   rec.metrics["samples"] = double(samples.size());
-  const double step_s = now_seconds() - t_step;
-  rec.metrics[store::metric::kTokensPerS] = double(rstats_total.tokens_generated) / std::max(1e-9, step_s);
+  const double step_s = now_seconds() - st.t_start;
+  rec.metrics[store::metric::kTokensPerS] = double(rs.tokens_generated) / std::max(1e-9, step_s);
   {
     Metrics times;
-    timer.put_into(times);
+    st.timer.put_into(times);
     for (const auto& [k, v] : times.items()) rec.metrics[k] = v;
-    rec.metrics["time/step_ms"] = (now_seconds() - t_step) * 1e3;  // without the store write itself
+    rec.metrics["time/step_ms"] = (now_seconds() - st.t_start) * 1e3;  // without the store write itself
   }
   if (store_) {
-    auto sc = timer.time("store");
+    auto sc = st.timer.time("store");
     store_->write_step(rec, samples);
   }
   Metrics out;
   for (const auto& [k, v] : rec.metrics) out.set(k, v);
-  timer.put_into(out);
-  metrics_->write(step + 1, out);
+  st.timer.put_into(out);
+  metrics_->write(st.step + 1, out);
   last_metrics_ = out;
-  return step + 1;
 }
 
 TrainResult Trainer::run() {

@@ -1,7 +1,10 @@
-// trainer.h: the RL loop of `reasonrl train`. One step reads like the algorithm:
-//   sample prompts -> generate G responses each -> score -> (dynamic sampling) -> advantages
-//   -> old / reference log-probs -> mu updates over mini-batches (micro-batch gradient accumulation)
-//   -> metrics, store, evaluation, checkpoint
+// trainer.h: the RL loop of `reasonrl train`. One step reads like the algorithm (trainer.cpp, Trainer::step_once; the
+// batch is one record per response, rollout_batch.h):
+//   generate: sample prompts, G responses each -> score: decode, rewards per group -> (dynamic sampling: more rounds
+//   of both until enough informative groups) -> logprobs: old / reference log-probs -> advantages (KL-shaped rewards
+//   first when rl.kl_mode is reward) -> update: mu passes over mini-batches (micro-batch gradient accumulation), an
+//   optimizer step each -> record: metrics.jsonl and the store
+// then, between steps: evaluation and checkpoint.
 // Checkpoints hold everything (weights, optimizer, reference, sampler state, replay buffer, RNG, step), so
 // `--resume` continues exactly.
 #pragma once

@@ -1,0 +1,79 @@
+// response_logprob.cpp: padding, the model's forward and backward, and policy::sampling_logprob over response tokens.
+#include "rl/train/response_logprob.h"
+
+#include <algorithm>
+#include <string>
+
+#include "policy/logprob.h"
+#include "rl/util/error.h"
+
+namespace reasonrl::train {
+
+ResponseLogprobRunner::ResponseLogprobRunner(model::Model& m, const policy::SamplingParams& sp)
+    : m_(m), sp_(sp), V_(m.config().vocab_size) {}
+
+const ResponseLogprobs& ResponseLogprobRunner::forward(std::span<const ResponseSeq> seqs, bool want_entropy) {
+  B_ = int(seqs.size());
+  T_ = 0;
+  for (const auto& s : seqs) T_ = std::max(T_, int(s.prompt.size() + s.response.size()));
+  tokens_.assign(size_t(B_) * T_, 0);
+  real_.assign(size_t(B_) * T_, 0.0f);
+  targets_.assign(size_t(B_) * T_, -1);
+  rows_.clear();
+  out_.offsets.assign(1, 0);
+  for (int b = 0; b < B_; ++b) {
+    const ResponseSeq& s = seqs[size_t(b)];
+    const int P = int(s.prompt.size()), R = int(s.response.size());
+    if (P < 1 && R > 0)
+      throw FormatError("response log-probs: sequence " + std::to_string(b) +
+                        " has an empty prompt (the first response token needs a context)");
+    int32_t* row = tokens_.data() + size_t(b) * T_;
+    std::copy(s.prompt.begin(), s.prompt.end(), row);
+    std::copy(s.response.begin(), s.response.end(), row + P);
+    std::fill(real_.begin() + long(size_t(b) * T_), real_.begin() + long(size_t(b) * T_ + size_t(P + R)), 1.0f);
+    for (int j = 0; j < R; ++j) {  // the logits at P + j - 1 predict response token j
+      const size_t r = size_t(b) * T_ + size_t(P + j - 1);
+      targets_[r] = s.response[size_t(j)];
+      rows_.push_back(r);
+    }
+    out_.offsets.push_back(int64_t(rows_.size()));
+  }
+  logits_.resize(size_t(B_) * T_ * V_);  // (B, T, V)
+  m_.forward(tokens_.data(), B_, T_, logits_.data(), real_.data());
+  row_logp_.assign(size_t(B_) * T_, 0.0f);  // (B, T)
+  row_ent_.assign(want_entropy ? size_t(B_) * T_ : 0, 0.0f);
+  policy::sampling_logprob(logits_.data(), int64_t(B_) * T_, V_, sp_, targets_.data(), row_logp_.data(),
+                           want_entropy ? row_ent_.data() : nullptr);
+  out_.logp.resize(rows_.size());
+  for (size_t k = 0; k < rows_.size(); ++k) out_.logp[k] = row_logp_[rows_[k]];
+  out_.entropy.resize(want_entropy ? rows_.size() : 0);
+  for (size_t k = 0; k < out_.entropy.size(); ++k) out_.entropy[k] = row_ent_[rows_[k]];
+  return out_;
+}
+
+void ResponseLogprobRunner::backward(std::span<const float> dlogp, float aux_scale) {
+  if (dlogp.size() != rows_.size())
+    throw FormatError("response log-probs backward: " + std::to_string(dlogp.size()) + " gradients for the " +
+                      std::to_string(rows_.size()) + " response tokens of the last forward");
+  row_dlogp_.assign(size_t(B_) * T_, 0.0f);  // (B, T)
+  for (size_t k = 0; k < rows_.size(); ++k) row_dlogp_[rows_[k]] = dlogp[k];
+  dlogits_.resize(logits_.size());  // (B, T, V)
+  policy::sampling_logprob_backward(logits_.data(), int64_t(B_) * T_, V_, sp_, targets_.data(), row_dlogp_.data(),
+                                    nullptr, dlogits_.data());
+  m_.backward(dlogits_.data(), aux_scale);
+}
+
+std::vector<std::vector<float>> response_logprobs(model::Model& m, const policy::SamplingParams& sp,
+                                                  std::span<const ResponseSeq> seqs, size_t micro_batch) {
+  ResponseLogprobRunner run(m, sp);
+  std::vector<std::vector<float>> out(seqs.size());
+  const size_t mb = std::max<size_t>(1, micro_batch);
+  for (size_t i0 = 0; i0 < seqs.size(); i0 += mb) {
+    const size_t n = std::min(seqs.size() - i0, mb);
+    const ResponseLogprobs& r = run.forward(seqs.subspan(i0, n), false);
+    for (size_t k = 0; k < n; ++k) out[i0 + k].assign(r.logp.begin() + r.offsets[k], r.logp.begin() + r.offsets[k + 1]);
+  }
+  return out;
+}
+
+}  // namespace reasonrl::train

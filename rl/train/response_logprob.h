@@ -1,0 +1,61 @@
+// response_logprob.h: owns the one pad -> forward -> per-token log-prob -> backward runner over (prompt, response)
+// sequences, used by the RL trainer (old / reference / current log-probs and the policy-gradient backward), DPO and
+// long2short (summed response log-probs and their gradient).
+//
+// A micro-batch of S sequences is right-padded to T = the longest prompt + response; the model sees every real token
+// (its loss mask, which counts tokens for the router loads and the balance loss, is 1 on prompt and response).
+// Response token j of a sequence sits at position P + j and is predicted by the logits at P + j - 1, so a prompt must
+// hold at least one token. Log-probs are those of policy::sampling_logprob (the sampler's truncated, temperature-scaled
+// distribution; {1, 0, 1, 0} is the full softmax).
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "model/model.h"
+#include "policy/sampling.h"
+
+namespace reasonrl::train {
+
+// One sequence: prompt ids, then the response ids whose log-probs are wanted (views; they must outlive the call).
+struct ResponseSeq {
+  std::span<const int32_t> prompt;
+  std::span<const int32_t> response;
+};
+
+// The last forward's output, flat over the micro-batch's response tokens in sequence order: sequence s owns
+// [offsets[s], offsets[s + 1]).
+struct ResponseLogprobs {
+  std::vector<float> logp;
+  std::vector<float> entropy;    // same layout; empty unless asked for
+  std::vector<int64_t> offsets;  // S + 1 entries, offsets[0] = 0
+};
+
+class ResponseLogprobRunner {
+ public:
+  ResponseLogprobRunner(model::Model& m, const policy::SamplingParams& sp);
+
+  // Forward over `seqs` (one micro-batch): per-token log-probs (and entropies) of their responses. Keeps the logits
+  // for backward. Throws FormatError when a sequence has an empty prompt and a response.
+  const ResponseLogprobs& forward(std::span<const ResponseSeq> seqs, bool want_entropy);
+
+  // Backward of the last forward: dlogp is d loss / d logp in forward's flat layout. Accumulates into the model's
+  // gradients; aux_scale weights the model's MoE balance loss (see rl::balance_loss_scale).
+  void backward(std::span<const float> dlogp, float aux_scale);
+
+ private:
+  model::Model& m_;
+  policy::SamplingParams sp_;
+  int V_, B_ = 0, T_ = 0;
+  std::vector<int32_t> tokens_, targets_;
+  std::vector<float> real_, logits_, dlogits_, row_logp_, row_ent_, row_dlogp_;
+  std::vector<size_t> rows_;  // per flat response token: its row in (B, T)
+  ResponseLogprobs out_;
+};
+
+// Per-token response log-probs of every sequence under `m`, micro_batch sequences per forward, no gradient:
+// out[s] holds seqs[s]'s response log-probs.
+std::vector<std::vector<float>> response_logprobs(model::Model& m, const policy::SamplingParams& sp,
+                                                  std::span<const ResponseSeq> seqs, size_t micro_batch);
+
+}  // namespace reasonrl::train
