@@ -71,6 +71,7 @@ TEST_F(ResumeInputs, AHeldOutPromptTooLongIsNamedAtSetup) {
   c.data.train_file = train;
   c.data.heldout_file = heldout;
   c.eval.size = 2;
+  c.eval.max_completion_length = 24;
   try {
     run_train(c, false);
     FAIL() << "a held-out prompt longer than the context was accepted";
