@@ -226,7 +226,7 @@ int main(int argc, char** argv) {
   RolloutConfig rc;
   rc.num_generations = G;
   rc.max_completion_length = max_len;
-  rc.temperature = 1.0;
+  rc.sampling_params.temperature = 1.0;
   rc.max_batch = 32;
   rc.stop_token_ids = {eos};
   rc.repeat_detection = false;

@@ -16,6 +16,7 @@ struct Example {
   std::string task;      // "arithmetic", "arithmetic_zh", "countdown", "gsm8k", "math", ...
   int difficulty = 0;    // task-specific level (higher = harder); 0 when unknown
   json meta = json::object();  // extra fields: countdown nums/target, MATH subject, language, ...
+  std::string source;    // "file:line" for an example read from a file ("" for generated ones); for error messages
 
   // The text that goes inside <answer> of an SFT target.
   const std::string& final_text() const { return solution.empty() ? answer : solution; }

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "rl/util/error.h"
+#include "rl/util/log.h"
 
 namespace reasonrl::datasets {
 namespace {
@@ -223,22 +224,33 @@ std::vector<Example> load_jsonl(const std::string& path, const DatasetConfig& cf
     if (trim(line).empty()) continue;
     ++st.lines;
     try {
+      if (int64_t(line.size()) > cfg.max_line_bytes)
+        throw LineError("line of " + std::to_string(line.size()) + " bytes, over max_line_bytes (" +
+                        std::to_string(cfg.max_line_bytes) + ")");
       nlohmann::json o;
       try {
         o = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
         throw LineError(std::string("invalid JSON: ") + e.what());
       }
-      out.push_back(parse_line(o, cfg, line_no));
+      try {
+        out.push_back(parse_line(o, cfg, line_no));
+      } catch (const nlohmann::json::exception& e) {
+        throw LineError(e.what());
+      }
+      out.back().source = path + ":" + std::to_string(line_no);
       ++st.loaded;
     } catch (const LineError& e) {
       const std::string msg = path + ":" + std::to_string(line_no) + ": " + e.what();
       if (cfg.on_error == OnError::Fail) throw FormatError(msg + " (set on_error = skip to skip such lines)");
       ++st.skipped;
+      if (st.skipped <= 20) log_warn("{} (line skipped: on_error = skip)", msg);
+      else if (st.skipped == 21) log_warn("{}: more lines skipped; the count follows", path);
       if (st.errors.size() < 20) st.errors.push_back(msg);
     }
     if (cfg.max_examples >= 0 && int(out.size()) >= cfg.max_examples) break;
   }
+  if (st.skipped > 0) log_warn("{}: {} of {} lines skipped (on_error = skip)", path, st.skipped, st.lines);
   if (stats) *stats = st;
   return out;
 }

@@ -27,6 +27,7 @@ struct DatasetConfig {
   OnError on_error = OnError::Fail;
   int max_examples = -1;  // -1 = all
   std::string task;       // Example::task; "" = the layout name
+  int64_t max_line_bytes = 1 << 20;  // a longer line is a malformed line (refused before it is parsed or tokenized)
   template <class V>
   void visit(V& v) {
     v("layout", layout, "field layout of the JSONL file");
@@ -38,9 +39,11 @@ struct DatasetConfig {
     v("on_error", on_error, "what to do with a malformed line: fail (FormatError naming file:line) or skip (counted)");
     v("max_examples", max_examples, "keep at most this many examples (-1 = all)");
     v("task", task, "task name stored in each example (empty = layout name)");
+    v("max_line_bytes", max_line_bytes, "a line longer than this is malformed (on_error decides), never parsed or tokenized");
   }
   void validate() const {
     if (max_examples < -1) throw ConfigError("dataset.max_examples must be >= -1");
+    if (max_line_bytes < 1) throw ConfigError("max_line_bytes must be >= 1");
   }
 };
 

@@ -25,10 +25,14 @@ Tokenizer Tokenizer::load(const std::string& path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw FormatError(path + ": not valid JSON: " + e.what());
   }
-  return from_json(j, path);
+  try {
+    return from_json(j, path);
+  } catch (const nlohmann::json::exception& e) {  // a missing key (at) or a value of the wrong type (get)
+    throw FormatError(path + ": not a tokenizer.json this build reads: " + e.what());
+  }
 }
 
 Tokenizer Tokenizer::from_json(const nlohmann::json& j, const std::string& src) {

@@ -266,8 +266,20 @@ struct BasicModel<S>::Impl {
       mtp.head_norm = add(p + "shared_head.norm.weight", {D}, Init::One);
     }
     if (alloc) {
-      params.assign(arena, S(0));
-      grads.assign(arena, S(0));
+      const auto too_large = [&] {
+        const double gib = 2.0 * double(arena) * sizeof(S) / double(1ull << 30);
+        return CapacityError("out of memory: the model's " + std::to_string(arena) + " parameters need " +
+                             std::to_string(gib) + " GiB for weights and gradients (training adds as much again for "
+                             "AdamW's moments). HINT: `reasonrl model-info` prints the sizes of a config");
+      };
+      try {
+        params.assign(arena, S(0));
+        grads.assign(arena, S(0));
+      } catch (const std::bad_alloc&) {
+        throw too_large();
+      } catch (const std::length_error&) {
+        throw too_large();
+      }
     }
     loads.assign(bias_off.size() * size_t(std::max(c.n_routed_experts, 1)), 0.0);
     // active parameters per token (main model)

@@ -39,10 +39,7 @@ REASONRL_ENUM_NAMES(LossSegments, {LossSegments::All, "all"}, {LossSegments::Cur
 struct RolloutConfig {
   int num_generations = 8;          // G: samples per prompt
   int max_completion_length = 256;  // response tokens per trajectory (finish reason `length`)
-  double temperature = 1.0;         // (double for readable config files; sampling() gives floats)
-  double top_p = 1.0;
-  int top_k = 0;
-  double min_p = 0.0;
+  SamplingParams sampling_params;   // temperature, top_k, top_p, min_p: keys at this level (declared in sampling.h)
   int max_batch = 32;               // rows decoded together
   std::vector<int> stop_token_ids;  // eos id(s); the stop token is kept as the last response token
   uint64_t seed = 0;
@@ -63,10 +60,7 @@ struct RolloutConfig {
   void visit(V& v) {
     v("num_generations", num_generations, "samples per prompt (G)");
     v("max_completion_length", max_completion_length, "maximum response tokens per trajectory");
-    v("temperature", temperature, "sampling temperature; 0 = greedy");
-    v("top_p", top_p, "nucleus sampling mass; 1 = off");
-    v("top_k", top_k, "keep the k most likely tokens; 0 = off");
-    v("min_p", min_p, "keep tokens with p >= min_p * p_max; 0 = off");
+    sampling_params.visit(v);  // the sampling distribution's keys, declared once in SamplingParams
     v("max_batch", max_batch, "rows decoded together (continuous batching)");
     v("stop_token_ids", stop_token_ids, "token ids that end a response (eos)");
     v("seed", seed, "sampling seed; per-row streams derive from it, the prompt id and the sample index");
@@ -86,7 +80,7 @@ struct RolloutConfig {
     v("static_batch", static_batch, "baseline: padded static batches instead of continuous batching");
   }
   void validate() const;
-  SamplingParams sampling() const { return {float(temperature), top_k, float(top_p), float(min_p)}; }
+  const SamplingParams& sampling() const { return sampling_params; }
   RepeatParams repeat() const { return {repeat_detection, repeat_max_ngram, repeat_min_repeats, repeat_min_tokens}; }
 };
 

@@ -36,6 +36,9 @@ void PluginSpec::validate() const {
 }
 
 void RewardConfig::validate() const {
+  if (rewards.empty())
+    throw ConfigError("rewards must list at least one reward function (see `reasonrl score --list`): with none every "
+                      "sample would get reward 0");
   std::set<std::string> seen;
   for (const auto& r : rewards) {
     if (!seen.insert(r).second) throw ConfigError("reward '" + r + "' is listed twice in 'rewards'");

@@ -15,6 +15,7 @@ void add_difficulty_command(CLI::App& app) {
   auto cfg = std::make_shared<ConfigCli<long2short::DifficultyConfig>>(sub);
   sub->callback([cfg] {
     const long2short::DifficultyConfig c = cfg->resolve();
+    cfg->log_changes("difficulty", c);
     const auto r = long2short::run_difficulty(c);
     std::fputs(long2short::difficulty_summary(r, c.curation).c_str(), stdout);
     std::fprintf(stdout, "done in %.1f s\n", r.seconds);

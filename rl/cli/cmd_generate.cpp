@@ -126,8 +126,8 @@ void add_generate_command(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   policy::RolloutConfig defaults;
   defaults.num_generations = 1;
-  defaults.temperature = 0.7;
-  defaults.top_p = 0.95;
+  defaults.sampling_params.temperature = 0.7;
+  defaults.sampling_params.top_p = 0.95;
   auto cli = std::make_shared<ConfigCli<policy::RolloutConfig>>(sub, defaults, "Sampling");
   sub->add_option("--checkpoint", a->checkpoint, "checkpoint directory (model.safetensors, config.json, tokenizer.json)")
       ->required();

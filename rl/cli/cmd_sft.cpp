@@ -12,6 +12,7 @@ void add_sft_command(CLI::App& app) {
   auto cfg = std::make_shared<ConfigCli<train::SftConfig>>(sub);
   sub->callback([cfg] {
     const train::SftConfig c = cfg->resolve();
+    cfg->log_changes("sft", c);
     train::run_sft(c);
   });
 }

@@ -1,6 +1,7 @@
 // main.cpp: the reasonrl binary. Parses the subcommand, runs it, and turns library errors into a message and exit 1.
 #include <cstdio>
 #include <exception>
+#include <new>
 
 #include "rl/cli/commands.h"
 #include "rl/dist/dist.h"
@@ -30,6 +31,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const reasonrl::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
+    return dist_session.fail(1);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory (an allocation failed). HINT: a smaller model, batch or max_batch\n");
     return dist_session.fail(1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "internal error: %s\n", e.what());

@@ -14,7 +14,6 @@ bool finite(double x) { return std::isfinite(x); }
 }  // namespace
 
 void RlConfig::validate() const {
-  if (num_generations < 2) bad("num_generations", "must be >= 2 (group-relative advantages need a group), got " + std::to_string(num_generations));
   if (!finite(adv_std_eps) || adv_std_eps < 0) bad("adv_std_eps", "must be >= 0");
   const bool cispo = loss_mode == PolicyLossMode::Cispo;
   if (!finite(epsilon) || epsilon <= 0 || epsilon > 1 || (epsilon == 1 && !cispo))

@@ -74,7 +74,6 @@ REASONRL_ENUM_NAMES(PolicyLossMode, {PolicyLossMode::Vanilla, "vanilla"}, {Polic
 struct RlConfig {
   Algorithm algorithm = Algorithm::Grpo;
   AdvantageEstimator advantage_estimator = AdvantageEstimator::Grpo;
-  int num_generations = 8;              // G, responses per prompt (TRL; >= 2)
   ScaleRewards scale_rewards = ScaleRewards::Group;
   double adv_std_eps = 1e-4;            // TRL: (r - mean) / (std + 1e-4)
   double epsilon = 0.2;                 // PPO clip epsilon_low (TRL `epsilon`, verl clip_ratio_low)
@@ -86,7 +85,9 @@ struct RlConfig {
   LossType loss_type = LossType::TokenMean;
   PolicyLossMode loss_mode = PolicyLossMode::Vanilla;  // verl policy_loss.loss_mode; cispo = MiniMax-M1
   ImportanceSamplingLevel importance_sampling_level = ImportanceSamplingLevel::Token;  // TRL; sequence = GSPO
-  int max_completion_length = 512;      // L: Dr.GRPO's constant normaliser (TRL max_completion_length)
+  // L: Dr.GRPO's constant normaliser (TRL max_completion_length). Not a config key: it is the generation budget,
+  // declared once as rollout.max_completion_length; the trainer copies it here.
+  int max_completion_length = 512;
   int num_iterations = 1;               // mu: passes over each rollout batch (TRL `num_iterations`, verl ppo_epochs)
   double tis_cap = 0.0;                 // truncated importance weight min(pi_old/pi_rollout, cap) on the PG loss; 0 = off
   bool dynamic_sampling = false;        // DAPO: drop groups whose rewards have zero variance, resample
@@ -100,7 +101,6 @@ struct RlConfig {
   void visit(V& v) {
     v("algorithm", algorithm, "objective: grpo (PPO-clip surrogate) or kimi (Kimi k1.5 mirror descent)");
     v("advantage_estimator", advantage_estimator, "grpo (group-normalised), rloo (leave-one-out), reinforce_pp (group mean, batch whitening)");
-    v("num_generations", num_generations, "responses sampled per prompt (group size G, >= 2)");
     v("scale_rewards", scale_rewards, "std used to scale GRPO advantages: group, batch, or none (Dr.GRPO)");
     v("adv_std_eps", adv_std_eps, "epsilon added to the std in (r - mean) / (std + eps)");
     v("epsilon", epsilon, "PPO clip epsilon (lower side)");
@@ -117,7 +117,6 @@ struct RlConfig {
     v("importance_sampling_level", importance_sampling_level,
       "ratio the clip acts on: token, or sequence (GSPO: exp of the mean token log-ratio of the response, for every "
       "token; the clip ranges must then be tiny, the GSPO paper uses epsilon 3e-4, epsilon_high 4e-4)");
-    v("max_completion_length", max_completion_length, "generation budget L; dr_grpo divides by N_seq * L");
     v("num_iterations", num_iterations, "passes over each rollout batch (mu; verl ppo_epochs), each one optimizer step per mini-batch");
     v("tis_cap", tis_cap, "truncated importance correction cap for pi_old/pi_rollout; 0 = off");
     v("dynamic_sampling", dynamic_sampling, "DAPO dynamic sampling: drop zero-variance groups and resample");
@@ -129,6 +128,11 @@ struct RlConfig {
   }
   // Throws ConfigError naming the key on an invalid value or combination.
   void validate() const;
+  // The group size and the generation budget are rollout facts (one field each, in RolloutConfig).
+  static constexpr MovedKey kMovedKeys[] = {
+      {"num_generations", "'rollout.num_generations' (the group size G; one field for the rollout and the advantages)"},
+      {"max_completion_length",
+       "'rollout.max_completion_length' (the generation budget, which is also Dr.GRPO's constant L)"}};
 };
 
 // True when the loop must compute reference log-probs (beta > 0 and KL in the loss or the reward).

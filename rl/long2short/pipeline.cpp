@@ -126,7 +126,6 @@ struct Pipeline {
     tc.eval.every = 0;
     if (cfg.length_rl.max_completion_length > 0) {
       tc.rollout.max_completion_length = cfg.length_rl.max_completion_length;
-      tc.rl.max_completion_length = cfg.length_rl.max_completion_length;
     }
     auto& names = tc.rewards.rewards;
     if (std::find(names.begin(), names.end(), "accuracy") == names.end()) names.insert(names.begin(), "accuracy");

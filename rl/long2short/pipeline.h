@@ -55,9 +55,7 @@ struct LengthRlStageConfig {
     t.steps = 20;
     t.prompts_per_step = 8;
     t.rollout.num_generations = 8;
-    t.rl.num_generations = 8;
     t.rollout.max_completion_length = 48;
-    t.rl.max_completion_length = 48;
     t.micro_batch_size = 32;
     t.save_every = 0;
     t.keep_checkpoints = 1;

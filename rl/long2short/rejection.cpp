@@ -27,7 +27,7 @@ std::vector<PromptSamples> sample_responses(model::Model& m, const datasets::Tok
   const int n = std::min<int>(cfg.num_prompts, int(examples.size()));
   policy::RolloutConfig rc;
   rc.num_generations = cfg.num_samples;
-  rc.temperature = cfg.temperature;
+  rc.sampling_params.temperature = cfg.temperature;
   rc.max_completion_length = cfg.max_completion_length;
   rc.max_batch = cfg.max_batch;
   rc.stop_token_ids = train::stop_ids(tok);

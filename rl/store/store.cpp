@@ -92,8 +92,14 @@ CREATE VIEW samples_view AS
   SELECT s.*, p.dataset, p.difficulty, p.text AS prompt_text, p.gold
   FROM samples s JOIN prompts p ON p.id = s.prompt_id;
 )sql",
+      // 2 -> 3: a resume that changed the config (--override-resumed-config) records the config in force from then on
+      // and the changes; NULL = the config did not change.
+      R"sql(
+ALTER TABLE run_sessions ADD COLUMN config_json TEXT;
+ALTER TABLE run_sessions ADD COLUMN config_changes TEXT;
+)sql",
   };
-  static_assert(kSchemaVersion == 2, "add the migration for the new schema version");
+  static_assert(kSchemaVersion == 3, "add the migration for the new schema version");
   return kMigrations;
 }
 
@@ -242,7 +248,8 @@ void RolloutStore::begin_run(const RunInfo& info) {
   t.commit();
 }
 
-int64_t RolloutStore::resume_run(int64_t from_step, const std::string& version) {
+int64_t RolloutStore::resume_run(int64_t from_step, const std::string& version, const std::string& config_json,
+                                 const std::string& config_changes) {
   require_writable(*this);
   if (db_.scalar_i64("SELECT count(*) FROM run") == 0)
     throw FormatError("rollout store '" + path() + "' holds no run to resume. HINT: start the run without --resume");
@@ -255,8 +262,13 @@ int64_t RolloutStore::resume_run(int64_t from_step, const std::string& version) 
                           "DELETE FROM samples WHERE step > ?1", "DELETE FROM step_metrics WHERE step > ?1",
                           "DELETE FROM evaluations WHERE step > ?1", "DELETE FROM steps WHERE step > ?1"})
     db_.prepare(sql).bind(1, from_step).run();
-  db_.prepare("INSERT INTO run_sessions (kind, at, version, from_step, dropped_steps) VALUES ('resume', ?, ?, ?, ?)")
-      .bind(1, utc_now_iso()).bind(2, version).bind(3, from_step).bind(4, dropped).run();
+  Stmt ins = db_.prepare(
+      "INSERT INTO run_sessions (kind, at, version, from_step, dropped_steps, config_json, config_changes) "
+      "VALUES ('resume', ?, ?, ?, ?, ?, ?)");
+  ins.bind(1, utc_now_iso()).bind(2, version).bind(3, from_step).bind(4, dropped);
+  if (config_changes.empty()) ins.bind_null(5).bind_null(6);
+  else ins.bind(5, config_json).bind(6, config_changes);
+  ins.run();
   t.commit();
   return dropped;
 }

@@ -28,7 +28,7 @@ namespace reasonrl::store {
 
 // The schema version this build writes (PRAGMA user_version). Older files are migrated on open for writing;
 // a newer file is a FormatError. PRAGMA application_id marks the file as ours (kApplicationId = 'RRLS').
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 inline constexpr int32_t kApplicationId = 0x52524C53;
 
 enum class Synchronous { Off, Normal, Full };
@@ -145,7 +145,10 @@ class RolloutStore {
   void begin_run(const RunInfo& info);
   // Resume from a checkpoint taken after step `from_step` (-1: before any step): deletes the rows of later steps and
   // evaluations, and records the resume in run_sessions. The file must hold a run. Returns how many steps were dropped.
-  int64_t resume_run(int64_t from_step, const std::string& version);
+  // A resume that changed the config (--override-resumed-config) passes the new config and the changes (a JSON list
+  // of {key, before, after}); they are stored in the session row (NULL when config_changes is empty).
+  int64_t resume_run(int64_t from_step, const std::string& version, const std::string& config_json = "",
+                     const std::string& config_changes = "");
   std::optional<RunInfo> run_info() const;
 
   // Insert or update prompts by id (one transaction).

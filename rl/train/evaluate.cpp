@@ -19,7 +19,7 @@ EvalResult evaluate_greedy(model::Model& m, const datasets::Tokenizer& tok, cons
   if (n == 0) return r;
   policy::RolloutConfig rc;
   rc.num_generations = 1;
-  rc.temperature = 0.0f;  // greedy
+  rc.sampling_params.temperature = 0.0f;  // greedy
   rc.max_completion_length = cfg.max_completion_length;
   rc.max_batch = cfg.max_batch;
   rc.stop_token_ids = stop_ids(tok);

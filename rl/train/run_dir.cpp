@@ -19,9 +19,8 @@ void make_dirs(const std::string& dir) {
 
 void save_resolved_config(const std::string& run_dir, const json& cfg, const std::string& what) {
   make_dirs(run_dir);
-  const std::string text = cfg.dump(2);
-  log_info("{} resolved config:\n{}", what, text);
-  write_file_atomic(run_dir + "/config.json", text + "\n");
+  write_file_atomic(run_dir + "/config.json", cfg.dump(2) + "\n");
+  log_info("{}: the resolved config is in {}/config.json", what, run_dir);
 }
 
 std::string checkpoint_dir(const std::string& run_dir, long step) {

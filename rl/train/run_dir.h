@@ -10,7 +10,7 @@ namespace reasonrl::train {
 
 // Creates the directory (and parents). Throws IoError.
 void make_dirs(const std::string& dir);
-// Prints the resolved config to stderr and writes <run_dir>/config.json.
+// Writes <run_dir>/config.json and says so (the command line logs the fields that differ from the defaults).
 void save_resolved_config(const std::string& run_dir, const json& cfg, const std::string& what);
 // <run_dir>/checkpoints/step_000123
 std::string checkpoint_dir(const std::string& run_dir, long step);

@@ -16,6 +16,8 @@ namespace reasonrl::train {
 
 void SftConfig::validate() const {
   if (steps < 0 || batch_size < 1) throw ConfigError("sft: steps must be >= 0 and batch_size >= 1");
+  if (threads < 0) throw ConfigError("threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
+  if (save_every < 0) throw ConfigError("save_every must be >= 0 (0 = at the end only), got " + std::to_string(save_every));
 }
 
 int pad_sft_batch(const std::vector<const datasets::SftSequence*>& batch, int pad, std::vector<int32_t>& tokens,

@@ -3,6 +3,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+
 #include "datasets/bpe_trainer.h"
 #include "rl/util/log.h"
 
@@ -65,7 +67,31 @@ std::vector<int> stop_ids(const datasets::Tokenizer& tok) {
   return {eos};
 }
 
+int check_prompts_fit(const std::vector<datasets::Example>& examples, const datasets::Tokenizer& tok,
+                      const datasets::PromptTemplate& tpl, int completion_tokens, int max_positions, const std::string& what) {
+  int longest = 0;
+  for (const auto& e : examples) {
+    const int n = int(tpl.encode_prompt(tok, e).size());
+    longest = std::max(longest, n);
+    if (int64_t(n) + completion_tokens + 1 > max_positions)
+      throw ConfigError((e.source.empty() ? "prompt '" + e.id + "'" : e.source + ": the prompt") + " is " +
+                        std::to_string(n) + " tokens; with " + what + " " + std::to_string(completion_tokens) +
+                        " it needs " + std::to_string(int64_t(n) + completion_tokens + 1) +
+                        " positions, more than the model's max_position_embeddings (" + std::to_string(max_positions) +
+                        "). HINT: lower " + what + ", drop the prompt, or use a model with a longer context");
+  }
+  return longest;
+}
+
+void EvalConfig::validate() const {
+  if (every < 0) throw ConfigError("every must be >= 0 (0 = only at the start and the end), got " + std::to_string(every));
+  if (size < 0) throw ConfigError("size must be >= 0, got " + std::to_string(size));
+  if (max_completion_length < 1) throw ConfigError("max_completion_length must be >= 1, got " + std::to_string(max_completion_length));
+  if (max_batch < 1) throw ConfigError("max_batch must be >= 1, got " + std::to_string(max_batch));
+}
+
 int setup_threads(int threads) {
+  if (threads < 0) throw ConfigError("threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
   if (threads > 0) omp_set_num_threads(threads);
   return omp_get_max_threads();
 }

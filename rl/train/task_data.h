@@ -31,6 +31,12 @@ rewards::RewardInput make_reward_input(const datasets::Example& e, const std::st
 // Token ids that end a response: the tokenizer's EOS.
 std::vector<int> stop_ids(const datasets::Tokenizer& tok);
 
+// Throws ConfigError when a prompt of `examples` (after the template) + `completion_tokens` + 1 does not fit in
+// `max_positions`, naming the example's file and line (or id) and `what` (e.g. "rollout.max_completion_length").
+// Returns the longest prompt's length in tokens.
+int check_prompts_fit(const std::vector<datasets::Example>& examples, const datasets::Tokenizer& tok,
+                      const datasets::PromptTemplate& tpl, int completion_tokens, int max_positions, const std::string& what);
+
 // Sets OpenMP threads (0 = all cores) and returns the number in use.
 int setup_threads(int threads);
 

@@ -67,6 +67,7 @@ struct EvalConfig {
     v("max_completion_length", max_completion_length, "generation cap for evaluation");
     v("max_batch", max_batch, "rows decoded together during evaluation");
   }
+  void validate() const;
 };
 
 struct SftConfig {
@@ -120,7 +121,7 @@ struct TrainConfig {
   int ppo_mini_batch_size = 0;  // prompts (groups) per optimizer step (verl); 0 = the whole step; must divide prompts_per_step
   int micro_batch_size = 32;    // sequences per forward/backward (the gradient does not depend on it)
   int save_every = 50;          // checkpoint every N steps (0 = at the end only)
-  int keep_checkpoints = 2;
+  int keep_checkpoints = 2;     // 0 = keep all
   int stop_after = 0;           // stop (as if interrupted) after this many steps of this invocation; 0 = off (tests)
   EvalConfig eval;
   template <class V>
@@ -148,7 +149,7 @@ struct TrainConfig {
       "mini-batch; 0 = one step per pass; must divide prompts_per_step");
     v("micro_batch_size", micro_batch_size, "sequences per forward/backward pass");
     v("save_every", save_every, "checkpoint every N steps (0 = at the end only)");
-    v("keep_checkpoints", keep_checkpoints, "checkpoints kept on disk (older ones are deleted)");
+    v("keep_checkpoints", keep_checkpoints, "checkpoints kept on disk (older ones are deleted); 0 = keep all");
     v("stop_after", stop_after, "stop after N steps of this invocation, as if interrupted (0 = off)");
     v("eval", eval, "greedy evaluation on the held-out split");
   }

@@ -34,6 +34,11 @@ namespace reasonrl::train {
 
 void TrainConfig::validate() const {
   if (steps < 0) throw ConfigError("train: steps must be >= 0");
+  if (threads < 0) throw ConfigError("threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
+  if (save_every < 0) throw ConfigError("save_every must be >= 0 (0 = at the end only), got " + std::to_string(save_every));
+  if (keep_checkpoints < 0)
+    throw ConfigError("keep_checkpoints must be >= 0 (0 = keep all), got " + std::to_string(keep_checkpoints));
+  if (stop_after < 0) throw ConfigError("stop_after must be >= 0 (0 = off), got " + std::to_string(stop_after));
   if (prompts_per_step < 1) throw ConfigError("train: prompts_per_step must be >= 1");
   if (partial_rollout_groups < 0) throw ConfigError("train: partial_rollout_groups must be >= 0 (0 = prompts_per_step)");
   if (micro_batch_size < 1) throw ConfigError("train: micro_batch_size must be >= 1");
@@ -41,9 +46,9 @@ void TrainConfig::validate() const {
   if (ppo_mini_batch_size > 0 && prompts_per_step % ppo_mini_batch_size != 0)
     throw ConfigError("train: ppo_mini_batch_size (" + std::to_string(ppo_mini_batch_size) +
                       ") must divide prompts_per_step (" + std::to_string(prompts_per_step) + ")");
-  if (rl.num_generations != rollout.num_generations)
-    throw ConfigError("rl.num_generations (" + std::to_string(rl.num_generations) + ") and rollout.num_generations (" +
-                      std::to_string(rollout.num_generations) + ") must agree");
+  if (rollout.num_generations < 2)
+    throw ConfigError("rollout.num_generations must be >= 2 for training (group-relative advantages need a group), got " +
+                      std::to_string(rollout.num_generations));
   if (rl.dynamic_sampling && rollout.partial_rollout)
     throw ConfigError("rl.dynamic_sampling together with rollout.partial_rollout is not supported: choose one");
 }
@@ -91,7 +96,10 @@ struct UpdateSums {
 
 class Trainer {
  public:
-  Trainer(const TrainConfig& cfg, bool resume) : cfg_(cfg), resume_(resume) {}
+  Trainer(const TrainConfig& cfg, bool resume, std::string config_changes)
+      : cfg_(cfg), resume_(resume), config_changes_(std::move(config_changes)) {
+    cfg_.rl.max_completion_length = cfg_.rollout.max_completion_length;  // Dr.GRPO's L is the generation budget
+  }
 
   TrainResult run();
 
@@ -116,6 +124,7 @@ class Trainer {
 
   TrainConfig cfg_;
   bool resume_;
+  std::string config_changes_;  // resume with --override-resumed-config: what changed (JSON), for the store
   TaskData data_;
   std::unique_ptr<datasets::PromptTemplate> tpl_;
   datasets::Tokenizer tok_;
@@ -171,6 +180,12 @@ void Trainer::setup() {
   if (rc.stop_token_ids.empty()) rc.stop_token_ids = stop_ids(tok_);
   cfg_.rollout = rc;
   policy::RolloutEngine probe(rc);
+  // every prompt (train, and the held-out ones evaluated) fits with its completion budget: name the one that does not
+  const int max_pos = policy_->config().max_position_embeddings;
+  check_prompts_fit(data_.train, tok_, *tpl_, rc.max_completion_length, max_pos, "rollout.max_completion_length");
+  const size_t n_eval = std::min(data_.heldout.size(), size_t(std::max(cfg_.eval.size, 0)));
+  check_prompts_fit({data_.heldout.begin(), data_.heldout.begin() + long(n_eval)}, tok_, *tpl_,
+                    cfg_.eval.max_completion_length, max_pos, "eval.max_completion_length");
   const int max_seq = max_prompt_len_ + rc.max_completion_length + 1;
   if (max_seq > policy_->config().max_position_embeddings)
     throw ConfigError("prompt (" + std::to_string(max_prompt_len_) + " tokens) + rollout.max_completion_length (" +
@@ -197,7 +212,7 @@ void Trainer::setup() {
   if (cfg_.store.enabled) {
     store_.emplace(store::RolloutStore::open(cfg_.run_dir + "/" + cfg_.store.file, false, cfg_.store));
     if (resume_) {
-      store_->resume_run(start_step_ == 0 ? -1 : start_step_, "reasonrl 0.1.0");
+      store_->resume_run(start_step_ == 0 ? -1 : start_step_, "reasonrl 0.1.0", config_to_json(cfg_).dump(), config_changes_);
     } else {
       store::RunInfo info;
       info.name = fs::path(cfg_.run_dir).filename().string();
@@ -257,10 +272,14 @@ void Trainer::load_state(const std::string& dir) {
   if (st.value("version", 0) != kTrainerStateVersion)
     throw FormatError(path + ": version " + std::to_string(st.value("version", 0)) + ", this build reads " +
                       std::to_string(kTrainerStateVersion));
-  start_step_ = st.at("step").get<long>();
-  rng_.from_json(st.at("rng"));
-  sampler_->load_state(st.at("sampler"));
-  buffer_.from_json(st.at("replay_buffer"));
+  try {
+    start_step_ = st.at("step").get<long>();
+    rng_.from_json(st.at("rng"));
+    sampler_->load_state(st.at("sampler"));
+    buffer_.from_json(st.at("replay_buffer"));
+  } catch (const nlohmann::json::exception& e) {  // a missing key or a value of the wrong type
+    throw FormatError(path + ": damaged trainer state: " + e.what());
+  }
   opt_->load(dir + "/" + model::kOptimizerFile, *policy_);
   if (ref_) {
     if (!fs::exists(dir + "/reference")) throw FormatError(dir + ": the config needs a reference model but the checkpoint has none");
@@ -582,8 +601,8 @@ TrainResult Trainer::run() {
 
 }  // namespace
 
-TrainResult run_train(const TrainConfig& cfg, bool resume) {
-  Trainer t(cfg, resume);
+TrainResult run_train(const TrainConfig& cfg, bool resume, const std::string& config_changes) {
+  Trainer t(cfg, resume, config_changes);
   return t.run();
 }
 

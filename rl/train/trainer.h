@@ -26,6 +26,8 @@ struct TrainResult {
 };
 
 // Runs RL as configured. With resume, continues from <run_dir>/checkpoints/latest (which must exist).
-TrainResult run_train(const TrainConfig& cfg, bool resume);
+// config_changes: a resume that changed the run's config (resolve_resumed_config, rl/cli/resume_config.h) passes the
+// changes as JSON; they are recorded with the resume in the store's run_sessions.
+TrainResult run_train(const TrainConfig& cfg, bool resume, const std::string& config_changes = "");
 
 }  // namespace reasonrl::train

@@ -13,10 +13,18 @@
 //     void validate() const;                           // optional: throws ConfigError on bad values
 //   };
 // Fields may be bool, integers, float, double, std::string, enums, std::vector<scalar>,
-// std::map<std::string, scalar>, or nested config structs (a JSON object).
+// std::map<std::string, scalar>, or nested config structs (a JSON object). A struct can also visit another struct's
+// fields in place (`inner.visit(v)`) so that a fact declared once appears at the outer level.
+// A key that moved lists itself in `static constexpr MovedKey kMovedKeys[]` of its old struct: using the old name is
+// a ConfigError that names the new key.
+// Errors name the file, the line of the key's full path (`data.seed`, not the first "seed" in the file) and the key;
+// a value a struct's validate() rejects is reported with the section and the line of the key the message names.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
+#include <cstdlib>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -72,6 +80,22 @@ E enum_from_string(std::string_view s, const std::string& what) {
   throw ConfigError("unknown value '" + std::string(s) + "' for '" + what + "'; valid: " + enum_valid_list<E>());
 }
 
+// A key that was renamed or moved: using `old_key` is an error that names `use_instead`.
+struct MovedKey {
+  const char* old_key;
+  const char* use_instead;
+};
+
+// One leaf that differs between two configs (dotted path, JSON values; null when absent on one side).
+struct ConfigChange {
+  std::string path;
+  json before, after;
+};
+// Leaf-wise differences between two config JSON objects, in the order of `after` (then keys only in `before`).
+std::vector<ConfigChange> config_diff(const json& before, const json& after);
+// "path: before -> after" (one line, compact JSON values).
+std::string format_change(const ConfigChange& c);
+
 namespace cfg_detail {
 
 struct NullVisitor {
@@ -91,9 +115,14 @@ struct is_str_map : std::false_type {};
 template <class T>
 struct is_str_map<std::map<std::string, T>> : std::true_type {};
 
-// 1-based line of the first occurrence of "key" in the source text, or 0.
-int find_key_line(const std::string& text, const std::string& key);
-std::string where(const std::string& source, const std::string& text, const std::string& key);
+template <class T>
+concept HasMovedKeys = requires { T::kMovedKeys; };
+
+// 1-based line of the key at dotted `path` (`data.seed`, `rewards[1].name`) in JSON text (comments allowed), or of
+// its nearest enclosing key present; 0 when none is found or the text is empty.
+int find_key_line(const std::string& text, const std::string& path);
+// "config error in <source>:<line>: " for the key at `path`.
+std::string where(const std::string& source, const std::string& text, const std::string& path);
 std::string type_name_of(const json& j);
 
 template <class T>
@@ -110,6 +139,9 @@ std::string type_label() {
 
 template <class T>
 json to_j(const T& x);
+
+// A float as the shortest decimal that reads back as the same float (0.7f is written 0.7, not 0.699999988).
+json float_to_j(float x);
 
 struct ToJson {
   json* out;
@@ -128,6 +160,8 @@ json to_j(const T& x) {
     return j;
   } else if constexpr (std::is_enum_v<T>) {
     return enum_to_string(x);
+  } else if constexpr (std::is_same_v<T, float>) {
+    return float_to_j(x);
   } else if constexpr (is_vector<T>::value) {
     json a = json::array();
     for (const auto& e : x) a.push_back(to_j(e));
@@ -152,6 +186,13 @@ void validate_all(const T& x) {
 }
 
 [[noreturn]] void type_error(const Ctx& c, const std::string& path, const std::string& want, const json& got);
+// A validate() message of the struct at `path`, with file, line (of the key the message names, else of the section)
+// and section: "config error in f.json:12: in 'rollout': max_completion_length must be >= 1".
+[[noreturn]] void validation_error(const Ctx& c, const std::string& path, const std::string& msg);
+[[noreturn]] void unknown_key_error(const Ctx& c, const std::string& path, const std::string& key,
+                                   const std::vector<std::string>& valid, const char* moved_to);
+// Throws unless integer `j` fits in [lo, hi].
+void check_int_range(const Ctx& c, const std::string& path, const json& j, long double lo, long double hi);
 
 template <class T>
 void from_j(T& x, const json& j, const std::string& path, const Ctx& c);
@@ -181,21 +222,24 @@ void from_j(T& x, const json& j, const std::string& path, const Ctx& c) {
     for (auto it = j.begin(); it != j.end(); ++it) {
       bool known = false;
       for (const auto& k : keys) known |= (k == it.key());
-      if (!known) {
-        std::string valid;
-        for (const auto& k : keys) valid += (valid.empty() ? "" : ", ") + k;
-        const std::string full = path.empty() ? it.key() : path + "." + it.key();
-        throw ConfigError(where(c.source, c.text, it.key()) + "unknown key '" + full + "'; valid keys" +
-                          (path.empty() ? "" : " in '" + path + "'") + ": " + valid);
-      }
+      if (known) continue;
+      const char* moved_to = nullptr;
+      if constexpr (HasMovedKeys<T>)
+        for (const auto& m : T::kMovedKeys)
+          if (it.key() == m.old_key) moved_to = m.use_instead;
+      unknown_key_error(c, path, it.key(), keys, moved_to);
     }
-    validate_all(x);  // nested structs validate themselves
+    try {
+      validate_all(x);  // nested structs validate themselves
+    } catch (const ConfigError& e) {
+      validation_error(c, path, e.what());
+    }
   } else if constexpr (std::is_enum_v<T>) {
     if (!j.is_string()) type_error(c, path, type_label<T>(), j);
     try {
       x = enum_from_string<T>(j.get<std::string>(), path);
     } catch (const ConfigError& e) {
-      throw ConfigError(where(c.source, c.text, path.substr(path.rfind('.') + 1)) + e.what());
+      throw ConfigError(where(c.source, c.text, path) + e.what());
     }
   } else if constexpr (std::is_same_v<T, bool>) {
     if (!j.is_boolean()) type_error(c, path, "bool", j);
@@ -205,9 +249,16 @@ void from_j(T& x, const json& j, const std::string& path, const Ctx& c) {
     if constexpr (std::is_unsigned_v<T>) {
       if (j.is_number_integer() && !j.is_number_unsigned() && j.get<int64_t>() < 0) type_error(c, path, "non-negative int", j);
     }
+    check_int_range(c, path, j, static_cast<long double>(std::numeric_limits<T>::min()),
+                    static_cast<long double>(std::numeric_limits<T>::max()));
     x = j.get<T>();
   } else if constexpr (std::is_floating_point_v<T>) {
     if (!j.is_number()) type_error(c, path, "float", j);
+    if constexpr (std::is_same_v<T, float>) {
+      const double d = j.get<double>();
+      if (d > std::numeric_limits<float>::max() || d < -std::numeric_limits<float>::max())
+        type_error(c, path, "float (at most 3.4e38 in magnitude)", j);
+    }
     x = j.get<T>();
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!j.is_string()) type_error(c, path, "string", j);
@@ -241,20 +292,24 @@ struct Leaf {
 struct Leaves {
   std::vector<Leaf>* out;
   std::string prefix;
+  std::vector<Leaf>* moved = nullptr;  // when set: moved keys, as {old path, "", "", where to instead}
   template <class T>
   void operator()(const char* name, T& field, const char* help) {
     const std::string p = prefix.empty() ? std::string(name) : prefix + "." + name;
     if constexpr (ConfigStruct<T>) {
-      Leaves sub{out, p};
+      Leaves sub{out, p, moved};
       field.visit(sub);
+      if constexpr (HasMovedKeys<T>)
+        if (moved)
+          for (const auto& m : T::kMovedKeys) moved->push_back({p + "." + m.old_key, "", "", m.use_instead});
     } else {
       out->push_back({p, type_label<T>(), to_j(field).dump(), help});
     }
   }
 };
 
-// Parse one "--key value" string from the command line into JSON for the leaf's type.
-json parse_cli_value(const std::string& type, const std::string& value);
+// Parse one "--key value" string from the command line into JSON for the leaf's type; errors name `--key`.
+json parse_cli_value(const std::string& key, const std::string& type, const std::string& value);
 
 }  // namespace cfg_detail
 
@@ -273,7 +328,8 @@ void config_apply_json(C& c, const json& j, const std::string& source, const std
   cfg_detail::from_j(c, j, "", ctx);  // validates every struct it fills
 }
 
-// Parse JSON text (comments allowed) and apply it; parse errors name the file and line.
+// Parse JSON text (comments allowed); parse errors (a number that overflows included) and a key repeated in one
+// object are FormatErrors naming the file and line.
 json parse_json_text(const std::string& text, const std::string& source);
 
 template <class C>
@@ -293,6 +349,15 @@ std::vector<cfg_detail::Leaf> config_leaves(const C& c) {
   cfg_detail::Leaves v{&out, ""};
   const_cast<C&>(c).visit(v);
   return out;
+}
+
+// The keys of nested structs that moved (MovedKey): path = old dotted path, help = where to instead.
+template <class C>
+std::vector<cfg_detail::Leaf> config_moved_keys(const C& c) {
+  std::vector<cfg_detail::Leaf> leaves, moved;
+  cfg_detail::Leaves v{&leaves, "", &moved};
+  const_cast<C&>(c).visit(v);
+  return moved;
 }
 
 // A table of every key: name, type, default, help.

@@ -11,6 +11,8 @@
 namespace reasonrl {
 
 std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw IoError("cannot read '" + path + "': it is a directory, not a file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw IoError("cannot open '" + path + "': " + std::strerror(errno));
   std::ostringstream ss;

@@ -11,22 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/cli/cli_run.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct Out {
-  int rc;
-  std::string out, err;
-};
-
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using Out = reasonrl::testing::CliOut;
 
 class ScoreCli : public ::testing::Test {
  protected:
@@ -44,10 +36,7 @@ class ScoreCli : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   Out run(const std::string& args) {
-    const std::string out = (dir_ / "out.txt").string(), err = (dir_ / "err.txt").string();
-    const int st = std::system((std::string(REASONRL_BIN) + " score --rewards accuracy --input " + input_ + " " + args +
-                                " >" + out + " 2>" + err).c_str());
-    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, read_file(out), read_file(err)};
+    return reasonrl::testing::run_reasonrl("score --rewards accuracy --input " + input_ + " " + args, dir_);
   }
 
   fs::path dir_;

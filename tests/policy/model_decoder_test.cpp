@@ -47,8 +47,8 @@ RolloutConfig cfg() {
   RolloutConfig c;
   c.num_generations = 3;
   c.max_completion_length = 20;
-  c.temperature = 0.7;
-  c.top_p = 0.9;
+  c.sampling_params.temperature = 0.7;
+  c.sampling_params.top_p = 0.9;
   c.max_batch = 4;
   c.seed = 5;
   c.stop_token_ids = {0};

@@ -30,8 +30,8 @@ RolloutConfig base_cfg() {
   RolloutConfig c;
   c.num_generations = 4;
   c.max_completion_length = 24;
-  c.temperature = 0.7;
-  c.top_p = 0.9;
+  c.sampling_params.temperature = 0.7;
+  c.sampling_params.top_p = 0.9;
   c.max_batch = 5;
   c.seed = 17;
   c.repeat_detection = false;
@@ -86,8 +86,8 @@ TEST(Rollout, GroupsArePrefilledOnceAndForked) {
 TEST(Rollout, RecordedLogprobEqualsTeacherForcedRecompute) {
   const int V = 300;
   RolloutConfig c = base_cfg();
-  c.temperature = 0.7;
-  c.top_p = 0.9;
+  c.sampling_params.temperature = 0.7;
+  c.sampling_params.top_p = 0.9;
   RolloutEngine eng(c);
   FakeDecoder dec(V, eng.slots_needed(), 128, 5, 3.0f);
   const auto r = eng.generate(dec, make_prompts(2, V), 0);

@@ -51,7 +51,9 @@ std::vector<LossStats> compare_with_torch(const std::vector<RlConfig>& cfgs, uin
   json cases = json::array();
   for (const RlConfig& c : cfgs) {
     batches.push_back(random_batch(rng, 8, 10, spread));
-    cases.push_back({{"config", config_to_json(c)}, {"batch", batch_json(batches.back())}});
+    json cj = config_to_json(c);
+    cj["max_completion_length"] = c.max_completion_length;  // Dr.GRPO's L: a member, not a config key (rollout's)
+    cases.push_back({{"config", cj}, {"batch", batch_json(batches.back())}});
   }
   const auto dir = std::filesystem::temp_directory_path();
   const std::string in = (dir / ("rl_golden_in_" + std::to_string(::getpid()) + ".json")).string();

@@ -37,13 +37,14 @@ TEST(RlConfig, UnknownModesListTheValidOnes) {
 }
 
 TEST(RlConfig, InvalidValuesNameTheKey) {
-  EXPECT_NE(error_of(R"({"num_generations": 1})").find("num_generations"), std::string::npos);
   EXPECT_NE(error_of(R"({"delta": 1.1})").find("delta"), std::string::npos);  // must exceed 1 + epsilon_high
   EXPECT_NE(error_of(R"({"epsilon": 1.5})").find("epsilon"), std::string::npos);
   EXPECT_NE(error_of(R"({"beta": -0.1})").find("beta"), std::string::npos);
   EXPECT_NE(error_of(R"({"kimi_tau": 0})").find("kimi_tau"), std::string::npos);
   EXPECT_NE(error_of(R"({"max_num_gen_batches": 0})").find("max_num_gen_batches"), std::string::npos);
-  EXPECT_NE(error_of(R"({"bogus": 0})").find("num_generations"), std::string::npos);  // unknown key lists valid keys
+  EXPECT_NE(error_of(R"({"bogus": 0})").find("loss_type"), std::string::npos);  // unknown key lists valid keys
+  EXPECT_NE(error_of(R"({"num_generations": 8})").find("rollout.num_generations"), std::string::npos);  // moved
+  EXPECT_NE(error_of(R"({"max_completion_length": 8})").find("rollout.max_completion_length"), std::string::npos);
   EXPECT_EQ(error_of(R"({"delta": 3.0, "epsilon_high": 0.28, "loss_type": "dr_grpo"})"), "");
   // epsilon 1 (no lower bound) only for CISPO; CISPO has no dual clip; Kimi has neither mode
   EXPECT_NE(error_of(R"({"epsilon": 1.0})").find("epsilon"), std::string::npos);

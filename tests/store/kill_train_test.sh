@@ -15,8 +15,8 @@ model=(--model.hidden_size 32 --model.intermediate_size 48 --model.moe_intermedi
 "$bin" sft --run_dir sft --steps 3 --batch_size 4 --data.train_size 200 --data.heldout_size 8 --eval.size 4 \
   --tokenizer.train.vocab_size 300 --threads 1 "${model[@]}" >sft.log 2>&1 || { cat sft.log; exit 1; }
 steps=200
-train=(train --run_dir run --init_from sft/checkpoint --steps $steps --prompts_per_step 8 --rl.num_generations 4
-       --rollout.num_generations 4 --rollout.max_completion_length 24 --rl.max_completion_length 24 --save_every 5
+train=(train --run_dir run --init_from sft/checkpoint --steps $steps --prompts_per_step 8
+       --rollout.num_generations 4 --rollout.max_completion_length 24 --save_every 5
        --eval.every 50 --eval.size 4 --data.heldout_size 8 --data.train_size 200 --threads 1)
 db=run/rollouts.db
 q() { sqlite3 -readonly "$db" "$1"; }

@@ -195,6 +195,18 @@ TEST_F(StoreTest, ResumeDropsStepsAfterTheCheckpointSoRerunsDoNotDuplicate) {
   EXPECT_EQ(count(st, "SELECT count(*) FROM samples"), 2);
 }
 
+TEST_F(StoreTest, AResumeThatChangesTheConfigRecordsItInRunSessions) {
+  auto st = RolloutStore::open(path());
+  st.begin_run({"r", R"({"rl":{"beta":0.0}})", "v", 1, ""});
+  st.resume_run(-1, "v");  // unchanged: NULL
+  st.resume_run(-1, "v", R"({"rl":{"beta":0.1}})", R"([{"key":"rl.beta","before":0.0,"after":0.1}])");
+  EXPECT_EQ(count(st, "SELECT count(*) FROM run_sessions WHERE kind = 'resume' AND config_json IS NULL AND config_changes IS NULL"), 1);
+  Stmt q = st.db().prepare("SELECT config_json, config_changes FROM run_sessions WHERE config_changes IS NOT NULL");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.text(0), R"({"rl":{"beta":0.1}})");
+  EXPECT_NE(q.text(1).find("rl.beta"), std::string::npos);
+}
+
 TEST_F(StoreTest, UpsertPromptsUpdatesById) {
   auto st = RolloutStore::open(path());
   st.upsert_prompts(two_prompts());
@@ -240,13 +252,13 @@ TEST_F(StoreTest, MigratesAVersion1File) {
     EXPECT_NE(std::string(e.what()).find("migrate"), std::string::npos) << e.what();
   }
   auto st = RolloutStore::open(path());
-  EXPECT_EQ(st.schema_version(), 2);
+  EXPECT_EQ(st.schema_version(), kSchemaVersion);
   EXPECT_TRUE(st.db().has_table("evaluations"));
   EXPECT_EQ(st.run_info()->name, "old");
   EXPECT_EQ(count(st, "SELECT count(*) FROM samples_view"), 1);
   st.write_eval({0, "t", "", {{"pass@1", 1}}});
   auto ro = RolloutStore::open(path(), true);
-  EXPECT_EQ(ro.schema_version(), 2);
+  EXPECT_EQ(ro.schema_version(), kSchemaVersion);
 }
 
 TEST_F(StoreTest, NewerSchemaIsAClearError) {

@@ -55,9 +55,7 @@ TrainConfig tiny_train_config(const std::string& run_dir, const std::string& ini
   c.seed = 5;
   c.data = tiny_sft_config("", 0).data;
   c.rollout.num_generations = 4;
-  c.rl.num_generations = 4;
   c.rollout.max_completion_length = 24;
-  c.rl.max_completion_length = 24;
   c.rollout.max_batch = 8;
   c.rewards.rewards = {"accuracy"};
   c.optim.learning_rate = 1e-3;

@@ -1,8 +1,11 @@
-// Tests for the config system: JSON round trip, unknown keys, wrong types, enums, CLI overrides.
+// Tests for the config system: JSON round trip, unknown keys, wrong types, enums, CLI overrides; errors name the file,
+// the line of the key's full path and the key; overflow, wrapping integers, duplicate keys and moved keys are errors.
 #include "rl/cli/config_cli.h"
 #include "rl/util/config.h"
 
 #include <gtest/gtest.h>
+
+#include <cstdint>
 
 namespace reasonrl {
 namespace {
@@ -114,6 +117,139 @@ TEST(Config, CliOverridesBeatDefaults) {
   EXPECT_DOUBLE_EQ(c.weights.at("b"), 2.0);
   EXPECT_TRUE(c.flag);
   EXPECT_EQ(c.name, "tiny");
+}
+
+// ---- issue 17 §2 / issue 18 §4: every input error is a clear error naming file, line and key ----
+
+std::string apply_error(const std::string& text, const std::string& file = "f.json") {
+  Outer c;
+  try {
+    config_apply_json(c, parse_json_text(text, file), file, text);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, NestedKeyErrorIsReportedAtTheLineOfItsFullPath) {
+  // "n" appears first at the top level (line 2, inside a string key "n" of weights); the bad one is inner.n on line 5
+  const std::string text = "{\n  \"weights\": {\"n\": 1},\n  \"name\": \"a\",\n  \"inner\": {\n    \"n\": 1.5\n  }\n}\n";
+  const std::string msg = apply_error(text);
+  EXPECT_NE(msg.find("f.json:5:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("inner.n"), std::string::npos) << msg;
+}
+
+TEST(Config, ValidationErrorNamesFileLineAndSection) {
+  const std::string text = "{\n  \"name\": \"a\",\n  \"inner\": {\n    \"x\": 1,\n    \"n\": -1\n  }\n}\n";
+  const std::string msg = apply_error(text);
+  EXPECT_NE(msg.find("f.json:5:"), std::string::npos) << msg;  // the line of inner.n, which the message names
+  EXPECT_NE(msg.find("in 'inner'"), std::string::npos) << msg;
+}
+
+struct Ints {
+  int n = 1;
+  uint32_t u = 1;
+  template <class V>
+  void visit(V& v) {
+    v("n", n, "int");
+    v("u", u, "uint32");
+  }
+};
+
+TEST(Config, IntegerThatDoesNotFitIsAnErrorNotAWrap) {
+  for (const char* text : {R"({"n": 4294967297})", R"({"n": -2147483649})", R"({"u": 4294967296})"}) {
+    Ints c;
+    try {
+      config_apply_json(c, parse_json_text(text, "i.json"), "i.json", text);
+      ADD_FAILURE() << text << " was accepted: n=" << c.n << " u=" << c.u;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("i.json:1"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Config, FloatOverflowIsAFormatErrorWithTheLine) {
+  const std::string msg = apply_error("{\n  \"inner\": {\"x\": 1e999}\n}\n");
+  EXPECT_NE(msg.find("f.json:2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("1e999"), std::string::npos) << msg;
+}
+
+TEST(Config, DuplicateKeysAreAnError) {
+  const std::string msg = apply_error("{\n  \"inner\": {\"n\": 1,\n  \"n\": 2}\n}\n");
+  EXPECT_NE(msg.find("f.json:3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("duplicate key 'inner.n'"), std::string::npos) << msg;
+  EXPECT_EQ(apply_error("{\"inner\": {\"n\": 1}, \"weights\": {\"n\": 2}}"), "");  // same name, other object
+}
+
+TEST(Config, ADirectoryIsNotAConfigFile) {
+  Outer c;
+  try {
+    config_load_file(c, ::testing::TempDir());
+    FAIL() << "a directory was read as a config";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("directory"), std::string::npos) << e.what();
+  }
+}
+
+struct Moved {
+  int g = 8;
+  template <class V>
+  void visit(V& v) {
+    v("g", g, "group size");
+  }
+  static constexpr MovedKey kMovedKeys[] = {{"num_generations", "'rollout.num_generations'"}};
+};
+
+TEST(Config, AMovedKeyNamesTheNewOne) {
+  const std::string text = "{\"g\": 2,\n\"num_generations\": 4}";
+  Moved c;
+  try {
+    config_apply_json(c, parse_json_text(text, "m.json"), "m.json", text);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("m.json:2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("rollout.num_generations"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Config, CommandLineParseErrorsNameTheKey) {
+  for (const char* value : {"abc", "1e999"}) {
+    CLI::App app;
+    ConfigCli<Outer> cli(&app);
+    const char* argv[] = {"x", "--inner.x", value};
+    app.parse(3, const_cast<char**>(argv));
+    try {
+      cli.resolve();
+      FAIL() << value;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("--inner.x"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Config, HelpShowsTheRealTypes) {
+  CLI::App app;
+  ConfigCli<Outer> cli(&app);
+  const std::string help = app.help();
+  EXPECT_NE(help.find("--inner.n int"), std::string::npos) << help;
+  EXPECT_NE(help.find("--inner.x float"), std::string::npos) << help;
+  EXPECT_NE(help.find("--mode enum{alpha, beta}"), std::string::npos) << help;
+  EXPECT_EQ(help.find("TEXT"), std::string::npos) << help;
+}
+
+TEST(Config, DiffListsChangedLeavesOnly) {
+  Outer a, b;
+  b.inner.n = 9;
+  b.mode = Mode::Beta;
+  const auto d = config_diff(config_to_json(a), config_to_json(b));
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].path, "mode");
+  EXPECT_EQ(format_change(d[1]), "inner.n: 3 -> 9");
+}
+
+TEST(Config, FloatsAreWrittenAsTheirShortestDecimal) {
+  EXPECT_EQ(cfg_detail::to_j(0.7f).dump(), "0.7");
+  EXPECT_EQ(cfg_detail::to_j(0.95f).get<float>(), 0.95f);
 }
 
 TEST(Config, HelpListsEveryLeaf) {
