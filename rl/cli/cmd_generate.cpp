@@ -74,7 +74,7 @@ void run_generate(const GenerateArgs& a, policy::RolloutConfig rc) {
   if (a.samples < 1) throw ConfigError("generate: --samples must be >= 1");
   model::set_verify_checkpoints(!a.no_verify);
   const auto tok = datasets::Tokenizer::load(a.checkpoint + "/tokenizer.json");
-  train::verify_checkpoint_dir(a.checkpoint, tok);  // its files' checksums, and that this is its tokenizer
+  train::verify_checkpoint_dir(a.checkpoint);  // its files' checksums, and that this is its tokenizer
   auto model = model::load_model(a.checkpoint);
   if (tok.vocab_size() > model->config().vocab_size)
     throw FormatError(a.checkpoint + ": tokenizer.json has " + std::to_string(tok.vocab_size()) +

@@ -220,10 +220,10 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
     st["ref_logps"] = ref;
     policy.set_training_knobs(knobs0);
     try {
-      train::commit_checkpoint(train::checkpoint_dir(ck->run_dir, step), kDpoStateFormat, step, st, *ck->tok, {&policy},
+      train::commit_checkpoint(train::checkpoint_dir(ck->run_dir, step), kDpoStateFormat, step, st, {&policy},
                                [&](const std::string& tmp) {
                                  model::save_checkpoint(policy, tmp);
-                                 ck->tok->save(tmp + "/tokenizer.json");
+                                 write_file_atomic(tmp + "/tokenizer.json", ck->tokenizer_json);
                                  adam.save(tmp + "/" + model::kOptimizerFile);
                                });
     } catch (const NumericError& e) {
@@ -413,10 +413,10 @@ DpoRunResult run_dpo(const DpoConfig& cfg, bool resume) {
   train::with_last_good_checkpoint(ck.resume_from.empty() ? "" : cfg.run_dir, kDpoStateFormat, [&] {
     if (!ck.resume_from.empty()) ck.state = train::read_checkpoint_state(from, kDpoStateFormat);
     tok = datasets::Tokenizer::load(from + "/tokenizer.json");
-    if (ck.resume_from.empty()) train::verify_checkpoint_dir(from, tok); else train::check_tokenizer(ck.state, tok, from);
+    if (ck.resume_from.empty()) train::verify_checkpoint_dir(from); else train::check_tokenizer(ck.state, from);
     m = model::load_model(from);
   });
-  ck.tok = &tok;
+  ck.tokenizer_json = read_file(from + "/tokenizer.json");
   const datasets::PromptTemplate tpl(cfg.data.prompt_template);
   const auto pairs = tokenize_pairs(load_preference_jsonl(cfg.train_file), tok, tpl);
   log_info("dpo: {} preference pairs from {}", pairs.size(), cfg.train_file);
@@ -448,10 +448,10 @@ DpoRunResult run_dpo(const DpoConfig& cfg, bool resume) {
   res.dpo = train_dpo(*m, pairs, cfg.dpo, cfg.run_dir + "/metrics.jsonl", &ck);
   if (ew) res.after = eval(cfg.dpo.steps);
   json st;
-  train::commit_checkpoint(res.checkpoint, kDpoStateFormat, cfg.dpo.steps, st, tok, {m.get()},
+  train::commit_checkpoint(res.checkpoint, kDpoStateFormat, cfg.dpo.steps, st, {m.get()},
                            [&](const std::string& tmp) {
                              model::save_checkpoint(*m, tmp);
-                             tok.save(tmp + "/tokenizer.json");
+                             write_file_atomic(tmp + "/tokenizer.json", ck.tokenizer_json);
                            });
   return res;
 }

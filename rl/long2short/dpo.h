@@ -78,7 +78,7 @@ std::vector<double> pair_logps(model::Model& m, const std::vector<TokenPair>& pa
 struct DpoCheckpointing {
   std::string run_dir;
   int save_every = 0;
-  const datasets::Tokenizer* tok = nullptr;
+  std::string tokenizer_json;  // the tokenizer.json bytes the policy came with (copied into checkpoints as they are)
   std::string resume_from;  // a checkpoint whose weights are already in the policy ("" = from the start)
   json state;               // its validated state (train::read_checkpoint_state)
 };

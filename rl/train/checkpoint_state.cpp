@@ -11,10 +11,10 @@ namespace fs = std::filesystem;
 
 namespace reasonrl::train {
 
-std::string tokenizer_hash(const datasets::Tokenizer& tok) { return model::sha256_hex(tok.to_json_text()); }
+std::string tokenizer_hash(const std::string& dir) { return model::sha256_file(dir + "/tokenizer.json"); }
 
 void commit_checkpoint(const std::string& dir, const std::string& format, long step, json state,
-                       const datasets::Tokenizer& tok, const std::vector<const model::Model*>& models,
+                       const std::vector<const model::Model*>& models,
                        const std::function<void(const std::string& tmp)>& write_files) {
   for (const model::Model* m : models) {
     const std::string bad = model::first_nonfinite_tensor(*m);
@@ -34,7 +34,7 @@ void commit_checkpoint(const std::string& dir, const std::string& format, long s
   json files = json::object();
   for (const auto& [rel, sum] : model::checksum_files(tmp, kStateFile)) files[rel] = sum;
   state["files"] = files;
-  state["tokenizer_sha256"] = tokenizer_hash(tok);
+  if (fs::exists(tmp + "/tokenizer.json")) state["tokenizer_sha256"] = tokenizer_hash(tmp);
   write_file_atomic(tmp + "/" + kStateFile, state.dump() + "\n");
   fs::remove_all(dir, ec);
   fs::rename(tmp, dir, ec);
@@ -86,21 +86,21 @@ json read_checkpoint_state(const std::string& dir, const std::string& format) {
   return st;
 }
 
-void check_tokenizer(const json& state, const datasets::Tokenizer& tok, const std::string& dir) {
+void check_tokenizer(const json& state, const std::string& dir) {
   const auto it = state.find("tokenizer_sha256");
   if (it == state.end()) return;  // version 1
-  const std::string got = tokenizer_hash(tok);
+  const std::string got = tokenizer_hash(dir);
   if (!it->is_string() || it->get<std::string>() != got)
     throw FormatError(dir + "/tokenizer.json is not the tokenizer this checkpoint was trained with (its hash is " + got +
                       ", " + kStateFile + " records " + it->dump() + ")");
 }
 
-void verify_checkpoint_dir(const std::string& dir, const datasets::Tokenizer& tok) {
+void verify_checkpoint_dir(const std::string& dir) {
   const std::string path = dir + "/" + kStateFile;
   if (!fs::exists(path)) return;
   const json raw = parse_json_text(read_file(path), path);
   const json st = read_checkpoint_state(dir, raw.is_object() ? raw.value("format", "") : "");
-  check_tokenizer(st, tok, dir);
+  check_tokenizer(st, dir);
 }
 
 std::string last_good_checkpoint(const std::string& run_dir, const std::string& format) {

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "datasets/tokenizer.h"
 #include "model/model.h"
 #include "rl/util/config.h"
 #include "rl/util/error.h"
@@ -17,14 +16,14 @@ inline constexpr const char* kStateFile = "trainer_state.json";
 // 2: adds "files" (SHA-256 per file) and "tokenizer_sha256". Version 1 (no checksums) is still read.
 inline constexpr int kStateVersion = 2;
 
-// The hash recorded for a tokenizer: SHA-256 of its tokenizer.json text as saved.
-std::string tokenizer_hash(const datasets::Tokenizer& tok);
+// The hash recorded for a checkpoint's tokenizer: SHA-256 of dir/tokenizer.json's bytes.
+std::string tokenizer_hash(const std::string& dir);
 
 // Writes the checkpoint `dir` atomically: write_files(tmp) writes the files into a fresh tmp directory, then `state`
-// (the trainer's fields) with format, version, step, files and tokenizer_sha256 goes to tmp/trainer_state.json, and tmp
-// replaces dir. `models` must hold finite weights (NumericError naming the tensor otherwise; nothing is written).
+// (the trainer's fields) with format, version, step, files and tokenizer_sha256 (when write_files wrote a
+// tokenizer.json) goes to tmp/trainer_state.json, and tmp replaces dir. `models` must hold finite weights (NumericError naming the tensor otherwise; nothing is written).
 void commit_checkpoint(const std::string& dir, const std::string& format, long step, json state,
-                       const datasets::Tokenizer& tok, const std::vector<const model::Model*>& models,
+                       const std::vector<const model::Model*>& models,
                        const std::function<void(const std::string& tmp)>& write_files);
 
 // Reads and validates dir/trainer_state.json before anything uses the checkpoint: its format, version (1 or 2), step
@@ -32,12 +31,13 @@ void commit_checkpoint(const std::string& dir, const std::string& format, long s
 // verification is off). FormatError naming the file and what is wrong.
 json read_checkpoint_state(const std::string& dir, const std::string& format);
 
-// Refuses a tokenizer whose hash differs from the one the state recorded (version-1 states record none).
-void check_tokenizer(const json& state, const datasets::Tokenizer& tok, const std::string& dir);
+// Refuses a dir/tokenizer.json whose hash differs from the one the state recorded (also when verification is off;
+// version-1 states record none): another run's tokenizer with the same vocabulary size would decode other text.
+void check_tokenizer(const json& state, const std::string& dir);
 
-// For any checkpoint directory: when it has a state file (of any format), verifies its files and that `tok` is the
-// tokenizer it recorded; a directory without one (an imported model) passes.
-void verify_checkpoint_dir(const std::string& dir, const datasets::Tokenizer& tok);
+// For any checkpoint directory: when it has a state file (of any format), verifies its files and its tokenizer; a
+// directory without one (an imported model) passes.
+void verify_checkpoint_dir(const std::string& dir);
 
 // The step of a directory named step_NNNNNN, or -1.
 long checkpoint_dir_step(const std::string& dir);

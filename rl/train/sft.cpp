@@ -78,15 +78,18 @@ SftResult run_sft(const SftConfig& cfg, bool resume) {
   const datasets::PromptTemplate tpl(cfg.data.prompt_template);
   std::unique_ptr<model::Model> m;
   datasets::Tokenizer tok;
+  std::string tok_text;  // tokenizer.json as first written or read (checkpoints copy it byte for byte)
   if (!src.empty() || !cfg.init_from.empty()) {
     const std::string from = src.empty() ? cfg.init_from : src;
     with_last_good_checkpoint(src.empty() ? "" : cfg.run_dir, kSftStateFormat, [&] {
       tok = datasets::Tokenizer::load(from + "/tokenizer.json");
-      if (src.empty()) verify_checkpoint_dir(from, tok); else check_tokenizer(state, tok, from);
+      tok_text = read_file(from + "/tokenizer.json");
+      if (src.empty()) verify_checkpoint_dir(from); else check_tokenizer(state, from);
       m = model::load_model(from);
     });
   } else {
     tok = setup_tokenizer(cfg.tokenizer, data, tpl);
+    tok_text = tok.to_json_text();
     model::ModelConfig mc = cfg.model;
     if (mc.vocab_size != tok.vocab_size()) {
       log_info("model.vocab_size {} -> {} (the tokenizer's)", mc.vocab_size, tok.vocab_size());
@@ -137,9 +140,9 @@ SftResult run_sft(const SftConfig& cfg, bool resume) {
     st["order"] = order;
     st["cursor"] = cursor;
     try {
-      commit_checkpoint(dir, kSftStateFormat, step, st, tok, {m.get()}, [&](const std::string& tmp) {
+      commit_checkpoint(dir, kSftStateFormat, step, st, {m.get()}, [&](const std::string& tmp) {
         model::save_checkpoint(*m, tmp);
-        tok.save(tmp + "/tokenizer.json");
+        write_file_atomic(tmp + "/tokenizer.json", tok_text);
         opt.save(tmp + "/" + model::kOptimizerFile);
       });
     } catch (const NumericError& e) {

@@ -185,6 +185,7 @@ class Trainer {
   TaskData data_;
   std::unique_ptr<datasets::PromptTemplate> tpl_;
   datasets::Tokenizer tok_;
+  std::string tok_text_;  // tokenizer.json as read (copied into checkpoints byte for byte: resumed runs write the same)
   std::unique_ptr<model::Model> policy_, ref_;
   std::unique_ptr<model::AdamW> opt_;
   model::AdamWConfig optc_;
@@ -231,7 +232,8 @@ void Trainer::setup() {
   with_last_good_checkpoint(resume_ ? cfg_.run_dir : "", kTrainerStateFormat, [&] {
     if (resume_) state = read_checkpoint_state(src, kTrainerStateFormat);
     tok_ = datasets::Tokenizer::load(src + "/tokenizer.json");
-    if (resume_) check_tokenizer(state, tok_, src); else verify_checkpoint_dir(src, tok_);
+    tok_text_ = read_file(src + "/tokenizer.json");
+    if (resume_) check_tokenizer(state, src); else verify_checkpoint_dir(src);
     policy_ = model::load_model(src);
   });
   {
@@ -332,10 +334,10 @@ void Trainer::save_state(long step) {
   st["replay_buffer"] = buffer_.to_json();
   std::vector<const model::Model*> models = {policy_.get()};
   if (ref_) models.push_back(ref_.get());
-  commit_checkpoint(checkpoint_dir(cfg_.run_dir, step), kTrainerStateFormat, step, st, tok_, models,
+  commit_checkpoint(checkpoint_dir(cfg_.run_dir, step), kTrainerStateFormat, step, st, models,
                     [&](const std::string& tmp) {
                       model::save_checkpoint(*policy_, tmp);
-                      tok_.save(tmp + "/tokenizer.json");
+                      write_file_atomic(tmp + "/tokenizer.json", tok_text_);  // the bytes it came as
                       opt_->save(tmp + "/" + model::kOptimizerFile);
                       if (ref_) model::save_checkpoint(*ref_, tmp + "/reference");
                     });

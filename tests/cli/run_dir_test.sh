@@ -14,12 +14,14 @@ fail() { echo "FAIL: $*"; exit 1; }
 model=(--model.hidden_size 32 --model.intermediate_size 48 --model.moe_intermediate_size 16 --model.num_hidden_layers 2
        --model.num_attention_heads 2 --model.q_lora_rank 16 --model.kv_lora_rank 16 --model.qk_nope_head_dim 8
        --model.qk_rope_head_dim 4 --model.v_head_dim 8 --model.n_routed_experts 4 --model.num_experts_per_tok 2)
-sft=(sft --steps 12 --batch_size 4 --data.train_size 200 --data.heldout_size 8 --eval.size 0
-     --tokenizer.train.vocab_size 300 --threads 1 "${model[@]}")
-"$bin" "${sft[@]}" --run_dir base --steps 3 >base.log 2>&1 || { cat base.log; fail "sft"; }
-train=(train --init_from base/checkpoint --steps 6 --prompts_per_step 4 --rl.num_generations 4 --rollout.num_generations 4
-       --rollout.max_completion_length 16 --rl.max_completion_length 16 --save_every 100 --eval.size 0
-       --data.train_size 200 --data.heldout_size 8 --threads 1)
+sft0=(sft --batch_size 4 --data.train_size 200 --data.heldout_size 8 --eval.size 0 --tokenizer.train.vocab_size 300
+      --threads 1 "${model[@]}")
+sft=("${sft0[@]}" --steps 200)
+"$bin" "${sft0[@]}" --run_dir base --steps 3 >base.log 2>&1 || { cat base.log; fail "sft"; }
+train0=(train --init_from base/checkpoint --prompts_per_step 4 --rl.num_generations 4 --rollout.num_generations 4
+        --rollout.max_completion_length 16 --rl.max_completion_length 16 --save_every 100 --eval.size 0
+        --data.train_size 200 --data.heldout_size 8 --threads 1)
+train=("${train0[@]}" --steps 60)
 /usr/bin/python3 - >pairs.jsonl <<'PY'
 import json, random
 r = random.Random(3)
@@ -28,7 +30,7 @@ for i in range(40):
     print(json.dumps({"prompt": f"What is {a} + {b}?", "chosen": f"<answer>{a+b}</answer>",
                       "rejected": f"Let me think. {a} plus {b}. <answer>{a+b+1}</answer>"}))
 PY
-dpo=(dpo --init_from base/checkpoint --train_file pairs.jsonl --dpo.steps 10 --dpo.batch_size 4 --dpo.micro_batch_size 2
+dpo=(dpo --init_from base/checkpoint --train_file pairs.jsonl --dpo.steps 100 --dpo.batch_size 4 --dpo.micro_batch_size 2
       --threads 1)
 lines() { [[ -f $1 ]] && wc -l <"$1" || echo 0; }
 wait_for_line() {  # wait_for_line FILE N PID: until FILE has N lines (or the process ended)
@@ -46,12 +48,13 @@ kill_resume() {  # kill_resume NAME ARGS...: straight run in NAME_a, killed and 
   local name=$1; shift
   "$bin" "$@" --run_dir "${name}_a" >"${name}_a.log" 2>&1 || { cat "${name}_a.log"; fail "$name straight run"; }
   local kills=0 done=0
-  for round in $(seq 1 30); do
+  for round in $(seq 1 60); do
     local args=("$@" --run_dir "${name}_b")
     if [[ -f ${name}_b/config.json ]]; then args+=(--resume); else rm -rf "${name}_b"; fi
     "$bin" "${args[@]}" >>"${name}_b.log" 2>&1 &
     local pid=$!
-    sleep "$(printf '%d.%03d' $((RANDOM % 2)) $((RANDOM % 1000)))"
+    local ms=$((100 + RANDOM % 1400))
+    sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
     if kill -0 $pid 2>/dev/null; then
       kill -9 $pid; wait $pid 2>/dev/null || true; kills=$((kills + 1))
     else
@@ -59,15 +62,17 @@ kill_resume() {  # kill_resume NAME ARGS...: straight run in NAME_a, killed and 
       done=1; break
     fi
   done
-  (( done )) || fail "$name: not finished after 30 rounds"
-  cmp "${name}_a/checkpoint/model.safetensors" "${name}_b/checkpoint/model.safetensors" ||
-    fail "$name: final weights differ after $kills kills"
+  (( done )) || fail "$name: not finished after 60 rounds"
+  for f in model.safetensors tokenizer.json config.json; do
+    cmp "${name}_a/checkpoint/$f" "${name}_b/checkpoint/$f" || fail "$name: final $f differs after $kills kills"
+  done
+  (( kills > 0 )) || fail "$name: the run finished before the first kill: the test did not test anything"
   [[ $(lines "${name}_a/metrics.jsonl") == $(lines "${name}_b/metrics.jsonl") ]] ||
     fail "$name: metrics.jsonl has $(lines "${name}_b/metrics.jsonl") lines, the straight run $(lines "${name}_a/metrics.jsonl")"
   echo "$name: $kills kill -9, resumed: final weights identical"
 }
-kill_resume sft9 "${sft[@]}" --save_every 2
-kill_resume dpo9 "${dpo[@]}" --save_every 2
+kill_resume sft9 "${sft[@]}" --save_every 5
+kill_resume dpo9 "${dpo[@]}" --save_every 5
 
 # ---- SIGINT, then --resume: equal to an uninterrupted run; exit status 130 and how to resume ----
 sigint_resume() {  # sigint_resume NAME FINAL_CHECKPOINT ARGS...
@@ -85,33 +90,35 @@ sigint_resume() {  # sigint_resume NAME FINAL_CHECKPOINT ARGS...
   [[ $(lines "${name}_a/metrics.jsonl") == $(lines "${name}_b/metrics.jsonl") ]] || fail "$name: metrics.jsonl lines differ"
   echo "$name: SIGINT + --resume equals the uninterrupted run"
 }
-sigint_resume trainint checkpoints/step_000006 "${train[@]}"
+sigint_resume trainint checkpoints/step_000060 "${train[@]}"
 sigint_resume sftint checkpoint "${sft[@]}"
 sigint_resume dpoint checkpoint "${dpo[@]}"
 
 # ---- a second signal exits at once, without a checkpoint ----
-"$bin" "${train[@]}" --steps 200 --run_dir twice >twice.log 2>&1 &
+"$bin" "${train0[@]}" --steps 200 --run_dir twice >twice.log 2>&1 &
 pid=$!; rc=0
 wait_for_line twice/metrics.jsonl 1 $pid
-kill -INT $pid; sleep 0.05; kill -INT $pid
+kill -INT $pid; kill -TERM $pid  # two signals back to back: the second arrives while the first step still runs
 wait $pid || rc=$?
-[[ $rc == 130 ]] || fail "second SIGINT: exit status $rc"
-grep -q "second signal" twice.log || fail "second SIGINT: no message"
-[[ ! -e twice/checkpoints/latest ]] || fail "second SIGINT: a checkpoint was written"
-echo "second SIGINT: exits at once"
+[[ $rc == 130 || $rc == 143 ]] || { tail -5 twice.log; fail "second signal: exit status $rc"; }  # 128 + the second
+grep -q "second signal" twice.log || fail "second signal: no message"
+[[ ! -e twice/checkpoints/latest ]] || fail "second signal: a checkpoint was written"
+echo "second signal: exits at once"
 
 # ---- a second run on a live directory is refused; the first's files are intact and it finishes ----
-"$bin" "${train[@]}" --steps 12 --run_dir live >live.log 2>&1 &
+"$bin" "${train0[@]}" --steps 200 --run_dir live >live.log 2>&1 &
 pid=$!
 wait_for_line live/metrics.jsonl 1 $pid
 cfg_sum=$(sha256sum <live/config.json)
 for extra in "" "--resume"; do
-  if "$bin" "${train[@]}" --steps 12 --run_dir live $extra >second.log 2>&1; then fail "a second run ($extra) on a live directory ran"; fi
+  if "$bin" "${train0[@]}" --steps 200 --run_dir live $extra >second.log 2>&1; then fail "a second run ($extra) on a live directory ran"; fi
   grep -q "in use by another reasonrl process" second.log || { cat second.log; fail "second run: wrong message"; }
 done
-wait $pid || { tail live.log; fail "the first run failed after a second one was refused"; }
+kill -TERM $pid; rc=0; wait $pid || rc=$?
+[[ $rc == 143 ]] || { tail live.log; fail "the first run (SIGTERM after a second one was refused): exit status $rc"; }
 [[ $(sha256sum <live/config.json) == "$cfg_sum" ]] || fail "the second run changed config.json"
-[[ $(lines live/metrics.jsonl) == 12 ]] || fail "live: metrics.jsonl has $(lines live/metrics.jsonl) lines"
+n=$(lines live/metrics.jsonl); last=$(cat live/checkpoints/latest)
+[[ $last == $(printf 'step_%06d' "$n") ]] || fail "live: metrics.jsonl has $n lines, the SIGTERM checkpoint is $last"
 /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' live/metrics.jsonl ||
   fail "live: metrics.jsonl is damaged"
 echo "concurrent run: refused, the first run's files intact"
@@ -135,20 +142,20 @@ kill -9 $pid; wait $pid 2>/dev/null || true
 [[ ! -e early/checkpoints/latest ]] || fail "early: the run reached a checkpoint before the kill"
 "$bin" "${train[@]}" --run_dir early --resume >early2.log 2>&1 || { cat early2.log; fail "early: --resume failed"; }
 grep -q "starting it from scratch" early2.log || fail "early: --resume did not say it starts from scratch"
-cmp trainint_a/checkpoints/step_000006/model.safetensors early/checkpoints/step_000006/model.safetensors ||
+cmp trainint_a/checkpoints/step_000060/model.safetensors early/checkpoints/step_000060/model.safetensors ||
   fail "early: the restarted run differs from an uninterrupted one"
-[[ $(lines early/metrics.jsonl) == 6 ]] || fail "early: metrics.jsonl has $(lines early/metrics.jsonl) lines"
+[[ $(lines early/metrics.jsonl) == 60 ]] || fail "early: metrics.jsonl has $(lines early/metrics.jsonl) lines"
 echo "killed before the first checkpoint: --resume restarts it"
 
 # ---- checkpoints are verified ----
-# trainint_b's latest is step 6 (its SIGINT checkpoint is kept too): damage the final one
+# trainint_b's latest is step 60 (its SIGINT checkpoint is kept too): damage the final one
 rm -rf ver && cp -r trainint_b ver
 ck="ver/checkpoints/$(cat ver/checkpoints/latest)"
 /usr/bin/python3 - "$ck/model.safetensors" <<'PY'
 import sys
 p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[-100] ^= 0x10; open(p, 'wb').write(bytes(b))
 PY
-if "$bin" "${train[@]}" --steps 7 --run_dir ver --resume >ver.log 2>&1; then fail "a damaged checkpoint was resumed"; fi
+if "$bin" "${train0[@]}" --steps 61 --run_dir ver --resume >ver.log 2>&1; then fail "a damaged checkpoint was resumed"; fi
 grep -q "model.safetensors is damaged" ver.log || { cat ver.log; fail "damaged checkpoint: wrong message"; }
 grep -q "the last good checkpoint is .*step_0000" ver.log || { cat ver.log; fail "damaged checkpoint: no last good one named"; }
 rm -rf ver && cp -r trainint_b ver
@@ -158,7 +165,7 @@ steps_before=$(sqlite3 -readonly ver/rollouts.db "SELECT count(*) FROM steps")
 import json, sys
 p = sys.argv[1]; s = json.load(open(p)); s["step"] = -7; json.dump(s, open(p, "w"))
 PY
-if "$bin" "${train[@]}" --steps 7 --run_dir ver --resume >ver.log 2>&1; then fail "a negative step was resumed"; fi
+if "$bin" "${train0[@]}" --steps 61 --run_dir ver --resume >ver.log 2>&1; then fail "a negative step was resumed"; fi
 grep -q "is negative" ver.log || { cat ver.log; fail "negative step: wrong message"; }
 [[ $(sqlite3 -readonly ver/rollouts.db "SELECT count(*) FROM steps") == "$steps_before" ]] ||
   fail "the store changed on a refused resume"
