@@ -288,7 +288,7 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
     prog.update(step + 1, {{"loss", fmt::format("{:.4f}", st.loss)}, {"margin", fmt::format("{:.3f}", st.margin)},
                            {"acc", fmt::format("{:.2f}", st.accuracy)}});
     if (!ck) continue;
-    const bool stop = step + 1 < opt.steps && train::interrupt_signal() != 0;
+    const bool stop = step + 1 < opt.steps && train::interrupt_signal(false) != 0;
     if ((ck->save_every > 0 && (step + 1) % ck->save_every == 0 && step + 1 < opt.steps) || stop) save(step + 1);
     if (stop) {
       prog.finish();

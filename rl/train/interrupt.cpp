@@ -44,14 +44,14 @@ InterruptScope::~InterruptScope() {
   ::sigaction(SIGTERM, &g_old_term, nullptr);
 }
 
-int interrupt_signal() {
+int interrupt_signal(bool all_ranks) {
   double s = double(g_signal);
-  if (dist::dist().size > 1) dist::dist().allreduce_max(&s, 1);
+  if (all_ranks && dist::dist().size > 1) dist::dist().allreduce_max(&s, 1);
   return int(s);
 }
 
 void throw_interrupted(const std::string& what, long step, const std::string& checkpoint, const std::string& resume_cmd) {
-  const int sig = interrupt_signal();
+  const int sig = int(g_signal);
   throw Interrupted(what + " stopped by " + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + " after step " +
                         std::to_string(step) + "; checkpoint " + checkpoint + "; resume with: " + resume_cmd,
                     sig);

@@ -14,9 +14,9 @@ class InterruptScope {
   InterruptScope& operator=(const InterruptScope&) = delete;
 };
 
-// The signal received since the scope began (SIGINT or SIGTERM), or 0. With several MPI ranks, the largest over all
-// ranks (every rank stops after the same step).
-int interrupt_signal();
+// The signal received since the scope began (SIGINT or SIGTERM), or 0. With all_ranks and several MPI ranks, the
+// largest over all ranks (a collective call: every rank stops after the same step); sft and dpo run on one process.
+int interrupt_signal(bool all_ranks = true);
 
 // Throws Interrupted: "<what> stopped by SIGINT after step N; checkpoint <dir>; resume with: <resume_cmd>".
 [[noreturn]] void throw_interrupted(const std::string& what, long step, const std::string& checkpoint,

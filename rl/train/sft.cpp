@@ -224,7 +224,7 @@ SftResult run_sft(const SftConfig& cfg, bool resume) {
       prog.finish();
       run_eval(step + 1);
     }
-    const bool stop = step + 1 < cfg.steps && interrupt_signal() != 0;
+    const bool stop = step + 1 < cfg.steps && interrupt_signal(false) != 0;
     if ((cfg.save_every > 0 && (step + 1) % cfg.save_every == 0 && step + 1 < cfg.steps) || stop) {
       save(checkpoint_dir(cfg.run_dir, step + 1), step + 1);
       set_latest_checkpoint(cfg.run_dir, step + 1);

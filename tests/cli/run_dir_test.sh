@@ -16,7 +16,7 @@ model=(--model.hidden_size 32 --model.intermediate_size 48 --model.moe_intermedi
        --model.qk_rope_head_dim 4 --model.v_head_dim 8 --model.n_routed_experts 4 --model.num_experts_per_tok 2)
 sft0=(sft --batch_size 4 --data.train_size 200 --data.heldout_size 8 --eval.size 0 --tokenizer.train.vocab_size 300
       --threads 1 "${model[@]}")
-sft=("${sft0[@]}" --steps 200)
+sft=("${sft0[@]}" --steps 400)
 "$bin" "${sft0[@]}" --run_dir base --steps 3 >base.log 2>&1 || { cat base.log; fail "sft"; }
 train0=(train --init_from base/checkpoint --prompts_per_step 4 --rl.num_generations 4 --rollout.num_generations 4
         --rollout.max_completion_length 16 --rl.max_completion_length 16 --save_every 100 --eval.size 0
@@ -30,7 +30,7 @@ for i in range(40):
     print(json.dumps({"prompt": f"What is {a} + {b}?", "chosen": f"<answer>{a+b}</answer>",
                       "rejected": f"Let me think. {a} plus {b}. <answer>{a+b+1}</answer>"}))
 PY
-dpo=(dpo --init_from base/checkpoint --train_file pairs.jsonl --dpo.steps 100 --dpo.batch_size 4 --dpo.micro_batch_size 2
+dpo=(dpo --init_from base/checkpoint --train_file pairs.jsonl --dpo.steps 300 --dpo.batch_size 4 --dpo.micro_batch_size 2
       --threads 1)
 lines() { [[ -f $1 ]] && wc -l <"$1" || echo 0; }
 wait_for_line() {  # wait_for_line FILE N PID: until FILE has N lines (or the process ended)
@@ -169,13 +169,19 @@ if "$bin" "${train0[@]}" --steps 61 --run_dir ver --resume >ver.log 2>&1; then f
 grep -q "is negative" ver.log || { cat ver.log; fail "negative step: wrong message"; }
 [[ $(sqlite3 -readonly ver/rollouts.db "SELECT count(*) FROM steps") == "$steps_before" ]] ||
   fail "the store changed on a refused resume"
-"$bin" sft --run_dir othertok --steps 1 --batch_size 4 --data.train_size 120 --data.heldout_size 8 --eval.size 0 \
-  --tokenizer.train.vocab_size 300 --threads 1 "${model[@]}" >othertok.log 2>&1 || { cat othertok.log; fail "othertok"; }
-cmp -s base/checkpoint/tokenizer.json othertok/checkpoint/tokenizer.json && fail "the two tokenizers are the same"
-cp -r base/checkpoint swapped && cp othertok/checkpoint/tokenizer.json swapped/tokenizer.json
+# another tokenizer with the same vocabulary: two merges swapped (a run on other data would learn other ranks)
+cp -r base/checkpoint swapped
+/usr/bin/python3 - swapped/tokenizer.json <<'PY'
+import json, sys
+p = sys.argv[1]; t = json.load(open(p)); m = t["model"]["merges"]; m[0], m[1] = m[1], m[0]; json.dump(t, open(p, "w"))
+PY
 if "$bin" generate --checkpoint swapped --prompt "1+1" --max-tokens 2 --no-verify >gen.log 2>&1; then
   fail "generate accepted another run's tokenizer"
 fi
 grep -q "not the tokenizer this checkpoint" gen.log || { cat gen.log; fail "generate: wrong message for a swapped tokenizer"; }
+if "$bin" "${train0[@]/#base\/checkpoint/swapped}" --steps 2 --run_dir tokrun --no-verify >tokrun.log 2>&1; then
+  fail "train accepted another run's tokenizer"
+fi
+grep -q "not the tokenizer this checkpoint" tokrun.log || { cat tokrun.log; fail "train: wrong message for a swapped tokenizer"; }
 echo "damaged file, negative step, swapped tokenizer: refused"
 echo "PASS"
