@@ -46,14 +46,16 @@ seed=$(( $(date +%s) % 1000 )); RANDOM=$seed
 echo "kill delays from RANDOM seed $seed"
 kill_resume() {  # kill_resume NAME ARGS...: straight run in NAME_a, killed and resumed until done in NAME_b; compare
   local name=$1; shift
+  local t0; t0=$(date +%s%N)
   "$bin" "$@" --run_dir "${name}_a" >"${name}_a.log" 2>&1 || { cat "${name}_a.log"; fail "$name straight run"; }
+  local run_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   local kills=0 done=0
   for round in $(seq 1 60); do
     local args=("$@" --run_dir "${name}_b")
     if [[ -f ${name}_b/config.json ]]; then args+=(--resume); else rm -rf "${name}_b"; fi
     "$bin" "${args[@]}" >>"${name}_b.log" 2>&1 &
     local pid=$!
-    local ms=$((100 + RANDOM % 1400))
+    local ms=$((20 + run_ms * (5 + RANDOM % 90) / 100))  # a random moment within a straight run's time
     sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
     if kill -0 $pid 2>/dev/null; then
       kill -9 $pid; wait $pid 2>/dev/null || true; kills=$((kills + 1))
