@@ -171,6 +171,11 @@ if "$bin" "${train0[@]}" --steps 61 --run_dir ver --resume >ver.log 2>&1; then f
 grep -q "is negative" ver.log || { cat ver.log; fail "negative step: wrong message"; }
 [[ $(sqlite3 -readonly ver/rollouts.db "SELECT count(*) FROM steps") == "$steps_before" ]] ||
   fail "the store changed on a refused resume"
+rm -rf ver && cp -r trainint_b ver
+sqlite3 ver/rollouts.db "PRAGMA foreign_keys=ON; DELETE FROM steps WHERE step > 40"  # the store lost steps 41..60
+if "$bin" "${train0[@]}" --steps 61 --run_dir ver --resume >ver.log 2>&1; then fail "a store behind its checkpoint was resumed"; fi
+grep -q "ends at step 40 but the checkpoint" ver.log || { cat ver.log; fail "store behind the checkpoint: wrong message"; }
+[[ $(sqlite3 -readonly ver/rollouts.db "SELECT count(*) FROM steps") == 40 ]] || fail "the store changed on a refused resume"
 # another tokenizer with the same vocabulary: two merges swapped (a run on other data would learn other ranks)
 cp -r base/checkpoint swapped
 /usr/bin/python3 - swapped/tokenizer.json <<'PY'
@@ -185,5 +190,5 @@ if "$bin" "${train0[@]/#base\/checkpoint/swapped}" --steps 2 --run_dir tokrun --
   fail "train accepted another run's tokenizer"
 fi
 grep -q "not the tokenizer this checkpoint" tokrun.log || { cat tokrun.log; fail "train: wrong message for a swapped tokenizer"; }
-echo "damaged file, negative step, swapped tokenizer: refused"
+echo "damaged file, negative step, store behind its checkpoint, swapped tokenizer: refused"
 echo "PASS"
