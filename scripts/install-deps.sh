@@ -5,7 +5,7 @@
 #   scripts/install-deps.sh --fuzz   also clang and its libFuzzer runtime (scripts/fuzz.sh)
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config libeigen3-dev nlohmann-json3-dev libsqlite3-dev libfmt-dev
-      libcli11-dev libgtest-dev libonig-dev libicu-dev libgmp-dev libmpfr-dev libmpfi-dev)
+      libcli11-dev libgtest-dev libonig-dev libicu-dev libgmp-dev libmpfr-dev libmpfi-dev libssl-dev)
 if [[ "${1:-}" == "--fuzz" ]]; then
   pkgs+=(clang libclang-rt-14-dev python3)
 fi

@@ -10,11 +10,13 @@
 
 #include "datasets/prompt_template.h"
 #include "datasets/tokenizer.h"
+#include "model/checkpoint.h"
 #include "model/model.h"
 #include "policy/model_decoder.h"
 #include "policy/rollout.h"
 #include "rl/cli/commands.h"
 #include "rl/cli/config_cli.h"
+#include "rl/train/checkpoint_state.h"
 #include "rl/util/error.h"
 #include "rl/util/log.h"
 
@@ -27,6 +29,7 @@ struct GenerateArgs {
   int samples = 1;
   int max_tokens = 0;  // 0 = the config's max_completion_length
   bool no_bos = false;
+  bool no_verify = false;
 };
 
 // Streams sample `focus` live; the others are held back and printed, in order, when the one before them finishes.
@@ -69,8 +72,10 @@ class Streamer {
 void run_generate(const GenerateArgs& a, policy::RolloutConfig rc) {
   if (a.checkpoint.empty()) throw ConfigError("generate: --checkpoint DIR is required");
   if (a.samples < 1) throw ConfigError("generate: --samples must be >= 1");
-  auto model = model::load_model(a.checkpoint);
+  model::set_verify_checkpoints(!a.no_verify);
   const auto tok = datasets::Tokenizer::load(a.checkpoint + "/tokenizer.json");
+  train::verify_checkpoint_dir(a.checkpoint);  // its files' checksums, and that this is its tokenizer
+  auto model = model::load_model(a.checkpoint);
   if (tok.vocab_size() > model->config().vocab_size)
     throw FormatError(a.checkpoint + ": tokenizer.json has " + std::to_string(tok.vocab_size()) +
                       " ids but the model's vocab_size is " + std::to_string(model->config().vocab_size));
@@ -136,6 +141,7 @@ void add_generate_command(CLI::App& app) {
   sub->add_option("--max-tokens", a->max_tokens, "response tokens per sample (default: --max_completion_length)");
   sub->add_option("--template", a->templ, "prompt template: plain, r1 or raw (the text as is)")->default_val("plain");
   sub->add_flag("--no-bos", a->no_bos, "do not prepend the BOS token");
+  sub->add_flag("--no-verify", a->no_verify, "do not check the checkpoint files' SHA-256 (faster)");
   sub->callback([a, cli] { run_generate(*a, cli->resolve()); });
 }
 

@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const reasonrl::Interrupted& e) {
+    std::fprintf(stderr, "interrupted: %s\n", e.what());
+    return dist_session.fail(128 + e.signal);
   } catch (const reasonrl::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return dist_session.fail(1);

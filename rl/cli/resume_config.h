@@ -21,6 +21,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,31 @@ ResumedConfig<C> resolve_resumed_config(const ConfigCli<C>& cli, bool allow_over
   log_warn("--resume with --override-resumed-config: the run's config changes (now version {}, saved -> given):{}",
            version, list);
   return {out, std::move(changes)};
+}
+
+// The flags every resumable trainer command takes (train, sft, dpo).
+struct ResumeFlags {
+  bool resume = false;
+  bool override_config = false;
+  bool no_verify = false;
+};
+inline std::shared_ptr<ResumeFlags> add_resume_flags(CLI::App* sub) {
+  auto f = std::make_shared<ResumeFlags>();
+  sub->add_flag("--resume", f->resume,
+                "continue from <run_dir>/checkpoints/latest, exactly (from scratch if none yet), with the run's saved "
+                "config.json (keys given now must agree with it)");
+  sub->add_flag("--override-resumed-config", f->override_config,
+                "with --resume: let --config / the command line change the saved config (printed, saved as a new "
+                "config version, recorded in the store)");
+  sub->add_flag("--no-verify", f->no_verify, "do not check the checkpoint files' SHA-256 when loading (faster)");
+  return f;
+}
+// The config this invocation runs with: the resumed one (resolve_resumed_config) with --resume, else the given one.
+template <class C>
+ResumedConfig<C> resolve_run_config(const ConfigCli<C>& cli, const ResumeFlags& f) {
+  if (f.override_config && !f.resume) throw ConfigError("--override-resumed-config needs --resume");
+  if (f.resume) return resolve_resumed_config(cli, f.override_config);
+  return {cli.resolve(), {}};
 }
 
 }  // namespace reasonrl

@@ -8,7 +8,12 @@
 #include <numeric>
 #include <span>
 
+#include <filesystem>
+
+#include "model/checkpoint.h"
 #include "rl/long2short/pipeline.h"
+#include "rl/train/checkpoint_state.h"
+#include "rl/train/interrupt.h"
 #include "rl/train/metrics.h"
 #include "rl/train/response_logprob.h"
 #include "rl/train/run_dir.h"
@@ -25,7 +30,9 @@ void DpoOptions::validate() const {
   if (max_length < 0) throw ConfigError("dpo.max_length must be >= 0");
 }
 
-void DpoConfig::validate() const {}
+void DpoConfig::validate() const {
+  if (save_every < 0) throw ConfigError("dpo: save_every must be >= 0");
+}
 
 namespace {
 
@@ -117,7 +124,7 @@ DpoStats dpo_stats(model::Model& policy, const std::vector<TokenPair>& pairs, co
 }
 
 DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pairs, const DpoOptions& opt,
-                    const std::string& metrics_path) {
+                    const std::string& metrics_path, const DpoCheckpointing* ck) {
   opt.validate();
   const double t0 = now_seconds();
   DpoResult res;
@@ -142,8 +149,17 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
   knobs.mtp_loss_weight = 0;  // DPO trains the main head only (as RL does)
   policy.set_training_knobs(knobs);
 
-  log_info("dpo: reference log-probs of {} pairs (computed once)", pairs.size());
-  const std::vector<double> ref = pair_logps(policy, pairs, opt.micro_batch_size);
+  const bool resumed = ck && !ck->resume_from.empty();
+  std::vector<double> ref;
+  if (resumed) {
+    ref = ck->state.at("ref_logps").get<std::vector<double>>();
+    if (ref.size() != 2 * pairs.size())
+      throw FormatError(ck->resume_from + "/" + train::kStateFile + ": " + std::to_string(ref.size() / 2) +
+                        " reference pairs, the data has " + std::to_string(pairs.size()) + " (another train_file?)");
+  } else {
+    log_info("dpo: reference log-probs of {} pairs (computed once)", pairs.size());
+    ref = pair_logps(policy, pairs, opt.micro_batch_size);
+  }
 
   model::AdamWConfig oc = opt.optim;
   if (oc.max_steps == 0) oc.max_steps = opt.steps;
@@ -152,12 +168,46 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
   std::vector<size_t> order(pairs.size());
   std::iota(order.begin(), order.end(), size_t(0));
   size_t cursor = order.size();
+  long start_step = 0;
+  if (resumed) {
+    start_step = ck->state.at("step").get<long>();
+    rng.from_json(ck->state.at("rng"));
+    order = ck->state.at("order").get<std::vector<size_t>>();
+    cursor = ck->state.at("cursor").get<size_t>();
+    if (order.size() != pairs.size() || cursor > order.size())
+      throw FormatError(ck->resume_from + "/" + train::kStateFile + ": its pair order does not fit the data");
+    adam.load(ck->resume_from + "/" + model::kOptimizerFile, policy);
+    log_info("dpo: resumed from {} at step {}", ck->resume_from, start_step);
+  }
+  // the loop's state after `step` steps as <run_dir>/checkpoints/step_N (saved with the model's own knobs)
+  auto save = [&](long step) {
+    json st;
+    st["rng"] = rng.to_json();
+    st["order"] = order;
+    st["cursor"] = cursor;
+    st["ref_logps"] = ref;
+    policy.set_training_knobs(knobs0);
+    try {
+      train::commit_checkpoint(train::checkpoint_dir(ck->run_dir, step), kDpoStateFormat, step, st, {&policy},
+                               [&](const std::string& tmp) {
+                                 model::save_checkpoint(policy, tmp);
+                                 write_file_atomic(tmp + "/tokenizer.json", ck->tokenizer_json);
+                                 adam.save(tmp + "/" + model::kOptimizerFile);
+                               });
+    } catch (const NumericError& e) {
+      throw NumericError(std::string(e.what()) + "; the last good checkpoint is " +
+                         train::last_good_checkpoint(ck->run_dir, kDpoStateFormat));
+    }
+    policy.set_training_knobs(knobs);
+    train::set_latest_checkpoint(ck->run_dir, step);
+    train::prune_checkpoints(ck->run_dir, 2);
+  };
   std::unique_ptr<train::MetricsWriter> mw;
-  if (!metrics_path.empty()) mw = std::make_unique<train::MetricsWriter>(metrics_path, false);
+  if (!metrics_path.empty()) mw = std::make_unique<train::MetricsWriter>(metrics_path, resumed);
   train::ResponseLogprobRunner run(policy, kFullSoftmax);
   const int B = std::min<int>(opt.batch_size, int(pairs.size()));
-  train::Progress prog("dpo", opt.steps);
-  for (long step = 0; step < opt.steps; ++step) {
+  train::Progress prog("dpo", opt.steps, start_step);
+  for (long step = start_step; step < opt.steps; ++step) {
     const double ts = now_seconds();
     std::vector<size_t> batch;
     for (int b = 0; b < B; ++b) {
@@ -206,6 +256,14 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
     }
     prog.update(step + 1, {{"loss", fmt::format("{:.4f}", st.loss)}, {"margin", fmt::format("{:.3f}", st.margin)},
                            {"acc", fmt::format("{:.2f}", st.accuracy)}});
+    if (!ck) continue;
+    const bool stop = step + 1 < opt.steps && train::interrupt_signal(false) != 0;
+    if ((ck->save_every > 0 && (step + 1) % ck->save_every == 0 && step + 1 < opt.steps) || stop) save(step + 1);
+    if (stop) {
+      prog.finish();
+      train::throw_interrupted("dpo", step + 1, train::checkpoint_dir(ck->run_dir, step + 1),
+                               "reasonrl dpo --run_dir " + ck->run_dir + " --resume (with the same config)");
+    }
   }
   prog.finish();
   res.final_stats = dpo_stats(policy, pairs, ref, opt);
@@ -290,24 +348,61 @@ std::vector<TokenPair> tokenize_pairs(const std::vector<TextPair>& pairs, const 
   return out;
 }
 
-DpoRunResult run_dpo(const DpoConfig& cfg) {
+DpoRunResult run_dpo(const DpoConfig& cfg, bool resume) {
   if (cfg.init_from.empty()) throw ConfigError("dpo: init_from (a checkpoint directory) is required");
   if (cfg.train_file.empty()) throw ConfigError("dpo: train_file (a preference JSONL) is required");
   DpoRunResult res;
+  res.checkpoint = cfg.run_dir + "/checkpoint";
+  const train::RunDirLock lock(cfg.run_dir);  // before anything is written to the run directory
+  train::InterruptScope interrupts;
+  // every check (an existing run, the checkpoint to resume) before the first write
+  DpoCheckpointing ck;
+  ck.run_dir = cfg.run_dir;
+  ck.save_every = cfg.save_every;
+  if (resume) {
+    if (train::run_files_present(cfg.run_dir).empty())
+      throw ConfigError("--resume: run directory '" + cfg.run_dir + "' holds no run to resume: start it without --resume");
+    if (std::filesystem::exists(res.checkpoint + "/" + train::kStateFile) &&
+        train::read_checkpoint_state(res.checkpoint, kDpoStateFormat).at("step").get<long>() == cfg.dpo.steps) {
+      log_info("dpo: '{}' is complete ({} steps): nothing to resume", cfg.run_dir, cfg.dpo.steps);
+      return res;
+    }
+    ck.resume_from = train::latest_checkpoint(cfg.run_dir);
+    if (ck.resume_from.empty())
+      log_warn("--resume: '{}' has no checkpoint yet (the run stopped before its first one): starting it from scratch",
+               cfg.run_dir);
+  } else {
+    train::require_fresh_run_dir(cfg.run_dir, "dpo");
+  }
   train::setup_threads(cfg.threads);
-  train::save_resolved_config(cfg.run_dir, config_to_json(cfg), "dpo");
   const std::string init = resolve_checkpoint(cfg.init_from);  // a checkpoint, or a run directory's latest
-  auto m = model::load_model(init);
-  const auto tok = datasets::Tokenizer::load(init + "/tokenizer.json");
+  const std::string from = ck.resume_from.empty() ? init : ck.resume_from;
+  std::unique_ptr<model::Model> m;
+  datasets::Tokenizer tok;
+  train::with_last_good_checkpoint(ck.resume_from.empty() ? "" : cfg.run_dir, kDpoStateFormat, [&] {
+    if (!ck.resume_from.empty()) ck.state = train::read_checkpoint_state(from, kDpoStateFormat);
+    tok = datasets::Tokenizer::load(from + "/tokenizer.json");
+    if (ck.resume_from.empty()) train::verify_checkpoint_dir(from); else train::check_tokenizer(ck.state, from);
+    m = model::load_model(from);
+  });
+  ck.tokenizer_json = read_file(from + "/tokenizer.json");
   const datasets::PromptTemplate tpl(cfg.data.prompt_template);
   const auto pairs = tokenize_pairs(load_preference_jsonl(cfg.train_file), tok, tpl);
   log_info("dpo: {} preference pairs from {}", pairs.size(), cfg.train_file);
   train::TaskData data;
-  std::unique_ptr<train::MetricsWriter> ew;
-  if (cfg.eval.size > 0) {
-    data = train::load_task_data(cfg.data);
-    ew = std::make_unique<train::MetricsWriter>(cfg.run_dir + "/evals.jsonl", false);
+  if (cfg.eval.size > 0) data = train::load_task_data(cfg.data);
+
+  // the run directory's files, now that every check passed
+  const long start_step = ck.resume_from.empty() ? 0 : ck.state.at("step").get<long>();
+  if (ck.resume_from.empty()) {
+    train::save_resolved_config(cfg.run_dir, config_to_json(cfg), "dpo");
+  } else {
+    train::warn_if_config_differs(cfg.run_dir, config_to_json(cfg));
+    train::truncate_metrics_file(cfg.run_dir + "/metrics.jsonl", start_step);
+    train::truncate_metrics_file(cfg.run_dir + "/evals.jsonl", start_step);
   }
+  std::unique_ptr<train::MetricsWriter> ew;
+  if (cfg.eval.size > 0) ew = std::make_unique<train::MetricsWriter>(cfg.run_dir + "/evals.jsonl", start_step > 0);
   auto eval = [&](long step) {
     train::EvalResult er = train::evaluate_greedy(*m, tok, tpl, data.heldout, cfg.eval);
     train::Metrics em;
@@ -318,12 +413,15 @@ DpoRunResult run_dpo(const DpoConfig& cfg) {
     log_info("eval at step {}: greedy pass@1 {:.3f}, mean {:.1f} tokens", step, er.pass_at_1, er.mean_tokens);
     return er;
   };
-  if (ew) res.before = eval(0);
-  res.dpo = train_dpo(*m, pairs, cfg.dpo, cfg.run_dir + "/metrics.jsonl");
+  if (ew && start_step == 0) res.before = eval(0);
+  res.dpo = train_dpo(*m, pairs, cfg.dpo, cfg.run_dir + "/metrics.jsonl", &ck);
   if (ew) res.after = eval(cfg.dpo.steps);
-  res.checkpoint = cfg.run_dir + "/checkpoint";
-  model::save_checkpoint(*m, res.checkpoint);
-  tok.save(res.checkpoint + "/tokenizer.json");
+  json st;
+  train::commit_checkpoint(res.checkpoint, kDpoStateFormat, cfg.dpo.steps, st, {m.get()},
+                           [&](const std::string& tmp) {
+                             model::save_checkpoint(*m, tmp);
+                             write_file_atomic(tmp + "/tokenizer.json", ck.tokenizer_json);
+                           });
   return res;
 }
 

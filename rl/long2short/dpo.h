@@ -73,10 +73,21 @@ struct DpoResult {
 // Writes one value per (pair, side): out[2*i] = chosen, out[2*i+1] = rejected.
 std::vector<double> pair_logps(model::Model& m, const std::vector<TokenPair>& pairs, int micro_batch_size);
 
+// Checkpoints of a DPO run (`reasonrl dpo`): every save_every steps, and on SIGINT / SIGTERM, the loop's whole state
+// (weights, optimizer, step, data order, RNG, the reference log-probs) goes to <run_dir>/checkpoints/step_N.
+struct DpoCheckpointing {
+  std::string run_dir;
+  int save_every = 0;
+  std::string tokenizer_json;  // the tokenizer.json bytes the policy came with (copied into checkpoints as they are)
+  std::string resume_from;  // a checkpoint whose weights are already in the policy ("" = from the start)
+  json state;               // its validated state (train::read_checkpoint_state)
+};
+inline constexpr const char* kDpoStateFormat = "reasonrl.dpo_state";
+
 // Trains `policy` in place with DPO. The reference log-probs are those of `policy` before training (computed once).
-// metrics_path: optional metrics.jsonl (one line per step).
+// metrics_path: optional metrics.jsonl (one line per step; appended to when resuming). ck: optional checkpoints.
 DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& pairs, const DpoOptions& opt,
-                    const std::string& metrics_path = "");
+                    const std::string& metrics_path = "", const DpoCheckpointing* ck = nullptr);
 
 // The statistics of `pairs` under `policy` against precomputed reference log-probs (pair_logps layout).
 DpoStats dpo_stats(model::Model& policy, const std::vector<TokenPair>& pairs, const std::vector<double>& ref_logps,
@@ -108,15 +119,17 @@ struct DpoConfig {
     return e;
   }();
   DpoOptions dpo;
+  int save_every = 0;  // checkpoint every N steps (0 = at the end only)
   template <class V>
   void visit(V& v) {
-    v("run_dir", run_dir, "output directory (checkpoint/, metrics.jsonl, config.json)");
+    v("run_dir", run_dir, "output directory (checkpoint/, checkpoints/, metrics.jsonl, config.json)");
     v("threads", threads, "OpenMP threads (0 = all cores)");
     v("init_from", init_from, "checkpoint (or run directory: its latest checkpoint) to start from; also the DPO reference");
     v("train_file", train_file, "preference JSONL with prompt / chosen / rejected strings (TRL layout)");
     v("data", data, "prompt template, and the held-out split for before/after evaluation");
     v("eval", eval, "greedy held-out evaluation before and after (size 0 = off)");
     v("dpo", dpo, "DPO loss and optimisation");
+    v("save_every", save_every, "checkpoint every N steps for --resume (0 = at the end only)");
   }
   void validate() const;
 };
@@ -126,6 +139,7 @@ struct DpoRunResult {
   DpoResult dpo;
   train::EvalResult before, after;  // when eval.size > 0
 };
-DpoRunResult run_dpo(const DpoConfig& cfg);
+// With resume, continues exactly from <run_dir>/checkpoints/latest; with none yet, starts over (saying so).
+DpoRunResult run_dpo(const DpoConfig& cfg, bool resume = false);
 
 }  // namespace reasonrl::long2short

@@ -22,11 +22,12 @@ void Long2shortConfig::validate() const {
 std::string resolve_checkpoint(const std::string& dir) {
   if (dir.empty()) throw ConfigError("long2short: init_from (the long model) is required");
   if (fs::exists(fs::path(dir) / model::kModelFile)) return dir;
+  // an SFT / DPO run's final model first (its checkpoints/ holds the periodic ones, for --resume)
+  if (fs::exists(fs::path(dir) / "checkpoint" / model::kModelFile)) return dir + "/checkpoint";
   if (fs::exists(fs::path(dir) / "checkpoints")) {
     const std::string latest = train::latest_checkpoint(dir);
     if (!latest.empty()) return latest;
   }
-  if (fs::exists(fs::path(dir) / "checkpoint" / model::kModelFile)) return dir + "/checkpoint";
   throw IoError("'" + dir + "' is neither a checkpoint directory (with " + model::kModelFile +
                 "), nor a run directory with checkpoints/latest or checkpoint/");
 }
@@ -173,6 +174,8 @@ std::string results_table(const Long2shortResult& r) {
 
 Long2shortResult run_long2short(const Long2shortConfig& cfg) {
   Long2shortResult res;
+  const train::RunDirLock lock(cfg.run_dir);  // before anything is written to the run directory
+  train::require_fresh_run_dir(cfg.run_dir, "", {cfg.store.file, "long2short.md", "long2short.json"});
   train::setup_threads(cfg.threads);
   train::save_resolved_config(cfg.run_dir, config_to_json(cfg), "long2short");
   Pipeline p{cfg, {}, {}, {}, {}};

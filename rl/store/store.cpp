@@ -251,6 +251,9 @@ void RolloutStore::begin_run(const RunInfo& info) {
 int64_t RolloutStore::resume_run(int64_t from_step, const std::string& version, const std::string& config_json,
                                  const std::string& config_changes) {
   require_writable(*this);
+  if (from_step < -1)  // never delete steps that no checkpoint can account for
+    throw FormatError("rollout store '" + path() + "': cannot resume from step " + std::to_string(from_step) +
+                      " (a checkpoint's step is >= 0; -1 restarts the run from its beginning)");
   if (db_.scalar_i64("SELECT count(*) FROM run") == 0)
     throw FormatError("rollout store '" + path() + "' holds no run to resume. HINT: start the run without --resume");
   Txn t(db_);

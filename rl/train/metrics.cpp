@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "rl/util/error.h"
@@ -49,7 +51,7 @@ void StageTimer::put_into(Metrics& m) const {
   for (const auto& [n, ms] : ms_) m.set("time/" + n + "_ms", ms);
 }
 
-MetricsWriter::MetricsWriter(const std::string& path, bool append) {
+MetricsWriter::MetricsWriter(const std::string& path, bool append) : path_(path) {
   f_ = std::fopen(path.c_str(), append ? "a" : "w");
   if (!f_) throw IoError("cannot open '" + path + "': " + std::strerror(errno));
 }
@@ -58,8 +60,27 @@ MetricsWriter::~MetricsWriter() {
 }
 void MetricsWriter::write(long step, const Metrics& m) {
   const std::string line = m.to_json_line(step) + "\n";
-  std::fwrite(line.data(), 1, line.size(), f_);
-  std::fflush(f_);
+  errno = 0;
+  if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0)
+    throw IoError("cannot write step " + std::to_string(step) + " to '" + path_ + "': " +
+                  (errno != 0 ? std::strerror(errno) : "short write") + " (is the disk full?)");
+}
+
+void truncate_metrics_file(const std::string& path, long max_step) {
+  if (!std::filesystem::exists(path)) return;
+  std::ifstream in(path);
+  if (!in) throw IoError("cannot read '" + path + "'");
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      const auto j = nlohmann::json::parse(line);
+      if (j.value("step", long(0)) <= max_step) kept += line + "\n";
+    } catch (const std::exception&) {
+      // a torn last line from a kill: drop it
+    }
+  }
+  write_file_atomic(path, kept);
 }
 
 std::string format_duration(double s) {

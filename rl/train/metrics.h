@@ -43,7 +43,8 @@ class StageTimer {
   std::vector<std::pair<std::string, double>> ms_;
 };
 
-// Appends one JSON line per step to a file (flushed every line, so a killed run keeps what it logged).
+// Appends one JSON line per step to a file (flushed every line, so a killed run keeps what it logged). Every write is
+// checked: a short write or a failed flush (a full disk) is an IoError naming the file, never a torn line left behind.
 class MetricsWriter {
  public:
   explicit MetricsWriter(const std::string& path, bool append);
@@ -53,8 +54,13 @@ class MetricsWriter {
   void write(long step, const Metrics& m);
 
  private:
+  std::string path_;
   std::FILE* f_ = nullptr;
 };
+
+// Resume: keeps the lines of a metrics / evals JSONL file whose "step" <= max_step (later lines were written after the
+// checkpoint and will be written again) and drops a torn last line; rewritten atomically. A missing file is left alone.
+void truncate_metrics_file(const std::string& path, long max_step);
 
 // Progress: on a terminal a redrawn bar "step 12/200 [####.....] 6% eta 3m12s | reward 0.41 pass 38%";
 // otherwise one log line per step with the same key metrics.

@@ -1,5 +1,6 @@
-// run_dir.h: a run's directory: the resolved config (printed and saved), checkpoint folders with a `latest` pointer
-// written atomically, and pruning of old checkpoints.
+// run_dir.h: a run's directory: its lock (one process at a time), the check that a fresh start does not overwrite a
+// run, the resolved config (printed and saved), checkpoint folders with a `latest` pointer written atomically, and
+// pruning of old checkpoints.
 #pragma once
 #include <string>
 #include <vector>
@@ -10,6 +11,30 @@ namespace reasonrl::train {
 
 // Creates the directory (and parents). Throws IoError.
 void make_dirs(const std::string& dir);
+
+// An exclusive lock on <run_dir>/.lock (flock; the kernel releases it when the process dies, even on kill -9). Taken
+// before anything else is written to the run directory (creates the directory). Another live process holding it ->
+// IoError naming the directory and that process's pid.
+class RunDirLock {
+ public:
+  explicit RunDirLock(const std::string& run_dir);
+  ~RunDirLock();
+  RunDirLock(const RunDirLock&) = delete;
+  RunDirLock& operator=(const RunDirLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// The files of a run already in run_dir (config.json, metrics.jsonl, evals.jsonl, checkpoints/, checkpoint/, and the
+// `extra` names, e.g. the rollout store), relative to run_dir; empty for a new or empty directory.
+std::vector<std::string> run_files_present(const std::string& run_dir, const std::vector<std::string>& extra = {});
+// A fresh start must not overwrite a run: ConfigError listing what is there and how to continue it (`command` has
+// --resume; "" when it has none).
+void require_fresh_run_dir(const std::string& run_dir, const std::string& command,
+                           const std::vector<std::string>& extra = {});
+// On resume the run's saved config.json stays as it is; a config that differs from it is logged (key by key).
+void warn_if_config_differs(const std::string& run_dir, const json& cfg);
 // Writes <run_dir>/config.json and says so (the command line logs the fields that differ from the defaults).
 void save_resolved_config(const std::string& run_dir, const json& cfg, const std::string& what);
 // <run_dir>/checkpoints/step_000123

@@ -6,6 +6,9 @@
 #include <filesystem>
 
 #include "datasets/jsonl_loader.h"
+#include "model/checkpoint.h"
+#include "rl/train/checkpoint_state.h"
+#include "rl/train/interrupt.h"
 #include "rl/train/metrics.h"
 #include "rl/train/run_dir.h"
 #include "rl/train/task_data.h"
@@ -37,22 +40,58 @@ int pad_sft_batch(const std::vector<const datasets::SftSequence*>& batch, int pa
   return T;
 }
 
-SftResult run_sft(const SftConfig& cfg) {
+namespace {
+constexpr const char* kSftStateFormat = "reasonrl.sft_state";
+constexpr int kSftKeepCheckpoints = 2;  // periodic checkpoints kept in checkpoints/ (the final one is checkpoint/)
+}  // namespace
+
+SftResult run_sft(const SftConfig& cfg, bool resume) {
   const double t_start = now_seconds();
   SftResult res;
+  res.checkpoint = cfg.run_dir + "/checkpoint";
+  const RunDirLock lock(cfg.run_dir);  // before anything is written to the run directory
+  InterruptScope interrupts;
+  // every check (an existing run, the checkpoint to resume) before the first write
+  std::string src;  // the checkpoint to resume from ("" = from the start)
+  json state;
+  if (resume) {
+    if (run_files_present(cfg.run_dir).empty())
+      throw ConfigError("--resume: run directory '" + cfg.run_dir + "' holds no run to resume: start it without --resume");
+    if (std::filesystem::exists(res.checkpoint + "/" + kStateFile)) {
+      const json done = read_checkpoint_state(res.checkpoint, kSftStateFormat);
+      if (done.at("step").get<long>() == cfg.steps) {
+        log_info("sft: '{}' is complete ({} steps): nothing to resume", cfg.run_dir, cfg.steps);
+        return res;
+      }
+    }
+    src = latest_checkpoint(cfg.run_dir);
+    if (src.empty())
+      log_warn("--resume: '{}' has no checkpoint yet (the run stopped before its first one): starting it from scratch",
+               cfg.run_dir);
+    else
+      with_last_good_checkpoint(cfg.run_dir, kSftStateFormat, [&] { state = read_checkpoint_state(src, kSftStateFormat); });
+  } else {
+    require_fresh_run_dir(cfg.run_dir, "sft");
+  }
   const int threads = setup_threads(cfg.threads);
-  save_resolved_config(cfg.run_dir, config_to_json(cfg), "sft");
   log_info("threads: {}", threads);
 
   TaskData data = load_task_data(cfg.data);
   const datasets::PromptTemplate tpl(cfg.data.prompt_template);
   std::unique_ptr<model::Model> m;
   datasets::Tokenizer tok;
-  if (!cfg.init_from.empty()) {
-    m = model::load_model(cfg.init_from);
-    tok = datasets::Tokenizer::load(cfg.init_from + "/tokenizer.json");
+  std::string tok_text;  // tokenizer.json as first written or read (checkpoints copy it byte for byte)
+  if (!src.empty() || !cfg.init_from.empty()) {
+    const std::string from = src.empty() ? cfg.init_from : src;
+    with_last_good_checkpoint(src.empty() ? "" : cfg.run_dir, kSftStateFormat, [&] {
+      tok = datasets::Tokenizer::load(from + "/tokenizer.json");
+      tok_text = read_file(from + "/tokenizer.json");
+      if (src.empty()) verify_checkpoint_dir(from); else check_tokenizer(state, from);
+      m = model::load_model(from);
+    });
   } else {
     tok = setup_tokenizer(cfg.tokenizer, data, tpl);
+    tok_text = tok.to_json_text();
     model::ModelConfig mc = cfg.model;
     if (mc.vocab_size != tok.vocab_size()) {
       log_info("model.vocab_size {} -> {} (the tokenizer's)", mc.vocab_size, tok.vocab_size());
@@ -84,9 +123,46 @@ SftResult run_sft(const SftConfig& cfg) {
   std::vector<size_t> order(seqs.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   size_t cursor = order.size();  // forces a shuffle first
+  long start_step = 0;
+  if (!src.empty()) {
+    start_step = state.at("step").get<long>();
+    rng.from_json(state.at("rng"));
+    order = state.at("order").get<std::vector<size_t>>();
+    cursor = state.at("cursor").get<size_t>();
+    if (order.size() != seqs.size() || cursor > order.size())
+      throw FormatError(src + "/" + kStateFile + ": its data order has " + std::to_string(order.size()) +
+                        " sequences, the data has " + std::to_string(seqs.size()) + " (another data config?)");
+    opt.load(src + "/" + model::kOptimizerFile, *m);
+    log_info("sft: resumed from {} at step {}", src, start_step);
+  }
+  // state of the loop after `step` steps, as a checkpoint directory (the weights must be finite)
+  auto save = [&](const std::string& dir, long step) {
+    json st;
+    st["rng"] = rng.to_json();
+    st["order"] = order;
+    st["cursor"] = cursor;
+    try {
+      commit_checkpoint(dir, kSftStateFormat, step, st, {m.get()}, [&](const std::string& tmp) {
+        model::save_checkpoint(*m, tmp);
+        write_file_atomic(tmp + "/tokenizer.json", tok_text);
+        opt.save(tmp + "/" + model::kOptimizerFile);
+      });
+    } catch (const NumericError& e) {
+      throw NumericError(std::string(e.what()) + "; the last good checkpoint is " +
+                         last_good_checkpoint(cfg.run_dir, kSftStateFormat));
+    }
+  };
 
-  MetricsWriter mw(cfg.run_dir + "/metrics.jsonl", false);
-  MetricsWriter ew(cfg.run_dir + "/evals.jsonl", false);
+  // the run directory's files, now that every check passed
+  if (src.empty()) {
+    save_resolved_config(cfg.run_dir, config_to_json(cfg), "sft");
+  } else {
+    warn_if_config_differs(cfg.run_dir, config_to_json(cfg));
+    truncate_metrics_file(cfg.run_dir + "/metrics.jsonl", start_step);
+    truncate_metrics_file(cfg.run_dir + "/evals.jsonl", start_step);
+  }
+  MetricsWriter mw(cfg.run_dir + "/metrics.jsonl", !src.empty());
+  MetricsWriter ew(cfg.run_dir + "/evals.jsonl", !src.empty());
   auto run_eval = [&](long step) {
     EvalResult er = evaluate_greedy(*m, tok, tpl, data.heldout, cfg.eval);
     Metrics em;
@@ -99,14 +175,14 @@ SftResult run_sft(const SftConfig& cfg) {
              er.pass_at_1, er.n, er.mean_tokens, er.seconds);
     return er;
   };
-  if (cfg.eval.size > 0 && !data.heldout.empty()) res.initial_eval = run_eval(0);
+  if (start_step == 0 && cfg.eval.size > 0 && !data.heldout.empty()) res.initial_eval = run_eval(0);
 
   const int V = m->config().vocab_size;
   std::vector<int32_t> tokens;
   std::vector<float> mask, logits, dlogits;
-  Progress prog("sft", cfg.steps);
+  Progress prog("sft", cfg.steps, start_step);
   double loss = 0;
-  for (long step = 0; step < cfg.steps; ++step) {
+  for (long step = start_step; step < cfg.steps; ++step) {
     const double t0 = now_seconds();
     std::vector<const datasets::SftSequence*> batch;
     for (int b = 0; b < cfg.batch_size; ++b) {
@@ -150,19 +226,22 @@ SftResult run_sft(const SftConfig& cfg) {
       prog.finish();
       run_eval(step + 1);
     }
-    if (cfg.save_every > 0 && (step + 1) % cfg.save_every == 0) {
-      const std::string dir = cfg.run_dir + "/checkpoint";
-      model::save_checkpoint(*m, dir);
-      tok.save(dir + "/tokenizer.json");
+    const bool stop = step + 1 < cfg.steps && interrupt_signal(false) != 0;
+    if ((cfg.save_every > 0 && (step + 1) % cfg.save_every == 0 && step + 1 < cfg.steps) || stop) {
+      save(checkpoint_dir(cfg.run_dir, step + 1), step + 1);
+      set_latest_checkpoint(cfg.run_dir, step + 1);
+      prune_checkpoints(cfg.run_dir, kSftKeepCheckpoints);
+    }
+    if (stop) {
+      prog.finish();
+      throw_interrupted("sft", step + 1, checkpoint_dir(cfg.run_dir, step + 1),
+                        "reasonrl sft --run_dir " + cfg.run_dir + " --resume (with the same config)");
     }
   }
   prog.finish();
   res.final_loss = loss;
   if (cfg.eval.size > 0 && !data.heldout.empty()) res.final_eval = run_eval(cfg.steps);
-  res.checkpoint = cfg.run_dir + "/checkpoint";
-  model::save_checkpoint(*m, res.checkpoint);
-  tok.save(res.checkpoint + "/tokenizer.json");
-  opt.save(res.checkpoint + "/" + model::kOptimizerFile);
+  save(res.checkpoint, cfg.steps);
   res.seconds = now_seconds() - t_start;
   log_info("sft done in {:.1f}s: final loss {:.4f}; checkpoint {}", res.seconds, loss, res.checkpoint);
   return res;

@@ -18,8 +18,10 @@ struct SftResult {
   double seconds = 0;
 };
 
-// Runs SFT as configured; writes <run_dir>/config.json, metrics.jsonl, evals.jsonl and checkpoint/.
-SftResult run_sft(const SftConfig& cfg);
+// Runs SFT as configured; writes <run_dir>/config.json, metrics.jsonl, evals.jsonl, checkpoint/ (the final model, with
+// its optimizer and state) and, every save_every steps, checkpoints/step_N. With resume, continues exactly from the
+// latest of those (weights, optimizer, schedule, data order, RNG); with none yet, starts over (saying so).
+SftResult run_sft(const SftConfig& cfg, bool resume = false);
 
 // Pads a batch of sequences to the longest: tokens (B, T) filled with `pad`, and the loss mask (B, T) that is 1 on
 // target positions (index >= prompt_len and < length). Returns T.

@@ -19,6 +19,8 @@
 #include "rl/dist/shard.h"
 #include "rl/core/rl.h"
 #include "rl/store/store.h"
+#include "rl/train/checkpoint_state.h"
+#include "rl/train/interrupt.h"
 #include "rl/train/metrics.h"
 #include "rl/train/response_logprob.h"
 #include "rl/train/rollout_batch.h"
@@ -55,26 +57,7 @@ void TrainConfig::validate() const {
 
 namespace {
 
-constexpr int kTrainerStateVersion = 1;
-constexpr const char* kTrainerStateFile = "trainer_state.json";
-
-std::string trim_metrics_file(const std::string& path, long max_step) {
-  // Keep the lines whose "step" <= max_step (resume: later lines were written after the checkpoint).
-  if (!fs::exists(path)) return "";
-  std::ifstream in(path);
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    try {
-      const auto j = nlohmann::json::parse(line);
-      if (j.value("step", long(0)) <= max_step) kept += line + "\n";
-    } catch (const std::exception&) {
-      // a torn last line from a kill: drop it
-    }
-  }
-  write_file_atomic(path, kept);
-  return kept;
-}
+constexpr const char* kTrainerStateFormat = "reasonrl.trainer_state";
 
 // What one step carries from stage to stage besides its batch.
 struct StepState {
@@ -105,8 +88,9 @@ class Trainer {
 
  private:
   void setup();
-  void load_state(const std::string& dir);
+  void load_state(const json& st, const std::string& dir);
   void save_state(long step);
+  void open_outputs(const std::string& src);
   EvalResult evaluate(long step);
 
   // One RL step, stage by stage, in this order (the stage timers carry the same names).
@@ -125,9 +109,11 @@ class Trainer {
   TrainConfig cfg_;
   bool resume_;
   std::string config_changes_;  // resume with --override-resumed-config: what changed (JSON), for the store
+  bool from_scratch_ = false;  // --resume of a run that stopped before its first checkpoint
   TaskData data_;
   std::unique_ptr<datasets::PromptTemplate> tpl_;
   datasets::Tokenizer tok_;
+  std::string tok_text_;  // tokenizer.json as read (copied into checkpoints byte for byte: resumed runs write the same)
   std::unique_ptr<model::Model> policy_, ref_;
   std::unique_ptr<model::AdamW> opt_;
   model::AdamWConfig optc_;
@@ -146,16 +132,38 @@ class Trainer {
 
 void Trainer::setup() {
   setup_threads(cfg_.threads);
-  if (cfg_.init_from.empty() && !resume_) throw ConfigError("train: init_from (an SFT checkpoint directory) is required");
+  const bool root = dist::dist().is_root();
+  std::string src = cfg_.init_from;
+  if (resume_) {
+    src = latest_checkpoint(cfg_.run_dir);
+    if (src.empty()) {
+      if (run_files_present(cfg_.run_dir, {cfg_.store.file}).empty())
+        throw ConfigError("--resume: run directory '" + cfg_.run_dir + "' holds no run to resume: start it without --resume");
+      if (root)
+        log_warn("--resume: '{}' has no checkpoint yet (the run stopped before its first one): starting it from scratch",
+                 cfg_.run_dir);
+      resume_ = false;
+      from_scratch_ = true;
+      src = cfg_.init_from;
+    }
+  } else if (root) {
+    require_fresh_run_dir(cfg_.run_dir, "train", {cfg_.store.file});
+  }
+  if (src.empty()) throw ConfigError("train: init_from (an SFT checkpoint directory) is required");
   if (dist::dist().size > 1 && cfg_.rollout.partial_rollout)
     throw ConfigError("rollout.partial_rollout is not supported with several MPI ranks (each process would hold its own "
                       "replay buffer): turn it off or run one process");
   data_ = load_task_data(cfg_.data);
   tpl_ = std::make_unique<datasets::PromptTemplate>(cfg_.data.prompt_template);
-  const std::string src = resume_ ? latest_checkpoint(cfg_.run_dir) : cfg_.init_from;
-  if (src.empty()) throw IoError("--resume: no checkpoint in '" + cfg_.run_dir + "/checkpoints' (latest is missing)");
-  tok_ = datasets::Tokenizer::load(src + "/tokenizer.json");
-  policy_ = model::load_model(src);
+  // every check of the checkpoint (state, checksums, tokenizer, finite weights) before anything is written
+  json state;
+  with_last_good_checkpoint(resume_ ? cfg_.run_dir : "", kTrainerStateFormat, [&] {
+    if (resume_) state = read_checkpoint_state(src, kTrainerStateFormat);
+    tok_ = datasets::Tokenizer::load(src + "/tokenizer.json");
+    tok_text_ = read_file(src + "/tokenizer.json");
+    if (resume_) check_tokenizer(state, src); else verify_checkpoint_dir(src);
+    policy_ = model::load_model(src);
+  });
   {
     model::ModelConfig knobs = policy_->config();
     knobs.mtp_loss_weight = 0;  // the MTP head is a pre-training/SFT signal; RL trains the main head only
@@ -194,25 +202,38 @@ void Trainer::setup() {
   decoder_ = std::make_unique<policy::ModelDecoder>(*policy_, probe.slots_needed(), max_seq);
   rng_.reseed(Rng::derive_seed(cfg_.seed, 21));
 
-  if (!dist::dist().is_root()) {  // data parallel: rank 0 alone owns the run directory (config, metrics, store)
-    if (resume_) load_state(src);
-    return;
+  if (resume_) with_last_good_checkpoint(cfg_.run_dir, kTrainerStateFormat, [&] { load_state(state, src); });
+  if (root) open_outputs(src);  // data parallel: rank 0 alone owns the run directory (config, metrics, store)
+  log_info("train: {} params ({} active), {} training prompts, {} held-out, reference model: {}", policy_->num_params(),
+           policy_->num_active_params(), data_.train.size(), data_.heldout.size(), ref_ ? "yes" : "no");
+}
+
+// The run directory's outputs, after every check passed: the store (checked against the checkpoint before it is
+// changed), config.json, metrics.jsonl and evals.jsonl (cut back to the checkpoint's step on resume).
+void Trainer::open_outputs(const std::string& src) {
+  if (cfg_.store.enabled) {
+    store_.emplace(store::RolloutStore::open(cfg_.run_dir + "/" + cfg_.store.file, false, cfg_.store));
+    if (resume_ && store_->run_info() && store_->last_step() < start_step_)
+      throw FormatError("the rollout store '" + store_->path() + "' ends at step " + std::to_string(store_->last_step()) +
+                        " but the checkpoint " + src + " is at step " + std::to_string(start_step_) +
+                        " (steps are stored before their checkpoint): the checkpoint's step or the store is wrong");
   }
   make_dirs(cfg_.run_dir + "/checkpoints");
   if (resume_) {
-    load_state(src);
-    trim_metrics_file(cfg_.run_dir + "/metrics.jsonl", start_step_);
-    trim_metrics_file(cfg_.run_dir + "/evals.jsonl", start_step_);
+    warn_if_config_differs(cfg_.run_dir, config_to_json(cfg_));
+    truncate_metrics_file(cfg_.run_dir + "/metrics.jsonl", start_step_);
+    truncate_metrics_file(cfg_.run_dir + "/evals.jsonl", start_step_);
   } else {
     save_resolved_config(cfg_.run_dir, config_to_json(cfg_), "train");
   }
   metrics_ = std::make_unique<MetricsWriter>(cfg_.run_dir + "/metrics.jsonl", resume_);
   evals_ = std::make_unique<MetricsWriter>(cfg_.run_dir + "/evals.jsonl", resume_);
 
-  if (cfg_.store.enabled) {
-    store_.emplace(store::RolloutStore::open(cfg_.run_dir + "/" + cfg_.store.file, false, cfg_.store));
+  if (store_) {
     if (resume_) {
-      store_->resume_run(start_step_ == 0 ? -1 : start_step_, "reasonrl 0.1.0", config_to_json(cfg_).dump(), config_changes_);
+      store_->resume_run(start_step_, "reasonrl 0.1.0", config_to_json(cfg_).dump(), config_changes_);
+    } else if (from_scratch_ && store_->run_info()) {
+      store_->resume_run(-1, "reasonrl 0.1.0", config_to_json(cfg_).dump(), config_changes_);  // the steps of the attempt that never reached a checkpoint go
     } else {
       store::RunInfo info;
       info.name = fs::path(cfg_.run_dir).filename().string();
@@ -235,50 +256,35 @@ void Trainer::setup() {
       store_->upsert_prompts(prs);
     }
   }
-  log_info("train: {} params ({} active), {} training prompts, {} held-out, reference model: {}", policy_->num_params(),
-           policy_->num_active_params(), data_.train.size(), data_.heldout.size(), ref_ ? "yes" : "no");
 }
 
 void Trainer::save_state(long step) {
-  const std::string dir = checkpoint_dir(cfg_.run_dir, step);
-  const std::string tmp = dir + ".tmp";
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  make_dirs(tmp);
-  model::save_checkpoint(*policy_, tmp);
-  tok_.save(tmp + "/tokenizer.json");
-  opt_->save(tmp + "/" + model::kOptimizerFile);
-  if (ref_) model::save_checkpoint(*ref_, tmp + "/reference");
   json st;
-  st["format"] = "reasonrl.trainer_state";
-  st["version"] = kTrainerStateVersion;
-  st["step"] = step;
   st["rng"] = rng_.to_json();
   st["sampler"] = sampler_->state();
   st["replay_buffer"] = buffer_.to_json();
-  write_file_atomic(tmp + "/" + kTrainerStateFile, st.dump() + "\n");
-  fs::remove_all(dir, ec);
-  fs::rename(tmp, dir, ec);
-  if (ec) throw IoError("cannot rename '" + tmp + "' to '" + dir + "': " + ec.message());
+  std::vector<const model::Model*> models = {policy_.get()};
+  if (ref_) models.push_back(ref_.get());
+  commit_checkpoint(checkpoint_dir(cfg_.run_dir, step), kTrainerStateFormat, step, st, models,
+                    [&](const std::string& tmp) {
+                      model::save_checkpoint(*policy_, tmp);
+                      write_file_atomic(tmp + "/tokenizer.json", tok_text_);  // the bytes it came as
+                      opt_->save(tmp + "/" + model::kOptimizerFile);
+                      if (ref_) model::save_checkpoint(*ref_, tmp + "/reference");
+                    });
   set_latest_checkpoint(cfg_.run_dir, step);
   prune_checkpoints(cfg_.run_dir, cfg_.keep_checkpoints);
 }
 
-void Trainer::load_state(const std::string& dir) {
-  const std::string path = dir + "/" + kTrainerStateFile;
-  const json st = parse_json_text(read_file(path), path);
-  if (st.value("format", "") != "reasonrl.trainer_state")
-    throw FormatError(path + ": not a reasonrl trainer state (key 'format')");
-  if (st.value("version", 0) != kTrainerStateVersion)
-    throw FormatError(path + ": version " + std::to_string(st.value("version", 0)) + ", this build reads " +
-                      std::to_string(kTrainerStateVersion));
+// st: the checkpoint's state, already validated and its files verified (read_checkpoint_state).
+void Trainer::load_state(const json& st, const std::string& dir) {
   try {
     start_step_ = st.at("step").get<long>();
     rng_.from_json(st.at("rng"));
     sampler_->load_state(st.at("sampler"));
     buffer_.from_json(st.at("replay_buffer"));
   } catch (const nlohmann::json::exception& e) {  // a missing key or a value of the wrong type
-    throw FormatError(path + ": damaged trainer state: " + e.what());
+    throw FormatError(dir + "/" + kStateFile + ": damaged trainer state: " + e.what());
   }
   opt_->load(dir + "/" + model::kOptimizerFile, *policy_);
   if (ref_) {
@@ -557,10 +563,13 @@ void Trainer::record(StepState& st, const RolloutBatch& batch) {
 
 TrainResult Trainer::run() {
   const double t0 = now_seconds();
+  std::optional<RunDirLock> lock;
+  if (dist::dist().is_root()) lock.emplace(cfg_.run_dir);  // before anything is written to the run directory
+  InterruptScope interrupts;
   setup();
   TrainResult res;
   const bool do_eval = cfg_.eval.size > 0 && !data_.heldout.empty() && dist::dist().is_root();
-  if (!resume_ && do_eval) res.initial_eval = evaluate(0);
+  if (start_step_ == 0 && do_eval) res.initial_eval = evaluate(0);
   Progress prog("train", cfg_.steps, start_step_);
   long step = start_step_;
   int done_here = 0;
@@ -568,9 +577,8 @@ TrainResult Trainer::run() {
     try {
       step = step_once(step);
     } catch (const NumericError& e) {
-      const std::string last = latest_checkpoint(cfg_.run_dir);
       throw NumericError("step " + std::to_string(step + 1) + ": " + e.what() + "; the run stopped, the last good checkpoint is " +
-                         (last.empty() ? std::string("(none yet)") : last));
+                         last_good_checkpoint(cfg_.run_dir, kTrainerStateFormat));
     }
     ++done_here;
     const auto& m = last_metrics_;
@@ -584,7 +592,21 @@ TrainResult Trainer::run() {
       prog.finish();
       evaluate(step);
     }
-    if (((cfg_.save_every > 0 && step % cfg_.save_every == 0) || last) && dist::dist().is_root()) save_state(step);
+    const bool stop = !last && interrupt_signal() != 0;
+    if (((cfg_.save_every > 0 && step % cfg_.save_every == 0) || last || stop) && dist::dist().is_root()) {
+      try {
+        save_state(step);
+      } catch (const NumericError& e) {
+        throw NumericError(std::string(e.what()) + "; the last good checkpoint is " +
+                           last_good_checkpoint(cfg_.run_dir, kTrainerStateFormat));
+      }
+    }
+    if (stop) {
+      prog.finish();
+      store_.reset();  // closes the store (its last step is committed)
+      throw_interrupted("train", step, checkpoint_dir(cfg_.run_dir, step),
+                        "reasonrl train --run_dir " + cfg_.run_dir + " --resume (with the same config)");
+    }
     if (cfg_.stop_after > 0 && done_here >= cfg_.stop_after && !last) {
       res.interrupted = true;
       break;

@@ -21,6 +21,11 @@ struct NumericError : Error { using Error::Error; };
 struct CapacityError : Error { using Error::Error; };
 // A plugin (shared library or subprocess) misbehaved.
 struct PluginError : Error { using Error::Error; };
+// A run stopped by SIGINT / SIGTERM after writing a checkpoint; main exits with 128 + signal.
+struct Interrupted : Error {
+  Interrupted(const std::string& what, int sig) : Error(what), signal(sig) {}
+  int signal;
+};
 
 // Read a whole file; throws IoError naming the path.
 std::string read_file(const std::string& path);
