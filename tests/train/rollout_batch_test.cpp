@@ -128,8 +128,7 @@ TEST(RolloutBatch, AdvantagesAreGroupNormalisedRewards) {
   RolloutBatch b(2);
   auto r = round3();
   b.add_kept(r, {0, 1});  // rewards (1, 0) and (1, 1)
-  rl::RlConfig rc;
-  rc.num_generations = 2;
+  rl::RlConfig rc;  // the group size comes from the batch (RolloutBatch(2))
   // group 0: mean 0.5, unbiased std sqrt(0.5); group 1 has zero variance
   const double a = 0.5 / (std::sqrt(0.5) + rc.adv_std_eps);
   const auto adv = b.advantages(rc, b.rewards());
@@ -176,8 +175,8 @@ TEST(RolloutBatch, StoreRowsCarryTheRecord) {
 TEST(RolloutBatch, TrainerLogprobsMatchTheSamplersInASmallRun) {
   const std::string sft = run_sft(testing::tiny_sft_config(testing::scratch_dir("rollout_batch_sft"), 20)).checkpoint;
   TrainConfig c = testing::tiny_train_config(testing::scratch_dir("rollout_batch_rl"), sft, 2);
-  c.rollout.temperature = 0.9f;
-  c.rollout.top_k = 20;  // the trainer must apply the sampler's truncation too
+  c.rollout.sampling_params.temperature = 0.9f;
+  c.rollout.sampling_params.top_k = 20;  // the trainer must apply the sampler's truncation too
   run_train(c, false);
   const auto m = testing::read_metrics(c.run_dir + "/metrics.jsonl");
   ASSERT_EQ(m.size(), 2u);
