@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "model/hf_checkpoint.h"
 #include "model/safetensors.h"
 #include "rl/util/error.h"
 
@@ -26,42 +27,14 @@ void save_checkpoint(const Model& model, const std::string& dir) {
                     {{"format", "pt"}, {"reasonrl_checkpoint_version", std::to_string(kCheckpointVersion)}});
 }
 
-void load_weights(Model& model, const std::string& dir) {
-  const std::string path = dir + "/" + kModelFile;
-  if (!std::filesystem::exists(path)) throw IoError("checkpoint file " + path + " does not exist");
-  const SafetensorsFile f = SafetensorsFile::read(path);
-  if (auto it = f.metadata().find("reasonrl_checkpoint_version"); it != f.metadata().end()) {
-    int v = 0;
-    try {
-      v = std::stoi(it->second);
-    } catch (...) {
-      throw FormatError(path + ": bad reasonrl_checkpoint_version '" + it->second + "'");
-    }
-    if (v < 1 || v > kCheckpointVersion)
-      throw FormatError(path + ": checkpoint version " + it->second + " is not supported (this build reads 1.." +
-                        std::to_string(kCheckpointVersion) + ")");
-  }
-  float* p = model.params().data();
-  for (const auto& t : model.tensors()) {
-    const std::vector<float> v = f.get_f32(t.name, &t.shape);
-    std::copy(v.begin(), v.end(), p + t.offset);
-  }
-  // Anything else must be a known duplicate of a shared tensor (HF writes the MTP layer's embed / head copies).
-  const std::string mtp = "model.layers." + std::to_string(model.config().num_hidden_layers) + ".";
-  for (const auto& [name, info] : f.tensors()) {
-    bool known = false;
-    for (const auto& t : model.tensors()) known |= t.name == name;
-    known |= name == mtp + "embed_tokens.weight" || name == mtp + "shared_head.head.weight";
-    if (!known) throw FormatError(path + ": unexpected tensor '" + name + "' for this config");
-  }
-}
+void load_weights(Model& model, const std::string& dir) { load_checkpoint_weights(model, dir); }
 
-std::unique_ptr<Model> load_model(const std::string& dir) {
-  const std::string cfg_path = dir + "/" + kConfigFile;
-  if (!std::filesystem::exists(cfg_path)) throw IoError("checkpoint config " + cfg_path + " does not exist");
-  const ModelConfig cfg = load_model_config(cfg_path);
+std::unique_ptr<Model> load_model(const std::string& dir, std::vector<std::string>* notes) {
+  HfLoadReport r;
+  const ModelConfig cfg = load_checkpoint_config(dir, &r);
   auto m = std::make_unique<Model>(cfg);
-  load_weights(*m, dir);
+  load_checkpoint_weights(*m, dir, &r);
+  if (notes) *notes = r.notes;
   return m;
 }
 

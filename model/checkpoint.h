@@ -3,6 +3,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/model.h"
 
@@ -15,9 +16,10 @@ inline constexpr int kCheckpointVersion = 1;
 
 // Writes dir/model.safetensors and dir/config.json (creates dir). Throws IoError.
 void save_checkpoint(const Model& model, const std::string& dir);
-// Reads a checkpoint directory. Missing file -> IoError; bad magic / header / shape / dtype / truncation -> FormatError
-// naming the file and tensor; bad config -> ConfigError.
-std::unique_ptr<Model> load_model(const std::string& dir);
+// Reads a checkpoint directory: ours, or a Hugging Face DeepSeek-V3 one (sharded, BF16 / F16 / FP8; see
+// hf_checkpoint.h). Missing file -> IoError; bad magic / header / shape / dtype / truncation -> FormatError naming the
+// file and tensor; bad config -> ConfigError. notes (optional) gets what the load skipped or converted.
+std::unique_ptr<Model> load_model(const std::string& dir, std::vector<std::string>* notes = nullptr);
 // Load only the weights of dir into an existing model of the same architecture.
 void load_weights(Model& model, const std::string& dir);
 
