@@ -6,6 +6,7 @@
 #include "model/hf_checkpoint.h"
 #include "model/safetensors.h"
 #include "rl/util/error.h"
+#include "rl/util/log.h"
 
 namespace reasonrl::model {
 
@@ -35,6 +36,8 @@ std::unique_ptr<Model> load_model(const std::string& dir, std::vector<std::strin
   auto m = std::make_unique<Model>(cfg);
   load_checkpoint_weights(*m, dir, &r);
   if (notes) *notes = r.notes;
+  else
+    for (const auto& n : r.notes) log_line(LogLevel::Info, dir + ": " + n);  // HF checkpoints only; ours load silently
   return m;
 }
 

@@ -18,7 +18,8 @@ inline constexpr int kCheckpointVersion = 1;
 void save_checkpoint(const Model& model, const std::string& dir);
 // Reads a checkpoint directory: ours, or a Hugging Face DeepSeek-V3 one (sharded, BF16 / F16 / FP8; see
 // hf_checkpoint.h). Missing file -> IoError; bad magic / header / shape / dtype / truncation -> FormatError naming the
-// file and tensor; bad config -> ConfigError. notes (optional) gets what the load skipped or converted.
+// file and tensor; bad config -> ConfigError. notes gets what the load skipped or converted (logged at info level when
+// notes is null).
 std::unique_ptr<Model> load_model(const std::string& dir, std::vector<std::string>* notes = nullptr);
 // Load only the weights of dir into an existing model of the same architecture.
 void load_weights(Model& model, const std::string& dir);
