@@ -103,6 +103,10 @@ GgufExportResult export_gguf(const Model& model, const std::string& tokenizer_js
   if (groups > 1 && groups_used == groups) groups = groups_used = 0;  // every group kept = no group limit
   if (groups > 1 && groups >= c.n_routed_experts)
     throw ConfigError("gguf export: llama.cpp needs n_group < n_routed_experts (n_group " + std::to_string(c.n_group) + ")");
+  // llama.cpp's deepseek2 loader takes 26- and 27-layer models for V2-Lite-like ones and never reads q_lora_rank.
+  if (c.q_lora_rank > 0 && (L == 26 || L == 27 || (L == 48 && c.vocab_size == 128256)))
+    throw ConfigError("gguf export: llama.cpp reads a " + std::to_string(L) + "-layer deepseek2 model as a 'lite' one " +
+                      "without q_lora_rank, so this low-rank-query model would not load there");
   if (c.first_k_dense_replace < L && c.n_shared_experts == 0)
     throw ConfigError("gguf export: llama.cpp's deepseek2 needs n_shared_experts > 0 in MoE layers");
 
