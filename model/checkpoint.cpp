@@ -9,8 +9,10 @@
 #include <fstream>
 #include <memory>
 
+#include "model/hf_checkpoint.h"
 #include "model/safetensors.h"
 #include "rl/util/error.h"
+#include "rl/util/log.h"
 
 namespace reasonrl::model {
 
@@ -60,43 +62,21 @@ void save_checkpoint(const Model& model, const std::string& dir) {
 }
 
 void load_weights(Model& model, const std::string& dir) {
-  const std::string path = dir + "/" + kModelFile;
-  if (!std::filesystem::exists(path)) throw IoError("checkpoint file " + path + " does not exist");
-  const SafetensorsFile f = SafetensorsFile::read(path);
-  if (auto it = f.metadata().find("reasonrl_checkpoint_version"); it != f.metadata().end()) {
-    int v = 0;
-    try {
-      v = std::stoi(it->second);
-    } catch (...) {
-      throw FormatError(path + ": bad reasonrl_checkpoint_version '" + it->second + "'");
-    }
-    if (v < 1 || v > kCheckpointVersion)
-      throw FormatError(path + ": checkpoint version " + it->second + " is not supported (this build reads 1.." +
-                        std::to_string(kCheckpointVersion) + ")");
-  }
-  float* p = model.params().data();
-  for (const auto& t : model.tensors()) {
-    const std::vector<float> v = f.get_f32(t.name, &t.shape);
-    for (float x : v)
-      if (!std::isfinite(x)) throw NumericError(path + ": tensor '" + t.name + "' holds a NaN or Inf");
-    std::copy(v.begin(), v.end(), p + t.offset);
-  }
-  // Anything else must be a known duplicate of a shared tensor (HF writes the MTP layer's embed / head copies).
-  const std::string mtp = "model.layers." + std::to_string(model.config().num_hidden_layers) + ".";
-  for (const auto& [name, info] : f.tensors()) {
-    bool known = false;
-    for (const auto& t : model.tensors()) known |= t.name == name;
-    known |= name == mtp + "embed_tokens.weight" || name == mtp + "shared_head.head.weight";
-    if (!known) throw FormatError(path + ": unexpected tensor '" + name + "' for this config");
-  }
+  load_checkpoint_weights(model, dir);
+  if (const std::string t = first_nonfinite_tensor(model); !t.empty())
+    throw NumericError(dir + ": tensor '" + t + "' holds a NaN or Inf");
 }
 
-std::unique_ptr<Model> load_model(const std::string& dir) {
-  const std::string cfg_path = dir + "/" + kConfigFile;
-  if (!std::filesystem::exists(cfg_path)) throw IoError("checkpoint config " + cfg_path + " does not exist");
-  const ModelConfig cfg = load_model_config(cfg_path);
+std::unique_ptr<Model> load_model(const std::string& dir, std::vector<std::string>* notes) {
+  HfLoadReport r;
+  const ModelConfig cfg = load_checkpoint_config(dir, &r);
   auto m = std::make_unique<Model>(cfg);
-  load_weights(*m, dir);
+  load_checkpoint_weights(*m, dir, &r);
+  if (const std::string t = first_nonfinite_tensor(*m); !t.empty())
+    throw NumericError(dir + ": tensor '" + t + "' holds a NaN or Inf");
+  if (notes) *notes = r.notes;
+  else
+    for (const auto& n : r.notes) log_line(LogLevel::Info, dir + ": " + n);  // HF checkpoints only; ours load silently
   return m;
 }
 

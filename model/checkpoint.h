@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/model.h"
 
@@ -17,11 +18,13 @@ inline constexpr int kCheckpointVersion = 1;
 
 // Writes dir/model.safetensors and dir/config.json (creates dir). Throws IoError.
 void save_checkpoint(const Model& model, const std::string& dir);
-// Reads a checkpoint directory. Missing file -> IoError; bad magic / header / shape / dtype / truncation -> FormatError
-// naming the file and tensor; bad config -> ConfigError.
-std::unique_ptr<Model> load_model(const std::string& dir);
+// Reads a checkpoint directory: ours, or a Hugging Face DeepSeek-V3 one (sharded, BF16 / F16 / FP8; see
+// hf_checkpoint.h). Missing file -> IoError; bad magic / header / shape / dtype / truncation -> FormatError naming the
+// file and tensor; bad config -> ConfigError; a NaN or Inf weight -> NumericError naming the tensor. notes gets what
+// the load skipped or converted (logged at info level when notes is null).
+std::unique_ptr<Model> load_model(const std::string& dir, std::vector<std::string>* notes = nullptr);
 // Load only the weights of dir into an existing model of the same architecture. A NaN or Inf in a tensor is a
-// NumericError naming the file and tensor.
+// NumericError naming the directory and tensor.
 void load_weights(Model& model, const std::string& dir);
 
 // SHA-256 (lower-case hex) of a byte string / of a file's contents (IoError naming the file).

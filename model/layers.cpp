@@ -343,27 +343,28 @@ void rmsnorm_backward(S* dx, S* dw, const S* dy, const S* x, const S* w, const S
 
 // ---- RoPE ----------------------------------------------------------------------------------------
 namespace {
-// cos / sin of pos * theta^(-2i/Dr) for every position up to the largest seen, per calling thread: computed with
-// the same double formula as on the fly (so identical values), without a pow and a sincos per token and layer.
+// cos / sin of pos * inv_freq[i] (times the YaRN multiplier) for every position up to the largest seen, per calling
+// thread: computed with the same double formula as on the fly (so identical values), without a pow and a sincos per
+// token and layer.
 struct RopeTable {
-  double theta = 0;
+  RopeSpec spec;
   int Dr = 0, n_pos = 0;
   std::vector<double> cs, sn;  // (n_pos, Dr/2)
 };
-const RopeTable& rope_table(double theta, int Dr, int max_pos) {
+const RopeTable& rope_table(const RopeSpec& spec, int Dr, int max_pos) {
   thread_local RopeTable t;
-  if (t.theta != theta || t.Dr != Dr) t = RopeTable{theta, Dr, 0, {}, {}};
+  if (!(t.spec == spec) || t.Dr != Dr) t = RopeTable{spec, Dr, 0, {}, {}};
   if (max_pos < t.n_pos) return t;
   const int P = Dr / 2, n_pos = std::max(max_pos + 1, 2 * t.n_pos);
-  std::vector<double> inv_freq(P);
-  for (int i = 0; i < P; ++i) inv_freq[i] = std::pow(theta, -2.0 * i / Dr);
+  const std::vector<double> inv_freq = spec.inv_freq(Dr);
+  const double m = spec.cos_sin_scale;
   t.cs.resize(size_t(n_pos) * P);
   t.sn.resize(size_t(n_pos) * P);
   for (int p = t.n_pos; p < n_pos; ++p)
     for (int i = 0; i < P; ++i) {
       const double a = double(p) * inv_freq[i];
-      t.cs[size_t(p) * P + i] = std::cos(a);
-      t.sn[size_t(p) * P + i] = std::sin(a);
+      t.cs[size_t(p) * P + i] = m == 1.0 ? std::cos(a) : m * std::cos(a);
+      t.sn[size_t(p) * P + i] = m == 1.0 ? std::sin(a) : m * std::sin(a);
     }
   t.n_pos = n_pos;
   return t;
@@ -373,10 +374,18 @@ const RopeTable& rope_table(double theta, int Dr, int max_pos) {
 template <class S>
 void rope_apply(S* x, int N, int tok_stride, int nvec, int vec_stride, const int32_t* pos, int Dr, double theta,
                 int sign) {
+  RopeSpec spec;
+  spec.theta = theta;
+  rope_apply(x, N, tok_stride, nvec, vec_stride, pos, Dr, spec, sign);
+}
+
+template <class S>
+void rope_apply(S* x, int N, int tok_stride, int nvec, int vec_stride, const int32_t* pos, int Dr, const RopeSpec& rope,
+                int sign) {
   const int P = Dr / 2;
   int max_pos = 0;
   for (int n = 0; n < N; ++n) max_pos = std::max(max_pos, int(pos[n]));
-  const RopeTable& tab = rope_table(theta, Dr, max_pos);
+  const RopeTable& tab = rope_table(rope, Dr, max_pos);
   parallel_for(N, size_t(N) * nvec * Dr > 65536, [&](int n) {
     S cs[256], sn[256];  // Dr/2 <= 256 (checked by the model)
     const double* tc = tab.cs.data() + size_t(pos[n]) * P;
@@ -800,6 +809,7 @@ void mla_decode_attention_forward_ref(S* o, const S* q, const S* const* kv, cons
   template void rmsnorm_forward<S>(S*, S*, const S*, const S*, int, int, double);                             \
   template void rmsnorm_backward<S>(S*, S*, const S*, const S*, const S*, const S*, int, int);                \
   template void rope_apply<S>(S*, int, int, int, int, const int32_t*, int, double, int);                      \
+  template void rope_apply<S>(S*, int, int, int, int, const int32_t*, int, const RopeSpec&, int);             \
   template void swiglu_forward<S>(S*, const S*, int, int);                                                    \
   template void swiglu_backward<S>(S*, const S*, const S*, int, int);                                         \
   template void mla_attention_forward<S>(S*, S*, const S*, const S*, const S*, int, int, int, int, int, int,  \

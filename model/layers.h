@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "model/config.h"
+
 namespace reasonrl::model {
 
 // y (N, O) = x (N, I) @ w (O, I)^T     (w in the PyTorch [out, in] layout)
@@ -42,6 +44,10 @@ void rmsnorm_backward(S* dx, S* dw, const S* dy, const S* x, const S* w, const S
 // sign = +1 rotates forward; sign = -1 rotates back, which is the backward pass (rotation is orthogonal).
 template <class S>
 void rope_apply(S* x, int N, int tok_stride, int nvec, int vec_stride, const int32_t* pos, int Dr, double theta,
+                int sign);
+// The same with the frequencies and cos / sin multiplier of `rope` (YaRN; RopeSpec{theta} is the plain case above).
+template <class S>
+void rope_apply(S* x, int N, int tok_stride, int nvec, int vec_stride, const int32_t* pos, int Dr, const RopeSpec& rope,
                 int sign);
 
 // SwiGLU: gu (N, 2F) holds [gate | up] per row; a (N, F) = silu(gate) * up.

@@ -187,6 +187,9 @@ struct BasicModel<S>::Impl {
 
   const S* P(size_t off) const { return params.data() + off; }
   S* G(size_t off) { return grads.data() + off; }
+  void ensure_grads() {
+    if (grads.size() != params.size()) grads.assign(params.size(), S(0));
+  }
 
   // ---- layout -------------------------------------------------------------------------------------
   size_t add(const std::string& name, std::vector<int64_t> shape, Init init, bool trainable = true) {
@@ -273,8 +276,7 @@ struct BasicModel<S>::Impl {
                              "AdamW's moments). HINT: `reasonrl model-info` prints the sizes of a config");
       };
       try {
-        params.assign(arena, S(0));
-        grads.assign(arena, S(0));
+        params.assign(arena, S(0));  // grads: on first use (ensure_grads), so an inference-only model has none
       } catch (const std::bad_alloc&) {
         throw too_large();
       } catch (const std::length_error&) {
@@ -558,8 +560,8 @@ struct BasicModel<S>::Impl {
     }
     rmsnorm_forward(grow(bc.ckvn, size_t(N) * C), grow(bc.rstdkv, size_t(N)), ckv, P(L.kv_a_norm), N, C,
                     c.rms_norm_eps);
-    rope_apply(q + Dn, N, H * Dq, H, Dq, pos, Dr, c.rope_theta, +1);
-    rope_apply(kpe, N, Dr, 1, Dr, pos, Dr, c.rope_theta, +1);
+    rope_apply(q + Dn, N, H * Dq, H, Dq, pos, Dr, c.rope_spec(), +1);
+    rope_apply(kpe, N, Dr, 1, Dr, pos, Dr, c.rope_spec(), +1);
   }
 
   // xn (N, D) -> out (N, D)
@@ -598,8 +600,8 @@ struct BasicModel<S>::Impl {
     else
       mla_attention_backward(dq, dkv, dkpe, d_o, bc.att.data(), bc.q.data(), bc.kv.data(), bc.kpe.data(), B, T, H, Dn,
                              Dr, Dv, c.softmax_scale());
-    rope_apply(dq + Dn, N, H * Dq, H, Dq, pos.data(), Dr, c.rope_theta, -1);
-    rope_apply(dkpe, N, Dr, 1, Dr, pos.data(), Dr, c.rope_theta, -1);
+    rope_apply(dq + Dn, N, H * Dq, H, Dq, pos.data(), Dr, c.rope_spec(), -1);
+    rope_apply(dkpe, N, Dr, 1, Dr, pos.data(), Dr, c.rope_spec(), -1);
     S* dckvn = zeroed(w_dckvn, size_t(N) * C);
     linear_backward(dckvn, G(L.kv_b), dkv, bc.ckvn.data(), P(L.kv_b), N, C, H * (Dn + Dv));
     S* dckv = zeroed(w_dckv, size_t(N) * C);
@@ -1045,11 +1047,17 @@ std::span<const S> BasicModel<S>::params() const {
 }
 template <class S>
 std::span<S> BasicModel<S>::grads() {
+  im_->ensure_grads();
   return im_->grads;
 }
 template <class S>
 std::span<const S> BasicModel<S>::grads() const {
+  im_->ensure_grads();
   return im_->grads;
+}
+template <class S>
+bool BasicModel<S>::grads_allocated() const {
+  return !im_->grads.empty();
 }
 template <class S>
 const std::vector<TensorInfo>& BasicModel<S>::tensors() const {
@@ -1071,6 +1079,7 @@ size_t BasicModel<S>::num_active_params() const {
 }
 template <class S>
 void BasicModel<S>::zero_grad() {
+  im_->ensure_grads();
   std::fill(im_->grads.begin(), im_->grads.end(), S(0));
 }
 template <class S>
@@ -1087,6 +1096,7 @@ void BasicModel<S>::forward(const int32_t* tokens, int B, int T, S* logits, cons
 }
 template <class S>
 void BasicModel<S>::backward(const S* dlogits, S aux_loss_scale) {
+  im_->ensure_grads();
   im_->backward(dlogits, aux_loss_scale);
 }
 template <class S>
@@ -1106,6 +1116,7 @@ void BasicModel<S>::selected_logprobs(const int32_t* positions, int M, S* logp) 
 }
 template <class S>
 void BasicModel<S>::backward_selected(const S* dlogp, S aux_loss_scale) {
+  im_->ensure_grads();
   im_->backward_selected(dlogp, aux_loss_scale);
 }
 template <class S>

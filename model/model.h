@@ -83,6 +83,7 @@ class BasicModel {
   std::span<const S> params() const;
   std::span<S> grads();
   std::span<const S> grads() const;
+  bool grads_allocated() const;  // grads() allocates on first use (zero_grad, backward): inference never does
   const std::vector<TensorInfo>& tensors() const;
   const TensorInfo& tensor(const std::string& name) const;  // throws Error if unknown
   size_t num_params() const;         // every element of the arena (incl. MTP module and router biases)

@@ -2,9 +2,17 @@
 #include "model/safetensors.h"
 
 #include <algorithm>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
+#include "model/half.h"
 #include "rl/util/error.h"
 
 namespace reasonrl::model {
@@ -30,43 +38,58 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return r + "]";
 }
 
-float f16_to_f32(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000) << 16;
-  int exp = (h >> 10) & 0x1f;
-  uint32_t man = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0) {
-    if (man == 0) bits = sign;
-    else {
-      exp = 1;
-      while (!(man & 0x400)) {
-        man <<= 1;
-        --exp;
-      }
-      man &= 0x3ff;
-      bits = sign | uint32_t(exp + 112) << 23 | man << 13;
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | man << 13;
-  } else {
-    bits = sign | uint32_t(exp + 112) << 23 | man << 13;
+}  // namespace
+
+namespace {
+struct Mapping {
+  void* p = nullptr;
+  size_t n = 0;
+  ~Mapping() {
+    if (p) munmap(p, n);
   }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
+};
 }  // namespace
 
 SafetensorsFile SafetensorsFile::read(const std::string& path) {
-  return parse(read_file(path), path);
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw IoError("cannot open " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    ::close(fd);
+    throw IoError("cannot stat " + path + ": " + std::strerror(errno));
+  }
+  auto m = std::make_shared<Mapping>();
+  m->n = size_t(st.st_size);
+  if (m->n > 0) {
+    void* p = mmap(nullptr, m->n, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      ::close(fd);
+      throw IoError("cannot mmap " + path + ": " + std::strerror(errno));
+    }
+    m->p = p;
+  }
+  ::close(fd);
+  const char* base = static_cast<const char*>(m->p);
+  const size_t n = m->n;
+  return from_bytes(std::shared_ptr<const void>(m, m->p), base, n, path);
 }
 
 SafetensorsFile SafetensorsFile::parse(std::string bytes, const std::string& name) {
+  auto s = std::make_shared<std::string>(std::move(bytes));
+  const char* base = s->data();
+  const size_t n = s->size();
+  return from_bytes(std::shared_ptr<const void>(s, s->data()), base, n, name);
+}
+
+SafetensorsFile SafetensorsFile::from_bytes(std::shared_ptr<const void> hold, const char* base, size_t size,
+                                            const std::string& name) {
   auto bad = [&](const std::string& msg) -> FormatError { return FormatError(name + ": not a valid safetensors file: " + msg); };
   SafetensorsFile f;
   f.path_ = name;
-  f.bytes_ = std::move(bytes);
-  const std::string& b = f.bytes_;
+  f.hold_ = std::move(hold);
+  f.bytes_ = base;
+  f.size_ = size;
+  const std::string_view b(base, size);
   if (b.size() < 8) throw bad("file is " + std::to_string(b.size()) + " bytes, shorter than the 8-byte header length");
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | uint8_t(b[size_t(i)]);
@@ -77,7 +100,7 @@ SafetensorsFile SafetensorsFile::parse(std::string bytes, const std::string& nam
   if (n == 0 || b[8] != '{') throw bad("header does not start with '{'");
   json h;
   try {
-    h = json::parse(b.begin() + 8, b.begin() + 8 + long(n));
+    h = json::parse(b.data() + 8, b.data() + 8 + n);
   } catch (const json::exception& e) {
     throw bad(std::string("header is not valid JSON: ") + e.what());
   }
@@ -140,16 +163,42 @@ SafetensorsFile SafetensorsFile::parse(std::string bytes, const std::string& nam
   return f;
 }
 
+const char* SafetensorsFile::raw(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) throw FormatError(path_ + ": tensor '" + name + "' is missing");
+  return bytes_ + data_start_ + it->second.begin;
+}
+
+void SafetensorsFile::read_f32_into(const std::string& name, float* dst, const std::vector<int64_t>* expect) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) throw FormatError(path_ + ": tensor '" + name + "' is missing");
+  const StTensorInfo& t = it->second;
+  if (t.dtype != "F32" && t.dtype != "BF16" && t.dtype != "F16")
+    throw FormatError(path_ + ": tensor '" + name + "' has dtype " + t.dtype + ", not one this build reads (F32, BF16, F16)");
+  if (expect && *expect != t.shape)
+    throw FormatError(path_ + ": tensor '" + name + "' has shape " + shape_str(t.shape) + ", expected " +
+                      shape_str(*expect));
+  const char* p = bytes_ + data_start_ + t.begin;
+  const size_t nb = t.end - t.begin;
+  if (t.dtype == "F32") {
+    std::memcpy(dst, p, nb);  // little-endian host
+    return;
+  }
+  for (size_t i = 0; i < nb / 2; ++i) {
+    uint16_t h;
+    std::memcpy(&h, p + 2 * i, 2);
+    dst[i] = t.dtype == "BF16" ? bf16_to_f32(h) : f16_to_f32(h);
+  }
+}
+
 std::vector<float> SafetensorsFile::get_f32(const std::string& name, const std::vector<int64_t>* expect) const {
   auto it = tensors_.find(name);
   if (it == tensors_.end()) throw FormatError(path_ + ": tensor '" + name + "' is missing");
   const StTensorInfo& t = it->second;
-  if (t.dtype != "F32") throw FormatError(path_ + ": tensor '" + name + "' has dtype " + t.dtype + ", expected F32");
-  if (expect && *expect != t.shape)
-    throw FormatError(path_ + ": tensor '" + name + "' has shape " + shape_str(t.shape) + ", expected " +
-                      shape_str(*expect));
-  std::vector<float> out((t.end - t.begin) / 4);
-  std::memcpy(out.data(), bytes_.data() + data_start_ + t.begin, t.end - t.begin);  // little-endian host
+  size_t n = 1;
+  for (auto d : t.shape) n *= size_t(d);
+  std::vector<float> out(n);
+  read_f32_into(name, out.data(), expect);
   return out;
 }
 
@@ -157,7 +206,7 @@ std::vector<double> SafetensorsFile::get_as_double(const std::string& name) cons
   auto it = tensors_.find(name);
   if (it == tensors_.end()) throw FormatError(path_ + ": tensor '" + name + "' is missing");
   const StTensorInfo& t = it->second;
-  const char* p = bytes_.data() + data_start_ + t.begin;
+  const char* p = bytes_ + data_start_ + t.begin;
   const size_t nb = t.end - t.begin;
   std::vector<double> out;
   if (t.dtype == "F32") {
@@ -175,14 +224,7 @@ std::vector<double> SafetensorsFile::get_as_double(const std::string& name) cons
     for (size_t i = 0; i < out.size(); ++i) {
       uint16_t h;
       std::memcpy(&h, p + 2 * i, 2);
-      if (t.dtype == "BF16") {
-        const uint32_t bits = uint32_t(h) << 16;
-        float v;
-        std::memcpy(&v, &bits, 4);
-        out[i] = v;
-      } else {
-        out[i] = f16_to_f32(h);
-      }
+      out[i] = t.dtype == "BF16" ? bf16_to_f32(h) : f16_to_f32(h);
     }
   } else {
     throw FormatError(path_ + ": tensor '" + name + "' has dtype " + t.dtype + ", expected a float type");
@@ -192,6 +234,12 @@ std::vector<double> SafetensorsFile::get_as_double(const std::string& name) cons
 
 void write_safetensors(const std::string& path, const std::vector<StWriteTensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
+  write_safetensors(path, tensors, metadata, StDtype::F32);
+}
+
+void write_safetensors(const std::string& path, const std::vector<StWriteTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata, StDtype dtype) {
+  const size_t esize = dtype == StDtype::F32 ? 4 : 2;
   std::vector<const StWriteTensor*> order;
   for (const auto& t : tensors) order.push_back(&t);
   std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->name < b->name; });
@@ -206,8 +254,8 @@ void write_safetensors(const std::string& path, const std::vector<StWriteTensor>
   for (const auto* t : order) {
     size_t numel = 1;
     for (auto d : t->shape) numel *= size_t(d);
-    const size_t nb = numel * 4;
-    h[t->name] = {{"dtype", "F32"}, {"shape", t->shape}, {"data_offsets", {at, at + nb}}};
+    const size_t nb = numel * esize;
+    h[t->name] = {{"dtype", dtype == StDtype::F32 ? "F32" : "BF16"}, {"shape", t->shape}, {"data_offsets", {at, at + nb}}};
     at += nb;
     sizes.push_back(nb);
   }
@@ -218,7 +266,16 @@ void write_safetensors(const std::string& path, const std::vector<StWriteTensor>
   uint64_t n = hs.size();
   for (int i = 0; i < 8; ++i) out += char((n >> (8 * i)) & 0xff);
   out += hs;
-  for (size_t i = 0; i < order.size(); ++i) out.append(reinterpret_cast<const char*>(order[i]->data), sizes[i]);
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (dtype == StDtype::F32) {
+      out.append(reinterpret_cast<const char*>(order[i]->data), sizes[i]);
+    } else {
+      for (size_t k = 0; k < sizes[i] / 2; ++k) {
+        const uint16_t b = f32_to_bf16(order[i]->data[k]);
+        out.append(reinterpret_cast<const char*>(&b), 2);
+      }
+    }
+  }
   write_file_atomic(path, out);
 }
 

@@ -17,4 +17,5 @@ void add_long2short_command(CLI::App& app);
 void add_dpo_command(CLI::App& app);
 void add_merge_command(CLI::App& app);
 void add_difficulty_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 }  // namespace reasonrl::cli

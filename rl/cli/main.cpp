@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   reasonrl::cli::add_merge_command(app);
   reasonrl::cli::add_difficulty_command(app);
   reasonrl::cli::add_score_command(app);
+  reasonrl::cli::add_export_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -62,12 +62,48 @@ def rmsnorm(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
 
-def rope(x, theta):
-    """x (..., T, Dr): rotate adjacent pairs (x[2i], x[2i+1]) by t * theta^(-2i/Dr)."""
+def yarn_get_mscale(scale=1.0, mscale=1.0):
+    # HF DeepseekV3 (modeling_deepseek.py)
+    if scale <= 1:
+        return 1.0
+    return 0.1 * mscale * math.log(scale) + 1.0
+
+
+def yarn_inv_freq(c, Dr):
+    """HF DeepseekV3YarnRotaryEmbedding: interpolate the low frequencies by `factor`, keep the high ones, ramp between."""
+    y, base = c["rope_scaling"], c["rope_theta"]
+    orig = y["original_max_position_embeddings"]
+
+    def corr_dim(rot):
+        return (Dr * math.log(orig / (rot * 2 * math.pi))) / (2 * math.log(base))
+
+    low = max(math.floor(corr_dim(y.get("beta_fast", 32))), 0)
+    high = min(math.ceil(corr_dim(y.get("beta_slow", 1))), Dr - 1)
+    if low == high:
+        high += 0.001
+    ramp = torch.clamp((torch.arange(Dr // 2, dtype=DT) - low) / (high - low), 0, 1)
+    inv_freq_mask = 1.0 - ramp
+    freq_extra = 1.0 / (base ** (torch.arange(0, Dr, 2, dtype=DT) / Dr))
+    freq_inter = 1.0 / (y["factor"] * base ** (torch.arange(0, Dr, 2, dtype=DT) / Dr))
+    inv = freq_inter * (1 - inv_freq_mask) + freq_extra * inv_freq_mask
+    m = yarn_get_mscale(y["factor"], y.get("mscale", 1)) / yarn_get_mscale(y["factor"], y.get("mscale_all_dim", 0))
+    return inv, m
+
+
+def is_yarn(c):
+    return c.get("rope_scaling") is not None and c["rope_scaling"].get("type", c["rope_scaling"].get("rope_type")) == "yarn"
+
+
+def rope(x, c):
+    """x (..., T, Dr): rotate adjacent pairs (x[2i], x[2i+1]) by t * theta^(-2i/Dr) (YaRN frequencies and cos/sin
+    multiplier when rope_scaling is yarn)."""
     T, Dr = x.shape[-2], x.shape[-1]
-    inv = theta ** (-torch.arange(0, Dr, 2, dtype=DT) / Dr)
+    if is_yarn(c):
+        inv, m = yarn_inv_freq(c, Dr)
+    else:
+        inv, m = c["rope_theta"] ** (-torch.arange(0, Dr, 2, dtype=DT) / Dr), 1.0
     ang = torch.arange(T, dtype=DT)[:, None] * inv[None, :]
-    cos, sin = torch.cos(ang), torch.sin(ang)
+    cos, sin = torch.cos(ang) * m, torch.sin(ang) * m
     x1, x2 = x[..., 0::2], x[..., 1::2]
     return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
 
@@ -93,13 +129,16 @@ class Ref:
         else:
             q = self.lin(x, p + "q_proj.weight")
         q = q.view(B, T, H, Dn + Dr).transpose(1, 2)  # (B, H, T, Dn+Dr)
-        q_nope, q_pe = q[..., :Dn], rope(q[..., Dn:], c["rope_theta"])
+        q_nope, q_pe = q[..., :Dn], rope(q[..., Dn:], c)
         kva = self.lin(x, p + "kv_a_proj_with_mqa.weight")
-        ckv, k_pe = kva[..., :C], rope(kva[..., C:], c["rope_theta"])  # k_pe (B, T, Dr) shared by heads
+        ckv, k_pe = kva[..., :C], rope(kva[..., C:], c)  # k_pe (B, T, Dr) shared by heads
         kv = self.lin(rmsnorm(ckv, self.W[p + "kv_a_layernorm.weight"], eps), p + "kv_b_proj.weight")
         kv = kv.view(B, T, H, Dn + Dv).transpose(1, 2)
         k_nope, v = kv[..., :Dn], kv[..., Dn:]
         scale = 1.0 / math.sqrt(Dn + Dr)
+        if is_yarn(c) and c["rope_scaling"].get("mscale_all_dim", 0):
+            ms = yarn_get_mscale(c["rope_scaling"]["factor"], c["rope_scaling"]["mscale_all_dim"])
+            scale = scale * ms * ms
         s = (q_nope @ k_nope.transpose(-1, -2) + q_pe @ k_pe[:, None].transpose(-1, -2)) * scale
         causal = torch.ones(T, T, dtype=torch.bool).tril()
         s = s.masked_fill(~causal, float("-inf"))

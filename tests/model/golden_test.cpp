@@ -119,6 +119,24 @@ TEST(Golden, PlainQueryNoSharedExpertUnnormalisedGates) {
   run_golden(c, "plain_q");
 }
 
+// YaRN as DeepSeek-V3 configures it (mscale = mscale_all_dim, so the softmax scale carries the correction), and with
+// mscale != mscale_all_dim (the rotated parts carry a factor too), against HF's DeepseekV3 YaRN in the reference.
+TEST(Golden, YarnRopeScaling) {
+  ModelConfig c = testing::micro_config();
+  c.rope_scaling.type = RopeScalingType::Yarn;
+  c.rope_scaling.factor = 40.0;
+  c.rope_scaling.original_max_position_embeddings = 64;
+  c.rope_scaling.beta_fast = 32.0;
+  c.rope_scaling.beta_slow = 1.0;
+  c.rope_scaling.mscale = 1.0;
+  c.rope_scaling.mscale_all_dim = 1.0;
+  c.rope_theta = 500.0;
+  run_golden(c, "yarn");
+  c.rope_scaling.mscale = 0.7;
+  c.rope_scaling.factor = 4.0;
+  run_golden(c, "yarn_mscale");
+}
+
 TEST(Golden, TinyPresetAsShipped) {
   ModelConfig c = load_model_config(std::string(REASONRL_SOURCE_DIR) + "/configs/model_tiny.json");
   c.vocab_size = 128;  // keep the reference fast; everything else as the preset
