@@ -185,4 +185,22 @@ TEST_F(ResumeConfig, OverrideSavesANewConfigVersion) {
   expect_error("train --override-resumed-config --run_dir " + rd, {"needs --resume"});
 }
 
+// sft and dpo resume under the same contract as train (one set of resume flags, resolve_run_config).
+TEST_F(ResumeConfig, SftAndDpoResumeWithTheSavedConfigToo) {
+  for (const auto& [cmd, key] : {std::pair<std::string, std::string>{"sft", "steps"}, {"dpo", "dpo.steps"}}) {
+    const std::string rd = (dir_ / (cmd + "_run")).string();
+    const Out p = run(cmd + " --print-config --run_dir " + rd + " --" + key + " 7");
+    ASSERT_EQ(p.rc, 0) << cmd << ": " << p.err;
+    fs::create_directories(rd);
+    file(cmd + "_run/config.json", p.out);
+    const Out q = run(cmd + " --resume --print-config --run_dir " + rd);
+    ASSERT_EQ(q.rc, 0) << cmd << ": " << q.err;
+    json j = json::parse(q.out);
+    for (size_t dot = key.find('.'), start = 0; dot != std::string::npos; start = dot + 1, dot = key.find('.', start))
+      j = j.at(key.substr(start, dot - start));
+    EXPECT_EQ(j.at(key.substr(key.rfind('.') + 1)).get<int>(), 7) << cmd;  // the saved value, not the default
+    expect_error(cmd + " --resume --run_dir " + rd + " --" + key + " 9", {key + ": 7 -> 9", "--override-resumed-config"});
+  }
+}
+
 }  // namespace

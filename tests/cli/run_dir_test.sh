@@ -157,7 +157,7 @@ ck="ver/checkpoints/$(cat ver/checkpoints/latest)"
 import sys
 p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[-100] ^= 0x10; open(p, 'wb').write(bytes(b))
 PY
-if "$bin" "${train0[@]}" --steps 61 --run_dir ver --resume >ver.log 2>&1; then fail "a damaged checkpoint was resumed"; fi
+if "$bin" "${train0[@]}" --steps 61 --run_dir ver --resume --override-resumed-config >ver.log 2>&1; then fail "a damaged checkpoint was resumed"; fi
 grep -q "model.safetensors is damaged" ver.log || { cat ver.log; fail "damaged checkpoint: wrong message"; }
 grep -q "the last good checkpoint is .*step_0000" ver.log || { cat ver.log; fail "damaged checkpoint: no last good one named"; }
 rm -rf ver && cp -r trainint_b ver
@@ -167,13 +167,13 @@ steps_before=$(sqlite3 -readonly ver/rollouts.db "SELECT count(*) FROM steps")
 import json, sys
 p = sys.argv[1]; s = json.load(open(p)); s["step"] = -7; json.dump(s, open(p, "w"))
 PY
-if "$bin" "${train0[@]}" --steps 61 --run_dir ver --resume >ver.log 2>&1; then fail "a negative step was resumed"; fi
+if "$bin" "${train0[@]}" --steps 61 --run_dir ver --resume --override-resumed-config >ver.log 2>&1; then fail "a negative step was resumed"; fi
 grep -q "is negative" ver.log || { cat ver.log; fail "negative step: wrong message"; }
 [[ $(sqlite3 -readonly ver/rollouts.db "SELECT count(*) FROM steps") == "$steps_before" ]] ||
   fail "the store changed on a refused resume"
 rm -rf ver && cp -r trainint_b ver
 sqlite3 ver/rollouts.db "PRAGMA foreign_keys=ON; DELETE FROM steps WHERE step > 40"  # the store lost steps 41..60
-if "$bin" "${train0[@]}" --steps 61 --run_dir ver --resume >ver.log 2>&1; then fail "a store behind its checkpoint was resumed"; fi
+if "$bin" "${train0[@]}" --steps 61 --run_dir ver --resume --override-resumed-config >ver.log 2>&1; then fail "a store behind its checkpoint was resumed"; fi
 grep -q "ends at step 40 but the checkpoint" ver.log || { cat ver.log; fail "store behind the checkpoint: wrong message"; }
 [[ $(sqlite3 -readonly ver/rollouts.db "SELECT count(*) FROM steps") == 40 ]] || fail "the store changed on a refused resume"
 # another tokenizer with the same vocabulary: two merges swapped (a run on other data would learn other ranks)
