@@ -18,8 +18,8 @@ sft0=(sft --batch_size 4 --data.train_size 200 --data.heldout_size 8 --eval.size
       --threads 1 "${model[@]}")
 sft=("${sft0[@]}" --steps 400)
 "$bin" "${sft0[@]}" --run_dir base --steps 3 >base.log 2>&1 || { cat base.log; fail "sft"; }
-train0=(train --init_from base/checkpoint --prompts_per_step 4 --rl.num_generations 4 --rollout.num_generations 4
-        --rollout.max_completion_length 16 --rl.max_completion_length 16 --save_every 100 --eval.size 0
+train0=(train --init_from base/checkpoint --prompts_per_step 4 --rollout.num_generations 4
+        --rollout.max_completion_length 16 --save_every 100 --eval.size 0
         --data.train_size 200 --data.heldout_size 8 --threads 1)
 train=("${train0[@]}" --steps 60)
 /usr/bin/python3 - >pairs.jsonl <<'PY'
@@ -55,7 +55,10 @@ kill_resume() {  # kill_resume NAME ARGS...: straight run in NAME_a, killed and 
     if [[ -f ${name}_b/config.json ]]; then args+=(--resume); else rm -rf "${name}_b"; fi
     "$bin" "${args[@]}" >>"${name}_b.log" 2>&1 &
     local pid=$!
-    local ms=$((20 + run_ms * (5 + RANDOM % 90) / 100))  # a random moment within a straight run's time
+    # a random moment within a straight run's time; the first one early (5-25 %), so that a machine whose load drops
+    # between the straight run and this one still sees at least one kill
+    local pct=$((5 + RANDOM % 90)); (( round == 1 )) && pct=$((5 + RANDOM % 20))
+    local ms=$((20 + run_ms * pct / 100))
     sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
     if kill -0 $pid 2>/dev/null; then
       kill -9 $pid; wait $pid 2>/dev/null || true; kills=$((kills + 1))
