@@ -2,6 +2,8 @@
 // with its changes in the store's run_sessions; a trainer_state.json with a key missing is a FormatError naming the
 // file and the key, not an internal error; a held-out prompt too long for the context is named (file and line) at
 // setup, before any evaluation.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -20,7 +22,7 @@ using testing::scratch_dir;
 
 class ResumeInputs : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { sft_ckpt_ = run_sft(testing::tiny_sft_config(scratch_dir("resume_inputs_sft"), 10)).checkpoint; }
+  static void SetUpTestSuite() { sft_ckpt_ = run_sft(testing::tiny_sft_config(scratch_dir("resume_inputs_sft_" + std::to_string(::getpid())), 10)).checkpoint; }
   // A run of 3 steps stopped after 1 (checkpoint at step 1).
   TrainConfig stopped_run(const std::string& name) {
     TrainConfig c = testing::tiny_train_config(scratch_dir(name), sft_ckpt_, 3);

@@ -3,6 +3,8 @@
 // so the reference is in the checkpoint too), with Kimi's objective (optimizer reset each iteration, LR warmup,
 // mini-batches), and with partial rollouts, where the stop falls while unfinished trajectories sit in the replay
 // buffer.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -22,7 +24,7 @@ using testing::scratch_dir;
 class ResumeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string dir = scratch_dir("resume_sft");
+    const std::string dir = scratch_dir("resume_sft_" + std::to_string(::getpid()));
     sft_ckpt_ = run_sft(testing::tiny_sft_config(dir, 30)).checkpoint;
   }
   static std::string sft_ckpt_;

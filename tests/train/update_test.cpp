@@ -8,6 +8,8 @@
 //  - a ppo_mini_batch_size that does not divide prompts_per_step is an error naming both;
 //  - Kimi's optimizer reset keeps the LR schedule: with warmup, every step moves the weights by the schedule's LR
 //    (the reset used to zero the schedule step too, so every Kimi step ran at the first warmup LR).
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -29,7 +31,7 @@ using testing::scratch_dir;
 class UpdateTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    SftConfig c = testing::tiny_sft_config(scratch_dir("update_sft"), 30);
+    SftConfig c = testing::tiny_sft_config(scratch_dir("update_sft_" + std::to_string(::getpid())), 30);
     // Every shipped model config has the balance loss on (1e-4); larger shows it clearly, and it gives every step a
     // gradient even when all of a step's rewards are equal (Kimi's reward term is then 0).
     c.model.seq_aux_alpha = 0.05;
