@@ -93,6 +93,34 @@ std::string verify_pass(const std::vector<Step>& steps, bool zh) {
   return (zh ? "；验算" : "; check ") + join_steps(inv, zh) + (zh ? "，确认" : " ok ") + answer;
 }
 
+// One attempt of a search trace: "try 3*2=6, 6+4=10 ≠ 14" (or "= 14" when it reaches the target).
+std::string attempt_text(const std::vector<Step>& steps, int64_t target) {
+  const int64_t r = steps.back().r;
+  return "try " + join_steps(steps, false) + (r == target ? " = " : " \u2260 ") + std::to_string(target);
+}
+
+// A failed attempt: all the numbers in a random order, combined left to right with random operators, every result in
+// [1, max_value] (division exact), the last one not the target. Empty if none is found in 200 draws.
+std::vector<Step> failed_attempt(const std::vector<int64_t>& nums, int64_t target, const std::string& operators,
+                                 int64_t max_value, Rng& rng) {
+  for (int t = 0; t < 200; ++t) {
+    std::vector<int64_t> order = nums;
+    for (size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[rng.below(uint64_t(i) + 1)]);
+    std::vector<Step> steps;
+    int64_t acc = order[0];
+    bool ok = true;
+    for (size_t i = 1; i < order.size() && ok; ++i) {
+      const char op = operators[rng.below(operators.size())];
+      const int64_t r = apply_op(op, acc, order[i]);
+      ok = r > 0 && r <= max_value;
+      steps.push_back({acc, order[i], r, op});
+      acc = r;
+    }
+    if (ok && acc != target) return steps;
+  }
+  return {};
+}
+
 }  // namespace
 
 void SyntheticConfig::validate() const {
@@ -108,6 +136,8 @@ void SyntheticConfig::validate() const {
   if (countdown_max_number < 2) throw ConfigError("synthetic.countdown_max_number must be >= 2");
   if (!(verify_prob >= 0 && verify_prob < 1)) throw ConfigError("synthetic.verify_prob must be in [0, 1)");
   if (max_verify_passes < 0 || max_verify_passes > 8) throw ConfigError("synthetic.max_verify_passes must be in [0, 8]");
+  if (search_max_failed < 0 || search_max_failed > 8) throw ConfigError("synthetic.search_max_failed must be in [0, 8]");
+  if (!(search_fail_prob >= 0 && search_fail_prob <= 1)) throw ConfigError("synthetic.search_fail_prob must be in [0, 1]");
   if (task == SyntheticKind::Countdown && verify_prob > 0)
     throw ConfigError("synthetic.verify_prob applies to the arithmetic tasks only; set it to 0 for countdown");
 }
@@ -237,6 +267,21 @@ Example SyntheticTask::make_countdown(Rng& rng) const {
     std::string key = "countdown|" + std::to_string(acc) + "|";
     for (auto v : sorted) key += std::to_string(v) + ",";
     e.meta = json{{"key", key}, {"nums", nums}, {"target", acc}, {"language", "en"}};
+    if (cfg_.countdown_cot == CountdownCot::Search) {
+      Rng trace_rng(Rng::derive_seed(fnv1a(key), 0x5ea7c4));  // keyed by the problem: the problem draws stay as they are
+      int failed = 0;
+      while (failed < cfg_.search_max_failed && trace_rng.uniform() < cfg_.search_fail_prob) ++failed;
+      std::string cot;
+      int attempts = 0;
+      for (int i = 0; i < failed; ++i) {
+        const std::vector<Step> miss = failed_attempt(nums, acc, cfg_.operators, cfg_.max_value, trace_rng);
+        if (miss.empty()) break;
+        cot += attempt_text(miss, acc) + "; ";
+        ++attempts;
+      }
+      e.cot = cot + attempt_text(steps, acc);
+      e.meta["attempts"] = attempts + 1;
+    }
     return e;
   }
   throw ConfigError("synthetic: could not draw a countdown problem within max_value in 1000 tries; check the knobs");

@@ -16,6 +16,12 @@ enum class SyntheticKind { Arithmetic, ArithmeticZh, Countdown };
 REASONRL_ENUM_NAMES(SyntheticKind, {SyntheticKind::Arithmetic, "arithmetic"}, {SyntheticKind::ArithmeticZh, "arithmetic_zh"},
                     {SyntheticKind::Countdown, "countdown"})
 
+// countdown's chain of thought: `chain` = the solution's steps only (`3+4=7, 7*2=14`); `search` = a search trace that
+// writes attempts and checks each against the target (`try 3*2=6, 6+4=10 ≠ 14; try 3+4=7, 7*2=14 = 14`), with a
+// few failed attempts before the solution (the cold start of the countdown demo).
+enum class CountdownCot { Chain, Search };
+REASONRL_ENUM_NAMES(CountdownCot, {CountdownCot::Chain, "chain"}, {CountdownCot::Search, "search"})
+
 enum class Split { Train, Heldout };
 REASONRL_ENUM_NAMES(Split, {Split::Train, "train"}, {Split::Heldout, "heldout"})
 
@@ -36,6 +42,13 @@ struct SyntheticConfig {
   // passes is geometric: another pass with probability verify_prob, at most max_verify_passes.
   double verify_prob = 0.0;
   int max_verify_passes = 2;
+  // countdown search traces: the number of failed attempts before the solution is geometric (another one with
+  // probability search_fail_prob, at most search_max_failed); each failed attempt combines all the numbers left to
+  // right in a random order with random operators and misses the target. Drawn from a stream keyed by the problem,
+  // so the problems are the same as with `chain`.
+  CountdownCot countdown_cot = CountdownCot::Chain;
+  int search_max_failed = 1;
+  double search_fail_prob = 0.5;
   template <class V>
   void visit(V& v) {
     v("task", task, "which synthetic task");
@@ -51,6 +64,9 @@ struct SyntheticConfig {
     v("countdown_max_number", countdown_max_number, "countdown: numbers are drawn from [1, this]");
     v("verify_prob", verify_prob, "arithmetic: probability of each further verification pass in the chain of thought (0 = none)");
     v("max_verify_passes", max_verify_passes, "arithmetic: most verification passes in one chain of thought");
+    v("countdown_cot", countdown_cot, "countdown: chain of thought of the examples (chain: the solution's steps; search: failed attempts, then the solution)");
+    v("search_max_failed", search_max_failed, "countdown search: most failed attempts before the solution");
+    v("search_fail_prob", search_fail_prob, "countdown search: probability of each further failed attempt");
   }
   void validate() const;
 };

@@ -2,11 +2,14 @@
 #include "rl/train/evaluate.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "policy/model_decoder.h"
 #include "policy/rollout.h"
 #include "rewards/manager.h"
 #include "rl/train/task_data.h"
+#include "rl/util/error.h"
 #include "rl/util/log.h"
 
 namespace reasonrl::train {
@@ -64,6 +67,23 @@ EvalResult evaluate_greedy(model::Model& m, const datasets::Tokenizer& tok, cons
   r.truncated_frac = truncated / n;
   r.seconds = now_seconds() - t0;
   return r;
+}
+
+void write_eval_samples(const std::string& run_dir, long step, const std::vector<datasets::Example>& examples,
+                        const EvalResult& r) {
+  const std::string dir = run_dir + "/eval_samples";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string path = dir + "/step_" + std::to_string(step) + ".jsonl";
+  std::ofstream f(path, std::ios::trunc);
+  if (!f) throw IoError("cannot write " + path);
+  f << nlohmann::ordered_json{{"format", "reasonrl.eval_samples"}, {"version", 1}, {"step", step}}.dump() << "\n";
+  for (const auto& s : r.samples)
+    f << nlohmann::ordered_json{{"id", examples[size_t(s.index)].id}, {"response", s.response}, {"n_tokens", s.n_tokens},
+                                {"finish_reason", s.finish_reason}, {"correct", s.correct}}
+             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+      << "\n";
+  if (!f) throw IoError("cannot write " + path);
 }
 
 }  // namespace reasonrl::train

@@ -34,4 +34,10 @@ struct EvalResult {
 EvalResult evaluate_greedy(model::Model& m, const datasets::Tokenizer& tok, const datasets::PromptTemplate& tpl,
                            const std::vector<datasets::Example>& examples, const EvalConfig& cfg);
 
+// The responses of one evaluation as JSONL (header {"format":"reasonrl.eval_samples","version":1,"step":N}, then one
+// {"id","response","n_tokens","finish_reason","correct"} per prompt) at <run_dir>/eval_samples/step_<N>.jsonl.
+// Throws IoError.
+void write_eval_samples(const std::string& run_dir, long step, const std::vector<datasets::Example>& examples,
+                        const EvalResult& r);
+
 }  // namespace reasonrl::train

@@ -165,6 +165,7 @@ SftResult run_sft(const SftConfig& cfg, bool resume) {
   MetricsWriter ew(cfg.run_dir + "/evals.jsonl", !src.empty());
   auto run_eval = [&](long step) {
     EvalResult er = evaluate_greedy(*m, tok, tpl, data.heldout, cfg.eval);
+    if (cfg.eval.save_samples) write_eval_samples(cfg.run_dir, step, data.heldout, er);
     Metrics em;
     em.set("eval/pass@1", er.pass_at_1);
     em.set("eval/mean_tokens", er.mean_tokens);

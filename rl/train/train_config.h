@@ -60,12 +60,14 @@ struct EvalConfig {
   int size = 500;               // held-out prompts evaluated (<= data.heldout_size)
   int max_completion_length = 128;
   int max_batch = 64;
+  bool save_samples = false;    // write each evaluation's responses to <run_dir>/eval_samples/step_<N>.jsonl
   template <class V>
   void visit(V& v) {
     v("every", every, "evaluate every N steps (0 = only at start and end)");
     v("size", size, "held-out prompts per evaluation");
     v("max_completion_length", max_completion_length, "generation cap for evaluation");
     v("max_batch", max_batch, "rows decoded together during evaluation");
+    v("save_samples", save_samples, "write each evaluation's greedy responses to <run_dir>/eval_samples/step_<N>.jsonl");
   }
   void validate() const;
 };

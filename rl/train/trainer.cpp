@@ -296,6 +296,7 @@ void Trainer::load_state(const json& st, const std::string& dir) {
 
 EvalResult Trainer::evaluate(long step) {
   EvalResult er = evaluate_greedy(*policy_, tok_, *tpl_, data_.heldout, cfg_.eval);
+  if (cfg_.eval.save_samples && dist::dist().is_root()) write_eval_samples(cfg_.run_dir, step, data_.heldout, er);
   Metrics em;
   em.set("eval/pass@1", er.pass_at_1);
   em.set("eval/mean_tokens", er.mean_tokens);

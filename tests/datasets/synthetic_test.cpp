@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
+
+#include "rewards/countdown.h"
 
 #include "rl/util/error.h"
 
@@ -195,6 +198,85 @@ TEST(Synthetic, CountdownSolutionUsesEachNumberOnceAndHitsTarget) {
     EXPECT_EQ(e.meta["target"].get<long long>(), std::stoll(e.answer));
     EXPECT_NE(e.prompt.find("make " + e.answer + "."), std::string::npos);
   }
+}
+
+// Countdown search traces (the countdown demo's cold start): every attempt's arithmetic is right and uses each number
+// once, each attempt says "= target" exactly when its last result is the target, only the last attempt reaches it,
+// the number of failed attempts respects the cap and the geometric law, the answer passes rewards/countdown's check,
+// and the problems are those of the `chain` mode.
+TEST(Synthetic, CountdownSearchTracesAreRightAndCapped) {
+  SyntheticConfig c;
+  c.task = SyntheticKind::Countdown;
+  c.operators = "+-*/";
+  c.countdown_min_numbers = 3;
+  c.countdown_max_numbers = 4;
+  const auto chain = SyntheticTask(c).generate(Split::Train, 500, 3);
+  c.countdown_cot = CountdownCot::Search;
+  for (int cap : {1, 3}) {
+    c.search_max_failed = cap;
+    c.search_fail_prob = 0.5;
+    const auto ex = SyntheticTask(c).generate(Split::Train, 2000, 3);
+    std::vector<int> counts(size_t(cap) + 1, 0);
+    for (size_t n = 0; n < ex.size(); ++n) {
+      const Example& e = ex[n];
+      if (n < chain.size()) {
+        EXPECT_EQ(e.prompt, chain[n].prompt);
+        EXPECT_EQ(e.solution, chain[n].solution);
+      }
+      const long long target = e.meta["target"].get<long long>();
+      std::multiset<long long> given;
+      for (const auto& v : e.meta["nums"]) given.insert(v.get<long long>());
+      const auto attempts = split(e.cot, "; ");
+      ASSERT_GE(attempts.size(), 1u);
+      ASSERT_LE(int(attempts.size()) - 1, cap) << e.cot;
+      EXPECT_EQ(e.meta["attempts"].get<int>(), int(attempts.size()));
+      ++counts[attempts.size() - 1];
+      for (size_t a = 0; a < attempts.size(); ++a) {
+        const std::string& at = attempts[a];
+        ASSERT_EQ(at.rfind("try ", 0), 0u) << at;
+        const bool last = a + 1 == attempts.size();
+        const std::string verdict = last ? " = " : " \u2260 ";
+        const size_t v = at.rfind(verdict);
+        ASSERT_NE(v, std::string::npos) << at;
+        EXPECT_EQ(std::stoll(at.substr(v + verdict.size())), target) << at;
+        // the steps: a op b = r, each step's first operand is the previous result, every number used once
+        std::multiset<long long> used;
+        long long prev = -1;
+        const auto steps = split(at.substr(4, v - 4), ", ");
+        ASSERT_EQ(steps.size(), given.size() - 1) << at;
+        for (size_t k = 0; k < steps.size(); ++k) {
+          const std::string& st = steps[k];
+          const size_t eq = st.find('=');
+          const size_t op = st.find_first_of("+-*/", 1);
+          ASSERT_TRUE(eq != std::string::npos && op != std::string::npos && op < eq) << st;
+          const long long lhs = std::stoll(st.substr(0, op)), rhs = std::stoll(st.substr(op + 1, eq - op - 1));
+          const long long r = std::stoll(st.substr(eq + 1));
+          EXPECT_EQ(eval(st.substr(0, eq)), r) << st;
+          if (st[op] == '/') {
+            EXPECT_EQ(lhs % rhs, 0) << st;
+          }
+          EXPECT_GT(r, 0) << st;
+          if (k == 0) {
+            used.insert(lhs);
+          } else {
+            EXPECT_EQ(lhs, prev) << at;
+          }
+          used.insert(rhs);
+          prev = r;
+        }
+        EXPECT_EQ(used, given) << at;
+        EXPECT_EQ(prev == target, last) << at;
+      }
+      const std::string response = "<think>" + e.cot + "</think><answer>" + e.solution + "</answer>";
+      std::vector<int64_t> nums(given.begin(), given.end());
+      EXPECT_TRUE(rewards::check_countdown(response, nums, target).correct) << response;
+    }
+    // P(k failed) = 0.5^(k+1), the cap taking the rest; 2000 draws, 5 sigma <= 0.056
+    for (int k = 0; k <= cap; ++k)
+      EXPECT_NEAR(counts[size_t(k)] / 2000.0, k < cap ? std::pow(0.5, k + 1) : std::pow(0.5, cap), 0.056) << k;
+  }
+  c.search_max_failed = 9;
+  EXPECT_THROW(SyntheticTask{c}, ConfigError);
 }
 
 TEST(Synthetic, TooSmallSpaceIsAConfigError) {
