@@ -82,7 +82,7 @@ struct LossStats {
   double approx_kl_old_sum = 0; // sum of k3(pi_theta vs pi_old): how far the update moved (verl ppo_kl uses k1)
   double kl_ref_sum = 0;        // sum of the configured estimator vs the reference (0 when there is none)
   double tis_weight_sum = 0;    // sum of the truncated importance weights (tokens when TIS is off)
-  double tis_truncated = 0;     // tokens whose importance weight hit tis_cap
+  double tis_truncated = 0;     // tokens whose importance weight hit tis_cap (rollout_is sequence: every token of such a response)
   double pg_loss_sum = 0;       // unnormalised sum of token policy-gradient losses (Kimi: of sequence losses)
   double kl_loss_sum = 0;       // unnormalised sum of beta * kl over tokens
   LossStats& operator+=(const LossStats& o);
@@ -93,6 +93,7 @@ struct LossStats {
   double approx_kl_old() const { return tokens > 0 ? approx_kl_old_sum / tokens : 0; }
   double kl_ref() const { return tokens > 0 ? kl_ref_sum / tokens : 0; }
   double tis_weight_mean() const { return tokens > 0 ? tis_weight_sum / tokens : 0; }
+  double tis_truncated_frac() const { return tokens > 0 ? tis_truncated / tokens : 0; }
 };
 
 // Checks the shapes of `in` (sizes agree, offsets monotone from 0 to T, the optional arrays present when the

@@ -1,5 +1,5 @@
-// policy_loss.cpp: the GRPO-family per-token loss (PPO clip, clip-higher, dual clip, TIS, KL in the loss, GSPO's sequence
-// ratio, CISPO) and its gradient.
+// policy_loss.cpp: the GRPO-family per-token loss (PPO clip, clip-higher, dual clip, token- or sequence-level TIS, KL in
+// the loss, GSPO's sequence ratio, CISPO) and its gradient.
 #include "rl/core/policy_loss.h"
 
 #include <algorithm>
@@ -29,6 +29,7 @@ double policy_loss(const RlConfig& cfg, const TokenInputs& in, const LossNormali
     throw FormatError("policy_loss: dlogp has " + std::to_string(dlogp.size()) + " entries but logp has " + std::to_string(in.logp.size()));
   const bool kl_in_loss = cfg.beta > 0 && cfg.kl_mode == KlMode::Loss;
   const bool tis = cfg.tis_cap > 0;
+  const bool seq_is = cfg.rollout_is == RolloutIsLevel::Sequence;
   const bool have_ref = !in.ref_logp.empty();
   const double lo = 1.0 - cfg.epsilon, hi = 1.0 + cfg.epsilon_high;
   const bool seq_level = cfg.importance_sampling_level == ImportanceSamplingLevel::Sequence;
@@ -51,6 +52,15 @@ double policy_loss(const RlConfig& cfg, const TokenInputs& in, const LossNormali
       const double raw = sum_lr / n_s, m = std::clamp(raw, -kLogRatioClamp, kLogRatioClamp);
       s_ratio = std::exp(m);
       ds_dlogp = (raw == m) ? s_ratio / n_s : 0.0;
+    }
+    // rollout_is sequence: one truncated weight for the whole response, the product of its token ratios.
+    double w_seq = 1.0, iw_seq = 1.0;
+    if (tis && seq_is && n_s > 0) {
+      double sum_d = 0;
+      for (int64_t t = b; t < e; ++t)
+        if (in.mask[t] != 0) sum_d += static_cast<double>(in.old_logp[t]) - in.rollout_logp[t];
+      iw_seq = std::exp(std::clamp(sum_d, -kLogRatioClamp, kLogRatioClamp));
+      w_seq = std::min(iw_seq, cfg.tis_cap);
     }
     double seq_grad = 0;  // sequence level: sum over the tokens of d (wgt * l_t) / d s
     g_seq.assign(static_cast<size_t>(e - b), 0.0);
@@ -96,7 +106,10 @@ double policy_loss(const RlConfig& cfg, const TokenInputs& in, const LossNormali
       }
       // Truncated importance correction between the sampler and the trainer (no gradient).
       double w = 1.0;
-      if (tis) {
+      if (tis && seq_is) {
+        w = w_seq;
+        if (iw_seq >= cfg.tis_cap) st.tis_truncated += 1;
+      } else if (tis) {
         const double iw = std::exp(std::clamp(static_cast<double>(olp) - in.rollout_logp[t], -kLogRatioClamp, kLogRatioClamp));
         w = std::min(iw, cfg.tis_cap);
         if (iw >= cfg.tis_cap) st.tis_truncated += 1;

@@ -5,6 +5,7 @@
 //   pg   = -min(rho * A, clip(rho, 1 - epsilon, 1 + epsilon_high) * A)
 //   if delta > 0 and A < 0:  pg = min(pg, -delta * A)                         (dual clip, verl clip_ratio_c)
 //   w    = min(exp(old_logp - rollout_logp), tis_cap)  if tis_cap > 0, else 1    (constant, no gradient)
+//          rollout_is sequence: w = min(exp(sum_{t' in s, mask} (old_logp - rollout_logp)), tis_cap) for every t of s
 //   l    = w * pg + beta * kl(kl_estimator, logp, ref_logp)   (KL term only when kl_mode == loss)
 // loss = sum_t weight_t * l_t with weight_t from the LossNormalizer (loss_aggregation.h).
 // Gradient (d rho / d logp = rho):

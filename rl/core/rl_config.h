@@ -71,6 +71,25 @@ REASONRL_ENUM_NAMES(ImportanceSamplingLevel, {ImportanceSamplingLevel::Token, "t
 enum class PolicyLossMode { Vanilla, Cispo };
 REASONRL_ENUM_NAMES(PolicyLossMode, {PolicyLossMode::Vanilla, "vanilla"}, {PolicyLossMode::Cispo, "cispo"})
 
+// Level of the truncated importance weight pi_old / pi_rollout that tis_cap caps (verl rollout_correction
+// `rollout_is`; our "off" is tis_cap 0). No gradient flows through it (both log-probs are constants).
+//   token:    w_t = min(exp(old_t - rollout_t), tis_cap) per token.
+//   sequence: w = min(exp(sum_{t in s, mask} (old_t - rollout_t)), tis_cap), the product of the token ratios, the same
+//             for every token of the sequence (the log-ratio sum clamped to [-20, 20] first, as verl's safety bound).
+enum class RolloutIsLevel { Token, Sequence };
+REASONRL_ENUM_NAMES(RolloutIsLevel, {RolloutIsLevel::Token, "token"}, {RolloutIsLevel::Sequence, "sequence"})
+
+// Masked importance sampling / rejection sampling (verl rollout_correction `rollout_rs`): tokens or whole responses
+// whose ratio pi_old / pi_rollout leaves the band [rollout_rs_threshold_lower, rollout_rs_threshold] get mask 0 (they
+// leave the loss AND its normaliser, as verl's modified response_mask). d_t = old_t - rollout_t on unmasked tokens:
+//   none:      no rejection.
+//   token:     token t is dropped when exp(d_t) is outside the band.
+//   sequence:  the response is dropped when exp(sum_t d_t) (the product of its token ratios) is outside.
+//   geometric: the response is dropped when exp(mean_t d_t) (their geometric mean) is outside.
+enum class RolloutRs { None, Token, Sequence, Geometric };
+REASONRL_ENUM_NAMES(RolloutRs, {RolloutRs::None, "none"}, {RolloutRs::Token, "token"}, {RolloutRs::Sequence, "sequence"},
+                    {RolloutRs::Geometric, "geometric"})
+
 struct RlConfig {
   Algorithm algorithm = Algorithm::Grpo;
   AdvantageEstimator advantage_estimator = AdvantageEstimator::Grpo;
@@ -90,6 +109,12 @@ struct RlConfig {
   int max_completion_length = 512;
   int num_iterations = 1;               // mu: passes over each rollout batch (TRL `num_iterations`, verl ppo_epochs)
   double tis_cap = 0.0;                 // truncated importance weight min(pi_old/pi_rollout, cap) on the PG loss; 0 = off
+  RolloutIsLevel rollout_is = RolloutIsLevel::Token;  // level of the tis_cap weight (verl rollout_is)
+  RolloutRs rollout_rs = RolloutRs::None;              // masked IS: drop tokens / responses outside the band (verl)
+  double rollout_rs_threshold = 0.0;        // upper end of the band (> 1; required when rollout_rs is not none)
+  double rollout_rs_threshold_lower = 0.0;  // lower end (in (0, 1)); 0 = 1 / rollout_rs_threshold (verl's default)
+  bool mask_truncated_completions = false;  // TRL / DAPO overlong filtering: responses cut at the length limit leave the loss
+  double entropy_coeff = 0.0;           // verl entropy_coeff: loss -= entropy_coeff * agg(entropy); 0 = off
   bool dynamic_sampling = false;        // DAPO: drop groups whose rewards have zero variance, resample
   double dynamic_sampling_std_eps = 1e-6;  // a group is "zero variance" when its population std <= this
   int max_num_gen_batches = 10;         // generation rounds per step at most, the first included (verl filter_groups)
@@ -119,6 +144,19 @@ struct RlConfig {
       "token; the clip ranges must then be tiny, the GSPO paper uses epsilon 3e-4, epsilon_high 4e-4)");
     v("num_iterations", num_iterations, "passes over each rollout batch (mu; verl ppo_epochs), each one optimizer step per mini-batch");
     v("tis_cap", tis_cap, "truncated importance correction cap for pi_old/pi_rollout; 0 = off");
+    v("rollout_is", rollout_is,
+      "level of the tis_cap weight: token (min(pi_old/pi_rollout, cap) per token) or sequence (min of the product of "
+      "the response's token ratios and the cap, for each of its tokens)");
+    v("rollout_rs", rollout_rs,
+      "masked importance sampling: none, or drop (mask 0, out of the normaliser too) each token (token) or response "
+      "(sequence: product of its ratios; geometric: their geometric mean) whose pi_old/pi_rollout leaves "
+      "[rollout_rs_threshold_lower, rollout_rs_threshold]");
+    v("rollout_rs_threshold", rollout_rs_threshold, "masked IS: upper end of the kept band, > 1 (required with rollout_rs)");
+    v("rollout_rs_threshold_lower", rollout_rs_threshold_lower, "masked IS: lower end of the band, in (0, 1); 0 = 1 / rollout_rs_threshold");
+    v("mask_truncated_completions", mask_truncated_completions,
+      "overlong filtering (TRL, DAPO): responses cut at rollout.max_completion_length without a stop token get mask 0 "
+      "(no loss, and not counted by the normaliser); they still take part in their group's advantages");
+    v("entropy_coeff", entropy_coeff, "entropy bonus: loss -= entropy_coeff * (entropy aggregated like the loss, loss_type); 0 = off");
     v("dynamic_sampling", dynamic_sampling, "DAPO dynamic sampling: drop zero-variance groups and resample");
     v("dynamic_sampling_std_eps", dynamic_sampling_std_eps, "groups with reward std <= this count as zero variance");
     v("max_num_gen_batches", max_num_gen_batches, "dynamic sampling: generation rounds per step at most (first included)");
@@ -137,7 +175,7 @@ struct RlConfig {
 
 // True when the loop must compute reference log-probs (beta > 0 and KL in the loss or the reward).
 bool needs_reference(const RlConfig& cfg);
-// True when the rollout batch must also carry the sampler's log-probs (tis_cap > 0).
+// True when the rollout batch must also carry the sampler's log-probs (tis_cap > 0 or rollout_rs not none).
 bool needs_rollout_logp(const RlConfig& cfg);
 // Before rollout step `step` (0-based count of completed steps): copy the policy into the reference?
 // GRPO: every ref_update_every steps (never when 0). Kimi uses the iteration-start policy (old_logp) as its

@@ -51,15 +51,20 @@ const ResponseLogprobs& ResponseLogprobRunner::forward(std::span<const ResponseS
   return out_;
 }
 
-void ResponseLogprobRunner::backward(std::span<const float> dlogp, float aux_scale) {
+void ResponseLogprobRunner::backward(std::span<const float> dlogp, float aux_scale, std::span<const float> dentropy) {
   if (dlogp.size() != rows_.size())
     throw FormatError("response log-probs backward: " + std::to_string(dlogp.size()) + " gradients for the " +
                       std::to_string(rows_.size()) + " response tokens of the last forward");
+  if (!dentropy.empty() && dentropy.size() != rows_.size())
+    throw FormatError("response log-probs backward: " + std::to_string(dentropy.size()) + " entropy gradients for the " +
+                      std::to_string(rows_.size()) + " response tokens of the last forward");
   row_dlogp_.assign(size_t(B_) * T_, 0.0f);  // (B, T)
   for (size_t k = 0; k < rows_.size(); ++k) row_dlogp_[rows_[k]] = dlogp[k];
+  row_dent_.assign(dentropy.empty() ? 0 : size_t(B_) * T_, 0.0f);  // (B, T) or none
+  for (size_t k = 0; k < dentropy.size(); ++k) row_dent_[rows_[k]] = dentropy[k];
   dlogits_.resize(logits_.size());  // (B, T, V)
   policy::sampling_logprob_backward(logits_.data(), int64_t(B_) * T_, V_, sp_, targets_.data(), row_dlogp_.data(),
-                                    nullptr, dlogits_.data());
+                                    dentropy.empty() ? nullptr : row_dent_.data(), dlogits_.data());
   m_.backward(dlogits_.data(), aux_scale);
 }
 

@@ -39,16 +39,17 @@ class ResponseLogprobRunner {
   // for backward. Throws FormatError when a sequence has an empty prompt and a response.
   const ResponseLogprobs& forward(std::span<const ResponseSeq> seqs, bool want_entropy);
 
-  // Backward of the last forward: dlogp is d loss / d logp in forward's flat layout. Accumulates into the model's
-  // gradients; aux_scale weights the model's MoE balance loss (see rl::balance_loss_scale).
-  void backward(std::span<const float> dlogp, float aux_scale);
+  // Backward of the last forward: dlogp is d loss / d logp in forward's flat layout, dentropy (empty, or the same
+  // layout) d loss / d entropy (the entropy bonus). Accumulates into the model's gradients; aux_scale weights the
+  // model's MoE balance loss (see rl::balance_loss_scale).
+  void backward(std::span<const float> dlogp, float aux_scale, std::span<const float> dentropy = {});
 
  private:
   model::Model& m_;
   policy::SamplingParams sp_;
   int V_, B_ = 0, T_ = 0;
   std::vector<int32_t> tokens_, targets_;
-  std::vector<float> real_, logits_, dlogits_, row_logp_, row_ent_, row_dlogp_;
+  std::vector<float> real_, logits_, dlogits_, row_logp_, row_ent_, row_dlogp_, row_dent_;
   std::vector<size_t> rows_;  // per flat response token: its row in (B, T)
   ResponseLogprobs out_;
 };

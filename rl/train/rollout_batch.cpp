@@ -151,6 +151,19 @@ double RolloutBatch::logp_max_abs_diff() const {
   return diff;
 }
 
+rl::RejectionStats RolloutBatch::apply_loss_masks(const rl::RlConfig& rc, double& truncated_masked) {
+  rl::RejectionStats st;
+  double trunc = 0;
+  for (auto& s : samples_) {
+    trunc += rl::mask_truncated_completion(rc, s.traj.finish == policy::FinishReason::Length, s.mask) ? 1.0 : 0.0;
+    st += rl::rollout_rejection(rc, s.old_logp, s.rollout_logp(), s.mask);
+  }
+  double v[5] = {trunc, st.tokens, st.tokens_rejected, st.sequences, st.sequences_rejected};
+  dist::dist().allreduce_sum(v, 5);
+  truncated_masked = v[0];
+  return {v[1], v[2], v[3], v[4]};
+}
+
 std::vector<double> RolloutBatch::advantages(const rl::RlConfig& rc, const std::vector<double>& shaped) const {
   if (shaped.size() != samples_.size())
     throw Error("rollout batch: " + std::to_string(shaped.size()) + " rewards for " + std::to_string(samples_.size()) +

@@ -17,6 +17,7 @@
 #include "rewards/reward.h"
 #include "rl/core/loss_aggregation.h"
 #include "rl/core/rl_config.h"
+#include "rl/core/rollout_correction.h"
 #include "rl/store/store.h"
 #include "rl/train/response_logprob.h"
 
@@ -92,6 +93,10 @@ class RolloutBatch {
   double count_samples(size_t i0, size_t i1) const;
   // max |old_logp - rollout_logp| over every response token of every rank (0 when none).
   double logp_max_abs_diff() const;
+  // The loss masks set once per rollout batch, after old_logp (rl/core/rollout_correction.h): overlong filtering
+  // (rl.mask_truncated_completions: finish reason length) then rejection (rl.rollout_rs). Returns the counts over every
+  // rank; `truncated_masked` gets the number of responses (every rank's) the overlong filter masked.
+  rl::RejectionStats apply_loss_masks(const rl::RlConfig& rc, double& truncated_masked);
   // Per local sample: the advantages of `shaped` (per sample: the reward, KL-shaped or not) computed over every
   // rank's groups, so batch statistics (scale_rewards batch, REINFORCE++) see the whole step.
   std::vector<double> advantages(const rl::RlConfig& rc, const std::vector<double>& shaped) const;

@@ -73,6 +73,7 @@ struct StepState {
 struct UpdateSums {
   rl::LossStats stats;
   double loss = 0, grad_norm = 0, entropy = 0, entropy_tokens = 0;
+  double entropy_loss = 0;  // the entropy bonus term, part of loss (rl.entropy_coeff > 0)
   int opt_steps = 0;
   std::vector<float> violation;  // the MoE load violation after the last router-bias update
 };
@@ -100,6 +101,7 @@ class Trainer {
   std::vector<RolloutSample> score(StepState& st, std::vector<policy::Trajectory>& trajs);
   void logprobs(StepState& st, RolloutBatch& batch);
   void advantages(RolloutBatch& batch);
+  void loss_masks(StepState& st, RolloutBatch& batch);
   void update(StepState& st, RolloutBatch& batch);
   void accumulate_gradient(ResponseLogprobRunner& runner, const RolloutBatch& batch, size_t a, size_t b,
                            bool first_pass, UpdateSums& sums);
@@ -328,6 +330,7 @@ long Trainer::step_once(long step) {
   RolloutBatch batch = generate_batch(st);
   logprobs(st, batch);
   advantages(batch);
+  loss_masks(st, batch);
   if (batch.groups_all_ranks() > 0) update(st, batch);  // every rank's groups (this rank may have none)
   record(st, batch);
   return step + 1;
@@ -443,6 +446,20 @@ void Trainer::advantages(RolloutBatch& batch) {
   for (size_t i = 0; i < batch.size(); ++i) batch[i].advantage = adv[i];
 }
 
+// Overlong filtering and masked IS (rl.mask_truncated_completions, rl.rollout_rs): loss masks fixed for the whole
+// update, set after the advantages (a masked response still counts in its group) and before any normaliser counts.
+// Their metrics appear only when the option is on, so default runs write the same metrics as before.
+void Trainer::loss_masks(StepState& st, RolloutBatch& batch) {
+  double truncated = 0;
+  const rl::RejectionStats rs = batch.apply_loss_masks(cfg_.rl, truncated);
+  if (cfg_.rl.mask_truncated_completions)  // of the step's responses (every rank's)
+    st.mt.set("masked_truncated_frac", truncated / std::max(1.0, batch.count_samples(0, batch.size())));
+  if (cfg_.rl.rollout_rs != rl::RolloutRs::None) {
+    st.mt.set("rollout_rs/masked_token_frac", rs.token_frac());
+    st.mt.set("rollout_rs/masked_seq_frac", rs.sequence_frac());
+  }
+}
+
 // mu passes (rl.num_iterations, verl ppo_epochs) over the rollout batch; each pass takes one optimizer step per
 // mini-batch of ppo_mini_batch_size prompts, in a fixed order. old_logp was computed once, before the first step, so
 // later steps see ratios != 1 (and Kimi's tau term acts against its fixed reference).
@@ -463,9 +480,9 @@ void Trainer::update(StepState& st, RolloutBatch& batch) {
     }
   if (dist::dist().size > 1) {  // metrics over every rank's sequences
     dist::allreduce(sums.stats);
-    double v[3] = {sums.loss, sums.entropy, sums.entropy_tokens};
-    dist::dist().allreduce_sum(v, 3);
-    sums.loss = v[0], sums.entropy = v[1], sums.entropy_tokens = v[2];
+    double v[4] = {sums.loss, sums.entropy, sums.entropy_tokens, sums.entropy_loss};
+    dist::dist().allreduce_sum(v, 4);
+    sums.loss = v[0], sums.entropy = v[1], sums.entropy_tokens = v[2], sums.entropy_loss = v[3];
   }
   Metrics& mt = st.mt;
   mt.set("loss", sums.loss / std::max(1, sums.opt_steps));
@@ -478,6 +495,8 @@ void Trainer::update(StepState& st, RolloutBatch& batch) {
   mt.set("approx_kl_old", sums.stats.approx_kl_old());
   mt.set("kl", sums.stats.kl_ref());
   if (rl::needs_rollout_logp(rc)) mt.set("tis_weight_mean", sums.stats.tis_weight_mean());
+  if (rc.tis_cap > 0) mt.set("tis_truncated_frac", sums.stats.tis_truncated_frac());
+  if (rc.entropy_coeff > 0) mt.set("entropy_loss", sums.entropy_loss / std::max(1, sums.opt_steps));
   double vmax = 0;
   for (float v : sums.violation) vmax = std::max<double>(vmax, v);
   mt.set("moe/max_violation", vmax);
@@ -498,9 +517,10 @@ void Trainer::accumulate_gradient(ResponseLogprobRunner& runner, const RolloutBa
   for (size_t i0 = a; i0 < b; i0 += size_t(cfg_.micro_batch_size)) {
     const size_t i1 = std::min(b, i0 + size_t(cfg_.micro_batch_size));
     const std::vector<ResponseSeq> seqs = batch.seqs(i0, i1);
-    const ResponseLogprobs& out = runner.forward(seqs, first_pass);
+    const bool bonus = rc.entropy_coeff > 0;  // the entropy bonus needs the entropies (and their gradient) every pass
+    const ResponseLogprobs& out = runner.forward(seqs, first_pass || bonus);
     const FlatTokens f = batch.flat(i0, i1);
-    for (size_t k = 0; k < out.entropy.size(); ++k) {  // the entropy is measured on the first pass
+    for (size_t k = 0; first_pass && k < out.entropy.size(); ++k) {  // the entropy is measured on the first pass
       sums.entropy += double(out.entropy[k]) * f.mask[k];
       sums.entropy_tokens += f.mask[k];
     }
@@ -508,7 +528,14 @@ void Trainer::accumulate_gradient(ResponseLogprobRunner& runner, const RolloutBa
     rl::LossStats ls;
     sums.loss += rl::compute_loss(rc, f.inputs(out.logp, rl::needs_rollout_logp(rc)), norm, dlogp, &ls);
     sums.stats += ls;
-    runner.backward(dlogp, float(rl::balance_loss_scale(double(i1 - i0), step_seqs)));
+    std::vector<float> dentropy;
+    if (bonus) {
+      dentropy.resize(out.entropy.size());
+      const double el = rl::entropy_bonus(rc, out.entropy, f.mask, f.offsets, norm, dentropy);
+      sums.loss += el;
+      sums.entropy_loss += el;
+    }
+    runner.backward(dlogp, float(rl::balance_loss_scale(double(i1 - i0), step_seqs)), dentropy);
   }
 }
 

@@ -88,7 +88,7 @@ Batch away_from_kinks(Batch b, const RlConfig& c) {
 TEST(PolicyLoss, GradientMatchesFiniteDifferencesForEveryLossTypeAndTerm) {
   Rng rng(2024);
   for (auto lt : {LossType::TokenMean, LossType::SeqMeanTokenMean, LossType::SeqMeanTokenSum, LossType::DrGrpo}) {
-    for (int variant = 0; variant < 5; ++variant) {
+    for (int variant = 0; variant < 6; ++variant) {
       RlConfig c;
       c.loss_type = lt;
       c.max_completion_length = 16;
@@ -98,6 +98,7 @@ TEST(PolicyLoss, GradientMatchesFiniteDifferencesForEveryLossTypeAndTerm) {
       if (variant == 2) { c.beta = 0.3; c.kl_estimator = KlEstimator::K3; }
       if (variant == 3) { c.beta = 0.2; c.kl_estimator = KlEstimator::K2; c.tis_cap = 1.5; }
       if (variant == 4) { c.beta = 0.1; c.kl_estimator = KlEstimator::K1; c.delta = 2.0; c.tis_cap = 2.0; }
+      if (variant == 5) { c.tis_cap = 1.5; c.rollout_is = RolloutIsLevel::Sequence; c.beta = 0.2; }  // sequence TIS
       const Batch b = away_from_kinks(random_batch(rng, 7, 9, 0.6), c);
       check_against_finite_differences(c, b, what.c_str());
     }
@@ -217,6 +218,42 @@ TEST(PolicyLoss, TruncatedImportanceWeightScalesThePolicyGradientTerm) {
   r = one_token(c, 1.0, 1.0, std::exp(1.0), 5.0);
   EXPECT_NEAR(r.first, -2.0 + 0.5 * 0.5, 1e-6);
   EXPECT_NEAR(r.second, -2.0 + 0.5 * 1.0, 1e-6);
+}
+
+TEST(PolicyLoss, SequenceLevelTisUsesTheProductOfTheResponsesRatiosForEveryToken) {
+  RlConfig c;
+  c.tis_cap = 2.0;
+  c.rollout_is = RolloutIsLevel::Sequence;
+  // Two tokens at ratio 1 (policy == old), A = 1, token_mean (weight 1/2); pi_old/pi_rollout = 1.2 and 1.5: the
+  // sequence weight is 1.8 (token level would give 1.2 and 1.5), so each token's gradient is -1.8 / 2.
+  Batch b;
+  b.add_sequence({-1.0f, -2.0f}, {-1.0f, -2.0f}, {-1.0f, -2.0f},
+                 {float(-1.0 - std::log(1.2)), float(-2.0 - std::log(1.5))}, {1.0f, 1.0f}, 1.0f);
+  std::vector<float> g(2);
+  LossStats st;
+  double l = policy_loss(c, b.inputs(), make_loss_normalizer(c, count_tokens(b.mask, b.offsets)), g, &st);
+  EXPECT_NEAR(l, -1.8, 1e-6);
+  EXPECT_NEAR(g[0], -0.9, 1e-6);
+  EXPECT_NEAR(g[1], -0.9, 1e-6);
+  EXPECT_EQ(st.tis_truncated, 0.0);
+  // A third token at 1.5 makes the product 2.7: truncated at 2 for all three tokens.
+  Batch one;
+  one.add_sequence({-1.0f, -2.0f, -3.0f}, {-1.0f, -2.0f, -3.0f}, {-1.0f, -2.0f, -3.0f},
+                   {float(-1.0 - std::log(1.2)), float(-2.0 - std::log(1.5)), float(-3.0 - std::log(1.5))},
+                   {1.0f, 1.0f, 1.0f}, 1.0f);
+  g.assign(3, 0.0f);
+  st = {};
+  l = policy_loss(c, one.inputs(), make_loss_normalizer(c, count_tokens(one.mask, one.offsets)), g, &st);
+  EXPECT_NEAR(l, -2.0, 1e-6);
+  for (float x : g) EXPECT_NEAR(x, -2.0 / 3, 1e-6);
+  EXPECT_EQ(st.tis_truncated, 3.0);
+  EXPECT_NEAR(st.tis_truncated_frac(), 1.0, 0);
+  // A masked token does not enter the product: mask the 1.5 token out -> 1.2 * 1.5 = 1.8 again on the other two.
+  one.mask[2] = 0.0f;
+  g.assign(3, 0.0f);
+  l = policy_loss(c, one.inputs(), make_loss_normalizer(c, count_tokens(one.mask, one.offsets)), g);
+  EXPECT_NEAR(l, -1.8, 1e-6);
+  EXPECT_EQ(g[2], 0.0f);
 }
 
 // Moves old_logp of whole sequences so that no sequence's mean log-ratio (GSPO) sits within `margin` of a kink.

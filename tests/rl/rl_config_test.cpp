@@ -29,6 +29,8 @@ TEST(RlConfig, UnknownModesListTheValidOnes) {
       {R"({"algorithm": "ppo"})", "grpo, kimi"},
       {R"({"loss_mode": "gspo"})", "vanilla, cispo"},
       {R"({"importance_sampling_level": "seq"})", "token, sequence"},
+      {R"({"rollout_is": "geometric"})", "token, sequence"},
+      {R"({"rollout_rs": "mask"})", "none, token, sequence, geometric"},
   };
   for (const auto& k : cases) {
     const std::string msg = error_of(k.json);
@@ -53,6 +55,17 @@ TEST(RlConfig, InvalidValuesNameTheKey) {
   EXPECT_NE(error_of(R"({"algorithm": "kimi", "loss_mode": "cispo"})").find("loss_mode"), std::string::npos);
   EXPECT_NE(error_of(R"({"algorithm": "kimi", "importance_sampling_level": "sequence"})").find("importance_sampling_level"), std::string::npos);
   EXPECT_EQ(error_of(R"({"importance_sampling_level": "sequence", "epsilon": 3e-4, "epsilon_high": 4e-4})"), "");
+  // rollout correction and the entropy bonus
+  EXPECT_NE(error_of(R"({"rollout_is": "sequence"})").find("'rollout_is'"), std::string::npos);  // needs tis_cap
+  EXPECT_EQ(error_of(R"({"rollout_is": "sequence", "tis_cap": 2.0})"), "");
+  EXPECT_NE(error_of(R"({"rollout_rs": "token"})").find("'rollout_rs_threshold'"), std::string::npos);  // required
+  EXPECT_NE(error_of(R"({"rollout_rs": "token", "rollout_rs_threshold": 0.9})").find("'rollout_rs_threshold'"), std::string::npos);
+  EXPECT_NE(error_of(R"({"rollout_rs": "sequence", "rollout_rs_threshold": 2, "rollout_rs_threshold_lower": 1.5})")
+                .find("'rollout_rs_threshold_lower'"), std::string::npos);
+  EXPECT_NE(error_of(R"({"rollout_rs_threshold": 2})").find("'rollout_rs_threshold'"), std::string::npos);  // rs none
+  EXPECT_EQ(error_of(R"({"rollout_rs": "geometric", "rollout_rs_threshold": 1.001, "rollout_rs_threshold_lower": 0.999})"), "");
+  EXPECT_NE(error_of(R"({"entropy_coeff": -0.01})").find("'entropy_coeff'"), std::string::npos);
+  EXPECT_EQ(error_of(R"({"entropy_coeff": 0.001, "mask_truncated_completions": true})"), "");
 }
 
 TEST(RlConfig, RoundTripAndHelpers) {

@@ -187,6 +187,43 @@ TEST_F(UpdateTest, GspoAndCispoFromTheConfigChangeTheUpdateOnlyOffPolicy) {
   EXPECT_GT(mc2.at("clip_frac"), 0.0);  // CISPO counts clipped weights: the bound was reached, the gradient was kept
 }
 
+// The overlong filter, masked IS and the entropy bonus reach the trainer: their metrics agree with figures computed
+// elsewhere (the store's len/truncated_frac, rollout/logp_max_abs_diff), and the bonus changes the weights.
+TEST_F(UpdateTest, OverlongFilterMaskedIsAndEntropyBonusFromTheConfigReachTheUpdate) {
+  TrainConfig cfg = testing::tiny_train_config("", sft_ckpt_, 1);
+  cfg.micro_batch_size = 8;
+  auto init = model::load_model(sft_ckpt_);
+  std::map<long, std::map<std::string, double>> m0, m1, m2, m3;
+  auto van = one_step(cfg, "obj_vanilla", &m0);
+  const double moved = max_abs_diff(*van, *init);
+  ASSERT_GT(moved, 0.0);
+  EXPECT_EQ(m0.at(1).count("masked_truncated_frac"), 0u);  // default runs write the metrics they wrote before
+  EXPECT_EQ(m0.at(1).count("rollout_rs/masked_token_frac"), 0u);
+  EXPECT_EQ(m0.at(1).count("entropy_loss"), 0u);
+
+  TrainConfig c1 = cfg;  // a budget short enough that some responses are cut
+  c1.rollout.max_completion_length = 6;
+  c1.rl.mask_truncated_completions = true;
+  one_step(c1, "obj_overlong", &m1);
+  EXPECT_GT(m1.at(1).at("masked_truncated_frac"), 0.0);
+  EXPECT_DOUBLE_EQ(m1.at(1).at("masked_truncated_frac"), m1.at(1).at("len/truncated_frac"));
+
+  TrainConfig c2 = cfg;  // a band so narrow that every token whose two log-probs differ at all is dropped
+  c2.rl.rollout_rs = rl::RolloutRs::Token;
+  c2.rl.rollout_rs_threshold = 1 + 1e-12;
+  one_step(c2, "obj_rs", &m2);
+  const double frac = m2.at(1).at("rollout_rs/masked_token_frac");
+  EXPECT_EQ(frac > 0, m2.at(1).at("rollout/logp_max_abs_diff") > 0) << frac;
+  EXPECT_LT(frac, 1.0);
+
+  TrainConfig c3 = cfg;
+  c3.rl.entropy_coeff = 0.05;
+  auto ent = one_step(c3, "obj_entropy", &m3);
+  EXPECT_LT(m3.at(1).at("entropy_loss"), 0.0);
+  EXPECT_NEAR(m3.at(1).at("entropy_loss"), -0.05 * m3.at(1).at("entropy"), 1e-6);  // token_mean, one step
+  EXPECT_GT(max_abs_diff(*van, *ent), 0.05 * moved) << "the entropy bonus did not change the update";
+}
+
 TEST(TrainConfigTest, MiniBatchThatDoesNotDivideTheBatchIsAnErrorNamingBoth) {
   TrainConfig c;
   c.prompts_per_step = 16;
