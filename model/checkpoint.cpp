@@ -49,6 +49,11 @@ void make_dir(const std::string& dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec) throw IoError("cannot create checkpoint directory " + dir + ": " + ec.message());
 }
+
+void require_finite(const Model& model, const std::string& dir) {
+  if (const std::string t = first_nonfinite_tensor(model); !t.empty())
+    throw NumericError(dir + ": tensor '" + t + "' holds a NaN or Inf");
+}
 }  // namespace
 
 void save_checkpoint(const Model& model, const std::string& dir) {
@@ -63,8 +68,7 @@ void save_checkpoint(const Model& model, const std::string& dir) {
 
 void load_weights(Model& model, const std::string& dir) {
   load_checkpoint_weights(model, dir);
-  if (const std::string t = first_nonfinite_tensor(model); !t.empty())
-    throw NumericError(dir + ": tensor '" + t + "' holds a NaN or Inf");
+  require_finite(model, dir);
 }
 
 std::unique_ptr<Model> load_model(const std::string& dir, std::vector<std::string>* notes) {
@@ -72,18 +76,11 @@ std::unique_ptr<Model> load_model(const std::string& dir, std::vector<std::strin
   const ModelConfig cfg = load_checkpoint_config(dir, &r);
   auto m = std::make_unique<Model>(cfg);
   load_checkpoint_weights(*m, dir, &r);
-  if (const std::string t = first_nonfinite_tensor(*m); !t.empty())
-    throw NumericError(dir + ": tensor '" + t + "' holds a NaN or Inf");
+  require_finite(*m, dir);
   if (notes) *notes = r.notes;
   else
     for (const auto& n : r.notes) log_line(LogLevel::Info, dir + ": " + n);  // HF checkpoints only; ours load silently
   return m;
-}
-
-std::string sha256_hex(const std::string& data) {
-  Sha256 h;
-  h.update(data.data(), data.size());
-  return h.hex();
 }
 
 std::string sha256_file(const std::string& path) {

@@ -27,8 +27,7 @@ std::unique_ptr<Model> load_model(const std::string& dir, std::vector<std::strin
 // NumericError naming the directory and tensor.
 void load_weights(Model& model, const std::string& dir);
 
-// SHA-256 (lower-case hex) of a byte string / of a file's contents (IoError naming the file).
-std::string sha256_hex(const std::string& data);
+// SHA-256 (lower-case hex) of a file's contents (IoError naming the file).
 std::string sha256_file(const std::string& path);
 // SHA-256 of every regular file under dir (recursively; keys are '/'-separated paths relative to dir), except `skip`.
 std::map<std::string, std::string> checksum_files(const std::string& dir, const std::string& skip);

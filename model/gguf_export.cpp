@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "model/hf_json.h"
 #include "rl/util/error.h"
 
 namespace reasonrl::model {
@@ -40,12 +41,7 @@ std::string pre_name(const njson& pre, std::vector<std::string>& notes) {
 }
 
 Vocab read_vocab(const std::string& path, int vocab_size, std::vector<std::string>& notes) {
-  njson j;
-  try {
-    j = njson::parse(read_file(path));
-  } catch (const njson::exception& e) {
-    throw FormatError(path + ": not valid JSON: " + e.what());
-  }
+  const njson j = read_json_file(path);
   if (!j.contains("model") || !j["model"].is_object() || j["model"].value("type", "") != "BPE" ||
       !j["model"].contains("vocab") || !j["model"]["vocab"].is_object())
     throw FormatError(path + ": expected a tokenizer.json with a BPE model (model.type \"BPE\", model.vocab)");
@@ -63,10 +59,14 @@ Vocab read_vocab(const std::string& path, int vocab_size, std::vector<std::strin
   if (j.contains("added_tokens"))
     for (const auto& a : j["added_tokens"]) {
       const std::string c = a.value("content", "");
-      set(a.value("id", -1), c, a.value("special", true) ? 3 : 4);  // CONTROL / USER_DEFINED
-      if (c == "<|begin_of_sentence|>" || c == "<｜begin▁of▁sentence｜>") v.bos = a.value("id", -1);
-      if (c == "<|end_of_sentence|>" || c == "<｜end▁of▁sentence｜>") v.eos = a.value("id", -1);
-      if (c == "<|pad|>" || c == "<｜▁pad▁｜>") v.pad = a.value("id", -1);
+      const int id = a.value("id", -1);
+      set(id, c, a.value("special", true) ? 3 : 4);  // CONTROL / USER_DEFINED
+      switch (special_token_role(c)) {
+        case SpecialToken::Bos: v.bos = id; break;
+        case SpecialToken::Eos: v.eos = id; break;
+        case SpecialToken::Pad: v.pad = id; break;
+        case SpecialToken::None: break;
+      }
     }
   int unused = 0;
   for (int i = 0; i < vocab_size; ++i)

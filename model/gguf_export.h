@@ -14,7 +14,6 @@ namespace reasonrl::model {
 
 struct GgufExportResult {
   size_t n_tensors = 0;
-  size_t bytes = 0;
   std::vector<std::string> notes;  // what was left out or approximated, for the user
 };
 

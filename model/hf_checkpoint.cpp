@@ -3,12 +3,15 @@
 #include "model/hf_checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "model/half.h"
+#include "model/hf_json.h"
 #include "model/safetensors.h"
 #include "rl/util/error.h"
 
@@ -44,12 +47,7 @@ Weights open_weights(const std::string& dir) {
   Weights w;
   const std::string index = dir + "/" + kIndexFile;
   if (fs::exists(index)) {
-    njson j;
-    try {
-      j = njson::parse(read_file(index));
-    } catch (const njson::exception& e) {
-      throw FormatError(index + ": not valid JSON: " + e.what());
-    }
+    const njson j = read_json_file<njson>(index);
     if (!j.contains("weight_map") || !j["weight_map"].is_object())
       throw FormatError(index + ": no \"weight_map\" object");
     for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
@@ -96,20 +94,26 @@ void check_version(const SafetensorsFile& f) {
 
 bool is_inv_freq(const std::string& name) { return name.size() > 8 && name.ends_with("rotary_emb.inv_freq"); }
 
-// FP8 block size of config.json's quantization_config (default 128 x 128).
+// FP8 block size of config.json's quantization_config.weight_block_size (128 x 128 when the file or the key is
+// absent); a value that is not two positive integers is a FormatError naming the file and key.
 std::pair<int, int> fp8_block(const std::string& dir) {
-  std::pair<int, int> b{128, 128};
   const std::string p = dir + "/" + kConfigFile;
-  try {
-    const njson j = njson::parse(read_file(p));
-    if (j.contains("quantization_config") && j["quantization_config"].contains("weight_block_size")) {
-      const auto& s = j["quantization_config"]["weight_block_size"];
-      if (s.is_array() && s.size() == 2) b = {s[0].get<int>(), s[1].get<int>()};
-    }
-  } catch (const std::exception&) {
-  }
-  return b;
+  if (!fs::exists(p)) return {128, 128};
+  const njson j = read_json_file<njson>(p);
+  if (!j.is_object() || !j.contains("quantization_config") || !j["quantization_config"].is_object() ||
+      !j["quantization_config"].contains("weight_block_size"))
+    return {128, 128};
+  const njson& s = j["quantization_config"]["weight_block_size"];
+  auto positive_int = [](const njson& x) {
+    return x.is_number_integer() && x.get<int64_t>() >= 1 && x.get<int64_t>() <= INT32_MAX;
+  };
+  if (!s.is_array() || s.size() != 2 || !positive_int(s[0]) || !positive_int(s[1]))
+    throw FormatError(p + ": quantization_config.weight_block_size must be two positive integers, got " + s.dump());
+  return {s[0].get<int>(), s[1].get<int>()};
 }
+
+// "model.layers.<num_hidden_layers>.": the prefix of the MTP layer's tensors.
+std::string mtp_prefix(const ModelConfig& c) { return "model.layers." + std::to_string(c.num_hidden_layers) + "."; }
 }  // namespace
 
 ModelConfig load_checkpoint_config(const std::string& dir, HfLoadReport* report) {
@@ -120,7 +124,7 @@ ModelConfig load_checkpoint_config(const std::string& dir, HfLoadReport* report)
   for (const auto& n : notes) note(report, n);
   if (c.num_nextn_predict_layers > 0) {
     const Weights w = open_weights(dir);
-    const std::string mtp = "model.layers." + std::to_string(c.num_hidden_layers) + ".";
+    const std::string mtp = mtp_prefix(c);
     bool any = false;
     for (const auto& [t, f] : w.where) any |= t.rfind(mtp, 0) == 0;
     if (!any) {
@@ -146,7 +150,7 @@ void load_checkpoint_weights(Model& model, const std::string& dir, HfLoadReport*
       throw FormatError(dir + ": tensor '" + t.name + "' is missing (looked in " + files + ")");
     }
     const SafetensorsFile& f = w.file_of(t.name);
-    const StTensorInfo& info = f.tensors().at(t.name);
+    const StTensorInfo& info = f.info(t.name);
     used.insert(t.name);
     if (info.dtype == "F8_E4M3") {
       const std::string sname = t.name + "_scale_inv";
@@ -176,7 +180,7 @@ void load_checkpoint_weights(Model& model, const std::string& dir, HfLoadReport*
                      "precision is that of " + d + ")");
   // Extra tensors: parameter-free ones are skipped, the MTP layer's copies of shared tensors too, anything else is an
   // error.
-  const std::string mtp = "model.layers." + std::to_string(c.num_hidden_layers) + ".";
+  const std::string mtp = mtp_prefix(c);
   int inv = 0;
   for (const auto& [name, file] : w.where) {
     if (used.count(name)) continue;
@@ -201,7 +205,7 @@ HfExportResult export_hf(const Model& model, const std::string& dir, const HfExp
   // config.json: ours (HF keys) plus the HF keys of the source config that we do not use, and torch_dtype.
   njson cfg = njson::parse(model_config_hf_json(c));
   if (!opt.source_config.empty() && fs::exists(opt.source_config)) {
-    const njson src = njson::parse(read_file(opt.source_config));
+    const njson src = read_json_file<njson>(opt.source_config);
     for (auto it = src.begin(); it != src.end(); ++it)
       if (is_hf_passive_key(it.key()) && !cfg.contains(it.key()) && it.key() != "quantization_config")
         cfg[it.key()] = it.value();
@@ -248,15 +252,18 @@ HfExportResult export_hf(const Model& model, const std::string& dir, const HfExp
   if (!opt.tokenizer_json.empty()) {
     fs::copy_file(opt.tokenizer_json, dir + "/tokenizer.json", fs::copy_options::overwrite_existing, ec);
     if (ec) throw IoError("cannot copy " + opt.tokenizer_json + " to " + dir + ": " + ec.message());
-    const njson tj = njson::parse(read_file(opt.tokenizer_json));
+    const nlohmann::json tj = read_json_file(opt.tokenizer_json);
     njson tc = {{"tokenizer_class", "PreTrainedTokenizerFast"}, {"model_max_length", c.max_position_embeddings},
                 {"clean_up_tokenization_spaces", false}, {"add_bos_token", false}, {"add_eos_token", false}};
     if (tj.contains("added_tokens"))
       for (const auto& a : tj["added_tokens"]) {
         const std::string s = a.value("content", "");
-        if (s == "<|begin_of_sentence|>" || s == "<｜begin▁of▁sentence｜>") tc["bos_token"] = s;
-        if (s == "<|end_of_sentence|>" || s == "<｜end▁of▁sentence｜>") tc["eos_token"] = s;
-        if (s == "<|pad|>" || s == "<｜▁pad▁｜>") tc["pad_token"] = s;
+        switch (special_token_role(s)) {
+          case SpecialToken::Bos: tc["bos_token"] = s; break;
+          case SpecialToken::Eos: tc["eos_token"] = s; break;
+          case SpecialToken::Pad: tc["pad_token"] = s; break;
+          case SpecialToken::None: break;
+        }
       }
     if (!opt.chat_template.empty()) tc["chat_template"] = opt.chat_template;
     write_file_atomic(dir + "/tokenizer_config.json", tc.dump(2) + "\n");

@@ -1,4 +1,4 @@
-// safetensors.cpp: validated safetensors reader and F32 writer (layout in algorithms.md §6.1).
+// safetensors.cpp: validated safetensors reader and F32 / BF16 writer (layout in algorithms.md §6.1).
 #include "model/safetensors.h"
 
 #include <algorithm>
@@ -38,9 +38,6 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return r + "]";
 }
 
-}  // namespace
-
-namespace {
 struct Mapping {
   void* p = nullptr;
   size_t n = 0;
@@ -88,7 +85,6 @@ SafetensorsFile SafetensorsFile::from_bytes(std::shared_ptr<const void> hold, co
   f.path_ = name;
   f.hold_ = std::move(hold);
   f.bytes_ = base;
-  f.size_ = size;
   const std::string_view b(base, size);
   if (b.size() < 8) throw bad("file is " + std::to_string(b.size()) + " bytes, shorter than the 8-byte header length");
   uint64_t n = 0;
@@ -163,16 +159,16 @@ SafetensorsFile SafetensorsFile::from_bytes(std::shared_ptr<const void> hold, co
   return f;
 }
 
-const char* SafetensorsFile::raw(const std::string& name) const {
+const StTensorInfo& SafetensorsFile::info(const std::string& name) const {
   auto it = tensors_.find(name);
   if (it == tensors_.end()) throw FormatError(path_ + ": tensor '" + name + "' is missing");
-  return bytes_ + data_start_ + it->second.begin;
+  return it->second;
 }
 
+const char* SafetensorsFile::raw(const std::string& name) const { return bytes_ + data_start_ + info(name).begin; }
+
 void SafetensorsFile::read_f32_into(const std::string& name, float* dst, const std::vector<int64_t>* expect) const {
-  auto it = tensors_.find(name);
-  if (it == tensors_.end()) throw FormatError(path_ + ": tensor '" + name + "' is missing");
-  const StTensorInfo& t = it->second;
+  const StTensorInfo& t = info(name);
   if (t.dtype != "F32" && t.dtype != "BF16" && t.dtype != "F16")
     throw FormatError(path_ + ": tensor '" + name + "' has dtype " + t.dtype + ", not one this build reads (F32, BF16, F16)");
   if (expect && *expect != t.shape)
@@ -192,9 +188,7 @@ void SafetensorsFile::read_f32_into(const std::string& name, float* dst, const s
 }
 
 std::vector<float> SafetensorsFile::get_f32(const std::string& name, const std::vector<int64_t>* expect) const {
-  auto it = tensors_.find(name);
-  if (it == tensors_.end()) throw FormatError(path_ + ": tensor '" + name + "' is missing");
-  const StTensorInfo& t = it->second;
+  const StTensorInfo& t = info(name);
   size_t n = 1;
   for (auto d : t.shape) n *= size_t(d);
   std::vector<float> out(n);
@@ -203,9 +197,7 @@ std::vector<float> SafetensorsFile::get_f32(const std::string& name, const std::
 }
 
 std::vector<double> SafetensorsFile::get_as_double(const std::string& name) const {
-  auto it = tensors_.find(name);
-  if (it == tensors_.end()) throw FormatError(path_ + ": tensor '" + name + "' is missing");
-  const StTensorInfo& t = it->second;
+  const StTensorInfo& t = info(name);
   const char* p = bytes_ + data_start_ + t.begin;
   const size_t nb = t.end - t.begin;
   std::vector<double> out;
@@ -230,11 +222,6 @@ std::vector<double> SafetensorsFile::get_as_double(const std::string& name) cons
     throw FormatError(path_ + ": tensor '" + name + "' has dtype " + t.dtype + ", expected a float type");
   }
   return out;
-}
-
-void write_safetensors(const std::string& path, const std::vector<StWriteTensor>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
-  write_safetensors(path, tensors, metadata, StDtype::F32);
 }
 
 void write_safetensors(const std::string& path, const std::vector<StWriteTensor>& tensors,

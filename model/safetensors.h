@@ -24,6 +24,8 @@ class SafetensorsFile {
   const std::map<std::string, StTensorInfo>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
+  // The entry (dtype, shape, offsets) of a tensor; FormatError naming the file and tensor if missing.
+  const StTensorInfo& info(const std::string& name) const;
   // A tensor as floats, converted from F32, BF16 or F16; FormatError naming the file and tensor if missing, of another
   // dtype, or (if expect_shape is given) of another shape.
   std::vector<float> get_f32(const std::string& name, const std::vector<int64_t>* expect_shape = nullptr) const;
@@ -31,7 +33,7 @@ class SafetensorsFile {
   void read_f32_into(const std::string& name, float* dst, const std::vector<int64_t>* expect_shape = nullptr) const;
   // The raw little-endian bytes of a tensor (FormatError if missing).
   const char* raw(const std::string& name) const;
-  // Same, converting F32 / F64 / BF16 / F16 to double (for reference files written by tests).
+  // A tensor as doubles, converted from F32 / F64 / BF16 / F16 (for reference files written by tests).
   std::vector<double> get_as_double(const std::string& name) const;
   const std::string& path() const { return path_; }
 
@@ -41,7 +43,6 @@ class SafetensorsFile {
   std::string path_;
   std::shared_ptr<const void> hold_;  // owns the bytes: a std::string or an mmap
   const char* bytes_ = nullptr;
-  size_t size_ = 0;
   size_t data_start_ = 0;
   std::map<std::string, StTensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
@@ -56,9 +57,6 @@ enum class StDtype { F32, BF16 };
 // Writes tensors (sorted by name, header padded to 8 bytes) atomically in dtype (BF16: rounded to nearest even).
 // Throws IoError.
 void write_safetensors(const std::string& path, const std::vector<StWriteTensor>& tensors,
-                       const std::map<std::string, std::string>& metadata, StDtype dtype);
-// Writes F32 tensors (sorted by name, header padded to 8 bytes) atomically. Throws IoError.
-void write_safetensors(const std::string& path, const std::vector<StWriteTensor>& tensors,
-                       const std::map<std::string, std::string>& metadata);
+                       const std::map<std::string, std::string>& metadata, StDtype dtype = StDtype::F32);
 
 }  // namespace reasonrl::model

@@ -29,7 +29,7 @@ std::string r1_chat_template() {
 }
 
 void run_export(const ExportArgs& a) {
-  std::string tok = a.tokenizer.empty() ? a.checkpoint + "/tokenizer.json" : a.tokenizer;
+  const std::string tok = a.tokenizer.empty() ? a.checkpoint + "/tokenizer.json" : a.tokenizer;
   if (a.format == "gguf") {
     model::GgmlType t;
     if (a.dtype == "f32") t = model::GgmlType::F32;
@@ -48,6 +48,9 @@ void run_export(const ExportArgs& a) {
     if (a.dtype == "f32") t = model::HfDtype::F32;
     else if (a.dtype == "bf16") t = model::HfDtype::BF16;
     else throw ConfigError("export: --dtype '" + a.dtype + "' is not supported for hf; valid: f32, bf16");
+    // the checkpoint's own tokenizer is optional for hf; one named by --tokenizer is not
+    if (!a.tokenizer.empty() && !std::filesystem::exists(tok))
+      throw IoError("export: tokenizer " + tok + " (--tokenizer) does not exist");
     const auto m = model::load_model(a.checkpoint);
     model::HfExportOptions o;
     o.dtype = t;

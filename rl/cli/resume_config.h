@@ -20,6 +20,7 @@
 // --print-config prints the resumed config.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -40,30 +41,21 @@ struct ResumedConfig {
 };
 
 namespace resume_detail {
+// A dotted config path ("rl.beta") as a JSON pointer ("/rl/beta"); config keys hold no '/' or '~'.
+inline json::json_pointer pointer_of(const std::string& path) {
+  std::string p = "/" + path;
+  std::replace(p.begin(), p.end(), '.', '/');
+  return json::json_pointer(p);
+}
 // Sets the dotted `path` of `dst` to its value in `src` (both config JSON); nothing when `src` lacks it.
 inline void copy_path(json& dst, const json& src, const std::string& path) {
-  const json* s = &src;
-  json* d = &dst;
-  size_t start = 0;
-  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1) {
-    const std::string k = path.substr(start, dot - start);
-    if (!s->is_object() || !s->contains(k)) return;
-    s = &(*s)[k];
-    d = &(*d)[k];
-  }
-  const std::string leaf = path.substr(start);
-  if (s->is_object() && s->contains(leaf)) (*d)[leaf] = (*s)[leaf];
+  const json::json_pointer ptr = pointer_of(path);
+  if (src.contains(ptr)) dst[ptr] = src[ptr];
 }
 // Removes the dotted `path` from `j` (when present).
 inline void erase_path(json& j, const std::string& path) {
-  json* n = &j;
-  size_t start = 0;
-  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1) {
-    const std::string k = path.substr(start, dot - start);
-    if (!n->is_object() || !n->contains(k)) return;
-    n = &(*n)[k];
-  }
-  if (n->is_object()) n->erase(path.substr(start));
+  const json::json_pointer ptr = pointer_of(path), parent = ptr.parent_pointer();
+  if (j.contains(parent) && j[parent].is_object()) j[parent].erase(ptr.back());
 }
 // Keeps <run_dir>/config.json as config.v<N>.json (the first free N from 1) and writes `cfg` as config.json; returns
 // N + 1, the version now in force.

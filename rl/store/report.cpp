@@ -236,6 +236,29 @@ std::string path_d(const Frame& f, const std::vector<std::pair<double, double>>&
   return d;
 }
 
+// The closed area between two curves sharing x: along hi, back along lo.
+std::string band_path(const Frame& f, const std::vector<std::pair<double, double>>& lo,
+                      const std::vector<std::pair<double, double>>& hi, int color, double opacity) {
+  std::string d = path_d(f, hi);
+  for (size_t k = lo.size(); k-- > 0;) d += fmt::format("L{:.1f},{:.1f}", f.X(lo[k].first), f.Y(lo[k].second));
+  return fmt::format("<path class=\"band\" d=\"{}Z\" style=\"fill:{};opacity:{}\"/>", d, kPalette[color % 10], opacity);
+}
+
+// Opens the <g> of one series (closed by the caller); css_color: its colour.
+std::string series_open(const std::string& name, const std::string& run, const std::string& css_color) {
+  return fmt::format("<g class=\"series\" data-series=\"{}\" data-run=\"{}\" style=\"--c:{}\">", esc(name), esc(run),
+                     css_color);
+}
+
+// A hoverable marker drawn at (cx, cy) whose tooltip shows the data point (x, y).
+std::string marker(double cx, double cy, double radius, const std::string& run, const std::string& series, double x,
+                   double y) {
+  return fmt::format(
+      "<circle class=\"pt\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" data-run=\"{}\" data-series=\"{}\" data-x=\"{}\" "
+      "data-y=\"{}\"/>",
+      cx, cy, radius, esc(run), esc(series), num(x), num(y));
+}
+
 struct PlotStyle {
   bool markers_only = false;
   int smooth_min_points = 0;
@@ -261,18 +284,14 @@ std::string line_svg(const std::vector<Series>& series, const std::vector<Band>&
     const auto& lo = by_time ? bd.tlo : bd.lo;
     const auto& hi = by_time ? bd.thi : bd.hi;
     if (lo.empty() || lo.size() != hi.size()) continue;
-    std::string d = path_d(f, hi);
-    for (size_t k = lo.size(); k-- > 0;) d += fmt::format("L{:.1f},{:.1f}", f.X(lo[k].first), f.Y(lo[k].second));
-    out += fmt::format("<path class=\"band\" d=\"{}Z\" style=\"fill:{};opacity:{}\"/>", d, kPalette[bd.color % 10],
-                       bd.opacity);
+    out += band_path(f, lo, hi, bd.color, bd.opacity);
   }
   const double r = n > 600 ? 1.4 : 2.6;
   for (size_t i = 0; i < series.size(); ++i) {
     const auto& s = series[i];
     const auto& pts = by_time ? s.tpts : s.pts;
     const int c = s.color >= 0 ? s.color : static_cast<int>(i);
-    out += fmt::format("<g class=\"series\" data-series=\"{}\" data-run=\"{}\" style=\"--c:{}\">", esc(s.name),
-                       esc(s.run), kPalette[c % 10]);
+    out += series_open(s.name, s.run, kPalette[c % 10]);
     const size_t w = smooth_window(s.pts, style.smooth_min_points);
     std::string xs;  // the wall-time view has no markers: its path carries the elapsed seconds
     if (by_time)
@@ -293,11 +312,7 @@ std::string line_svg(const std::vector<Series>& series, const std::vector<Band>&
     }
     if (!by_time)
       for (const auto& [x, y] : pts)
-        out += fmt::format(
-            "<circle class=\"pt\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" data-run=\"{}\" data-series=\"{}\" data-x=\"{}\" "
-            "data-y=\"{}\"/>",
-            f.X(x), f.Y(y), style.markers_only ? 4.0 : s.edge ? 0.8 : w ? 1.2 : r, esc(s.run), esc(s.name), num(x),
-            num(y));
+        out += marker(f.X(x), f.Y(y), style.markers_only ? 4.0 : s.edge ? 0.8 : w ? 1.2 : r, s.run, s.name, x, y);
     out += "</g>";
   }
   return out + "</svg>";
@@ -604,27 +619,16 @@ std::string reward_stack_chart(const RunData& r, const std::string& id, const st
   out += axes(f.xt, f.yt, "step", "reward");
   for (size_t i = 0; i < series.size(); ++i) {
     const auto& bd = bands[i];
-    std::string d = path_d(f, bd.hi);
-    for (size_t k = bd.lo.size(); k-- > 0;) d += fmt::format("L{:.1f},{:.1f}", f.X(bd.lo[k].first), f.Y(bd.lo[k].second));
-    out += fmt::format("<g class=\"series\" data-series=\"{}\" data-run=\"{}\" style=\"--c:{}\">", esc(series[i].name),
-                       esc(r.label), kPalette[bd.color % 10]);
-    out += fmt::format("<path class=\"band\" d=\"{}Z\" style=\"fill:{};opacity:{}\"/>", d, kPalette[bd.color % 10], bd.opacity);
+    out += series_open(series[i].name, r.label, kPalette[bd.color % 10]);
+    out += band_path(f, bd.lo, bd.hi, bd.color, bd.opacity);
     for (size_t k = 0; k < series[i].pts.size(); ++k) {
       const auto [x, v] = series[i].pts[k];
-      out += fmt::format(
-          "<circle class=\"pt\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"1.2\" data-run=\"{}\" data-series=\"{}\" data-x=\"{}\" "
-          "data-y=\"{}\"/>",
-          f.X(x), f.Y(v >= 0 ? bd.hi[k].second : bd.lo[k].second), esc(r.label), esc(series[i].name), num(x), num(v));
+      out += marker(f.X(x), f.Y(v >= 0 ? bd.hi[k].second : bd.lo[k].second), 1.2, r.label, series[i].name, x, v);
     }
     out += "</g>";
   }
-  out += fmt::format("<g class=\"series\" data-series=\"{}\" data-run=\"{}\" style=\"--c:#222\"><path class=\"line\" d=\"{}\"/>",
-                     esc(total.name), esc(r.label), path_d(f, total.pts));
-  for (const auto& [x, y] : total.pts)
-    out += fmt::format(
-        "<circle class=\"pt\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"1.6\" data-run=\"{}\" data-series=\"{}\" data-x=\"{}\" "
-        "data-y=\"{}\"/>",
-        f.X(x), f.Y(y), esc(r.label), esc(total.name), num(x), num(y));
+  out += series_open(total.name, r.label, "#222") + fmt::format("<path class=\"line\" d=\"{}\"/>", path_d(f, total.pts));
+  for (const auto& [x, y] : total.pts) out += marker(f.X(x), f.Y(y), 1.6, r.label, total.name, x, y);
   return out + "</g></svg></figure>\n";
 }
 

@@ -2,6 +2,7 @@
 // parsing, JSON parsing with duplicate-key and overflow checks, config differences.
 #include "rl/util/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 
@@ -208,25 +209,28 @@ json parse_cli_value(const std::string& key, const std::string& type, const std:
 
 }  // namespace cfg_detail
 
+namespace {
+// 1-based line of byte offset `pos` of text.
+int line_at(const std::string& text, size_t pos) {
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(std::min(pos, text.size())), '\n'));
+}
+}  // namespace
+
 json parse_json_text(const std::string& text, const std::string& source) {
   json j;
   try {
     j = json::parse(text, nullptr, true, /*ignore_comments=*/true);
   } catch (const json::parse_error& e) {
-    // e.byte is 1-based; turn it into a line number.
-    int line = 1;
-    for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) line += text[i] == '\n';
-    throw FormatError(source + ":" + std::to_string(line) + ": invalid JSON: " + e.what());
+    // e.byte is 1-based
+    throw FormatError(source + ":" + std::to_string(line_at(text, e.byte > 0 ? e.byte - 1 : 0)) + ": invalid JSON: " +
+                      e.what());
   } catch (const json::exception& e) {
     // out_of_range 406 "number overflow parsing '1e999'": find the number to name the line
     const std::string what = e.what();
     int line = 0;
     if (const auto q = what.find('\''); q != std::string::npos) {
       const std::string num = what.substr(q + 1, what.find('\'', q + 1) - q - 1);
-      if (const auto pos = text.find(num); !num.empty() && pos != std::string::npos) {
-        line = 1;
-        for (size_t i = 0; i < pos; ++i) line += text[i] == '\n';
-      }
+      if (const auto pos = text.find(num); !num.empty() && pos != std::string::npos) line = line_at(text, pos);
     }
     throw FormatError(source + (line > 0 ? ":" + std::to_string(line) : "") + ": invalid JSON: " + what);
   }

@@ -74,6 +74,14 @@ TEST_F(InputErrors, OutOfRangeValuesAreRefusedWithTheirSection) {
   expect_error("train --config " + cfg, {"c.json:4", "in 'rollout'", "max_completion_length must be >= 1"});
 }
 
+TEST_F(InputErrors, ExportRefusesATokenizerThatDoesNotExist) {
+  // both formats check it before they read the checkpoint
+  for (const std::string f : {"hf --dtype bf16", "gguf --dtype f32"})
+    expect_error("export --checkpoint " + (dir_ / "ckpt").string() + " --format " + f + " --tokenizer " +
+                     (dir_ / "missing.json").string() + " -o " + (dir_ / "out").string(),
+                 {"missing.json", "does not exist"});
+}
+
 TEST_F(InputErrors, AnEmptyRewardListIsRefused) {
   const std::string cfg = file("c.json", "{\n  \"rewards\": {\"rewards\": []}\n}\n");
   expect_error("train --config " + cfg, {"c.json:2", "at least one reward"});

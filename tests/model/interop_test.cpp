@@ -119,6 +119,18 @@ TEST(HfExport, Bf16IsTheRoundingOfEveryValue) {
   EXPECT_NE(notes[0].find("BF16 converted to fp32"), std::string::npos) << notes[0];
 }
 
+TEST(HfExport, SideFilesThatAreNotJsonNameTheFile) {
+  auto m = make();
+  const std::string d = tmpdir("bad_side_json");
+  write_file_atomic(d + "/broken.json", "{\"added_tokens\": [");
+  for (const bool as_tokenizer : {true, false}) {
+    HfExportOptions o;
+    (as_tokenizer ? o.tokenizer_json : o.source_config) = d + "/broken.json";
+    const std::string e = error_of<FormatError>([&] { export_hf(*m, d + "/out", o); });
+    EXPECT_NE(e.find(d + "/broken.json: not valid JSON"), std::string::npos) << e;
+  }
+}
+
 TEST(HfImport, Bf16AndF16KnownBitPatterns) {
   // bf16: 0x3F80 = 1, 0xC040 = -3, 0x3E20 = 0.15625.  f16: 0x3C00 = 1, 0xC000 = -2, 0x0001 = 2^-24, 0x7BFF = 65504.
   const uint16_t b[] = {0x3F80, 0xC040, 0x3E20, 0x0000}, h[] = {0x3C00, 0xC000, 0x0001, 0x7BFF};
@@ -159,6 +171,17 @@ TEST(HfImport, Fp8BlockQuantizedWeightsAreDequantized) {
   std::vector<std::string> notes;
   auto back = load_model(d, &notes);
   for (size_t i = 0; i < t.size; ++i) ASSERT_EQ(back->params()[t.offset + i], vals[i % 6] * scale) << i;
+  // a block size that is not two positive integers is refused, naming the file and the key
+  const std::string cfg_text = read_file(d + "/config.json");
+  for (const njson& bad : {njson::array({0, 128}), njson::array({128}), njson("128x128")}) {
+    njson cfg = njson::parse(cfg_text);
+    cfg["quantization_config"] = {{"quant_method", "fp8"}, {"weight_block_size", bad}};
+    write_file_atomic(d + "/config.json", cfg.dump(2));
+    const std::string e = error_of<FormatError>([&] { load_model(d); });
+    EXPECT_NE(e.find(d + "/config.json"), std::string::npos) << e;
+    EXPECT_NE(e.find("quantization_config.weight_block_size"), std::string::npos) << e;
+  }
+  write_file_atomic(d + "/config.json", cfg_text);
   // without its scale it is refused, naming the tensor
   raws.pop_back();
   write_raw(d + "/model.safetensors", raws);

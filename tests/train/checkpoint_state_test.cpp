@@ -44,7 +44,7 @@ std::unique_ptr<model::Model> tiny_model() {
   return m;
 }
 
-// A committed checkpoint <root>/checkpoints/step_000010 of `m` with tokenizer `tok`.
+// A committed checkpoint <root>/checkpoints/step_<step, 6 digits> of `m` with tokenizer `tok`.
 std::string commit(const std::string& root, const model::Model& m, const datasets::Tokenizer& tok, long step = 10) {
   const std::string dir = checkpoint_dir(root, step);
   json st;
