@@ -338,6 +338,36 @@ TEST(Rollout, EachTokenKeepsTheRoutesOfTheCallThatSampledIt) {
   }
 }
 
+// A trajectory cut by a decoder that records no routes (e.g. in a buffer from a checkpoint written before routes were
+// kept) and continued by one that does: its earlier tokens get rows of -1 (unrecorded, they route themselves), the
+// new ones their routes.
+TEST(Rollout, TokensFromBeforeRoutesWereRecordedGetUnrecordedRows) {
+  const int V = 128, eos = 3, W = 2;
+  RolloutEngine eng(partial_cfg(eos));
+  FakeDecoder plain(V, eng.slots_needed(), 64), routed(V, eng.slots_needed(), 64);
+  plain.bias()[eos] = routed.bias()[eos] = 2.0f;
+  routed.set_route_width(W);
+  ReplayBuffer buf;
+  eng.generate(plain, make_prompts(2, V), 0, &buf);
+  ASSERT_FALSE(buf.empty());
+  auto r1 = eng.generate(routed, {}, 1, &buf);
+  int checked = 0;
+  for (const auto& t : r1.trajectories) {
+    if (t.segments.front().version != 0 || t.segments.size() < 2) continue;
+    ASSERT_EQ(t.route_width, W);
+    ASSERT_EQ(t.routes.size(), t.tokens.size() * size_t(W));
+    for (size_t j = 0; j < t.tokens.size(); ++j) {
+      const bool old = t.versions[j] == 0;
+      EXPECT_EQ(t.routes[j * W] < 0, old) << "token " << j;
+      if (old) {
+        EXPECT_EQ(t.routes[j * W + 1], -1);
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
+
 TEST(Rollout, ReusedCacheContinuesLikeARecomputeWithoutPrefill) {
   // The fake decoder's logits depend only on the tokens of a slot, so restoring a saved slot must give exactly the
   // trajectories a re-prefill gives, with no context prefilled again.
