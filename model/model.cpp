@@ -96,6 +96,7 @@ struct MoeCache {
   std::vector<int> idx;       // (N, K) selected experts
   std::vector<S> w;           // (N, K) gate weights
   std::vector<int> aux_idx;   // (N, K) unbiased top-k (indicator of the balance loss)
+  std::vector<int> own_idx;   // (N, K) the router's own top-k when routes were forced (router replay), else empty
   int routed_N = -1;          // N of the stored selection (for frozen routing)
   std::vector<int> ebegin;    // (E + 1) first dispatched row of each expert
   std::vector<int> row_tok;   // (N*K) token of each dispatched row
@@ -139,6 +140,10 @@ struct BasicModel<S>::Impl {
   std::vector<double> loads;
   std::vector<size_t> bias_off;
   bool frozen = false;
+  // router replay: routes forced on the next training forward, (B*T, n_main_moe * K), rows of -1 route themselves
+  std::vector<int16_t> forced;
+  int n_main_moe = 0;  // MoE layers of the main model (route slots 0 .. n_main_moe - 1; the MTP block's comes after)
+  std::vector<int16_t> d_routes;  // decode: (rows whose logits were written, n_main_moe * K)
   // activations of the last forward
   int B = 0, T = 0;
   bool have_forward = false;
@@ -256,6 +261,7 @@ struct BasicModel<S>::Impl {
     if (c.n_routed_experts > 1024) throw ConfigError("model config: n_routed_experts must be <= 1024");
     embed = add("model.embed_tokens.weight", {V, D}, Init::Normal);
     for (int l = 0; l < c.num_hidden_layers; ++l) layers.push_back(add_layer(l, c.is_moe_layer(l)));
+    n_main_moe = int(bias_off.size());
     final_norm = add("model.norm.weight", {D}, Init::One);
     lm_head = add("lm_head.weight", {V, D}, Init::Normal);
     has_mtp = c.num_nextn_predict_layers > 0;
@@ -332,6 +338,13 @@ struct BasicModel<S>::Impl {
     const int D = c.hidden_size, E = c.n_routed_experts, K = c.num_experts_per_tok, Fm = c.moe_intermediate_size;
     const bool bal = training && c.seq_aux_alpha > 0;
     const bool reuse = training && frozen && mc.routed_N == N;
+    // router replay: this layer's forced routes (row n at fr + n * fstride), main-model layers only
+    const int fstride = n_main_moe * K;
+    const int16_t* fr = training && !reuse && !forced.empty() && L.moe_slot < n_main_moe
+                            ? forced.data() + size_t(L.moe_slot) * K
+                            : nullptr;
+    int* own = fr ? grow(mc.own_idx, size_t(N) * K) : nullptr;
+    if (!fr && training && !reuse) mc.own_idx.clear();
     S* s = grow(mc.s, size_t(N) * E);
     lin(s, x, P(L.router), N, D, E);
     int* idx = grow(mc.idx, size_t(N) * K);
@@ -363,6 +376,25 @@ struct BasicModel<S>::Impl {
         }
         topk_indices(biased, E, K, in);
         if (bal) topk_indices(sn, E, K, aux_idx + size_t(n) * K);
+        if (fr) {
+          int* on = own + size_t(n) * K;
+          std::copy(in, in + K, on);
+          const int16_t* f = fr + size_t(n) * fstride;
+          if (f[0] >= 0) {  // the forced set, in the order the biased scores rank it (ties to the lower id): with
+                            // the own top-k set this is the own order, so the forward stays bit-identical
+            for (int k = 0; k < K; ++k) {
+              const int e = f[k];
+              const S v = sn[e] + bias[e];
+              int p = k;
+              while (p > 0 && (sn[in[p - 1]] + bias[in[p - 1]] < v ||
+                               (sn[in[p - 1]] + bias[in[p - 1]] == v && in[p - 1] > e))) {
+                in[p] = in[p - 1];
+                --p;
+              }
+              in[p] = e;
+            }
+          }
+        }
       }
       S* wn = w + size_t(n) * K;
       S sum = 0;
@@ -690,6 +722,16 @@ struct BasicModel<S>::Impl {
     if (tiled) cu = uniform_cu_seqlens(B, T);
     const int N = B * T, D = c.hidden_size, V = c.vocab_size, Ln = c.num_hidden_layers;
     check_tokens(tok, size_t(N));
+    if (!forced.empty() && forced.size() != size_t(N) * size_t(n_main_moe) * size_t(c.num_experts_per_tok)) {
+      const size_t rows = forced.size() / (size_t(n_main_moe) * size_t(c.num_experts_per_tok));
+      forced.clear();
+      throw Error("model forward: forced routes were given for " + std::to_string(rows) + " rows, the batch has " +
+                  std::to_string(N));
+    }
+    struct ClearForced {  // forced routes hold for one forward
+      std::vector<int16_t>& f;
+      ~ClearForced() { f.clear(); }
+    } clear_forced{forced};
     tokens.assign(tok, tok + N);
     pos.resize(N);
     for (int n = 0; n < N; ++n) pos[n] = n % T;
@@ -919,6 +961,8 @@ struct BasicModel<S>::Impl {
     for (int m = 0; m < M; ++m) max_len = std::max(max_len, int(ps[m]) + 1);
     d_kv.resize(size_t(M));
     d_len.resize(size_t(M));
+    const int K = c.num_experts_per_tok, RW = n_main_moe * K;
+    d_routes.resize(want.size() * size_t(RW));
     for (int l = 0; l < c.num_hidden_layers; ++l) {
       const LayerOff& L = layers[l];
       rmsnorm_forward(xn, rs, x, P(L.in_norm), M, D, c.rms_norm_eps);
@@ -941,6 +985,10 @@ struct BasicModel<S>::Impl {
       rmsnorm_forward(xn, rs, x, P(L.post_norm), M, D, c.rms_norm_eps);
       if (L.moe) moe_forward(L, bc.moe, xn, y, M, 1, M, nullptr, false);
       else ffn_forward(L.dense, bc.dense, xn, y, M);
+      if (L.moe)  // router replay: the experts each wanted row was routed to
+        for (size_t i = 0; i < want.size(); ++i)
+          for (int k = 0; k < K; ++k)
+            d_routes[i * RW + size_t(L.moe_slot) * K + k] = int16_t(bc.moe.idx[size_t(want[i]) * K + k]);
       for (size_t i = 0; i < size_t(M) * D; ++i) x[i] += y[i];
     }
     const int W = int(want.size());
@@ -1164,6 +1212,56 @@ std::span<double> BasicModel<S>::router_loads() {
 template <class S>
 void BasicModel<S>::set_routing_frozen(bool frozen) {
   im_->frozen = frozen;
+}
+template <class S>
+int BasicModel<S>::route_width() const {
+  return im_->n_main_moe * im_->cfg.num_experts_per_tok;
+}
+template <class S>
+void BasicModel<S>::force_routes(std::span<const int16_t> routes) {
+  const int W = route_width(), K = im_->cfg.num_experts_per_tok, E = im_->cfg.n_routed_experts;
+  if (W == 0) throw ConfigError("router replay: the model has no MoE layer (a dense model has no routes to replay)");
+  if (routes.size() % size_t(W) != 0)
+    throw FormatError("router replay: " + std::to_string(routes.size()) + " route entries are not a whole number of " +
+                      std::to_string(W) + "-wide rows (MoE layers x num_experts_per_tok)");
+  for (size_t r = 0; r < routes.size() / size_t(W); ++r) {
+    const int16_t* row = routes.data() + r * size_t(W);
+    const bool off = row[0] < 0;
+    for (int j = 0; j < W; j += K)
+      for (int k = 0; k < K; ++k) {
+        const int e = row[j + k];
+        if (off ? e != -1 : (e < 0 || e >= E))
+          throw FormatError("router replay: row " + std::to_string(r) + " has expert id " + std::to_string(e) +
+                            (off ? " in a row marked unforced (all entries must be -1)"
+                                 : " outside [0, " + std::to_string(E) + ")"));
+        for (int k2 = 0; k2 < k && !off; ++k2)
+          if (row[j + k2] == e)
+            throw FormatError("router replay: row " + std::to_string(r) + " names expert " + std::to_string(e) +
+                              " twice in MoE layer " + std::to_string(j / K));
+      }
+  }
+  im_->forced.assign(routes.begin(), routes.end());
+}
+template <class S>
+void BasicModel<S>::last_routes(std::span<int16_t> out, bool own_choice) const {
+  const int W = route_width(), K = im_->cfg.num_experts_per_tok;
+  const size_t N = size_t(im_->B) * size_t(im_->T);
+  if (!im_->have_forward) throw Error("last_routes: call forward first");
+  if (out.size() != N * size_t(W))
+    throw Error("last_routes: the output holds " + std::to_string(out.size()) + " entries, the last forward has " +
+                std::to_string(N * size_t(W)));
+  for (const auto& L : im_->layers) {
+    if (!L.moe) continue;
+    const MoeCache<S>& mc = im_->blocks[size_t(&L - im_->layers.data())].moe;
+    const std::vector<int>& src = own_choice && !mc.own_idx.empty() ? mc.own_idx : mc.idx;
+    for (size_t n = 0; n < N; ++n)
+      for (int k = 0; k < K; ++k)
+        out[n * size_t(W) + size_t(L.moe_slot) * K + size_t(k)] = int16_t(src[n * size_t(K) + size_t(k)]);
+  }
+}
+template <class S>
+std::span<const int16_t> BasicModel<S>::last_decode_routes() const {
+  return im_->d_routes;
 }
 template <class S>
 void BasicModel<S>::set_attention_kernel(AttentionKernel k) {

@@ -127,6 +127,22 @@ class BasicModel {
   void set_routing_frozen(bool frozen);
   void set_attention_kernel(AttentionKernel k);  // takes effect at the next forward()
 
+  // Router replay (R3, arXiv 2510.11370). A route is one token row's routed experts: for each MoE layer of the main
+  // model in order, its K expert ids (int16); route_width() = n_moe_layers * K (0 for a dense model; the MTP block is
+  // not part of it).
+  int route_width() const;
+  // Forces the routed experts of the NEXT forward() / forward_hidden() (then cleared): routes (B*T, route_width), a row
+  // of all -1 routes itself. Gates are recomputed from the current router for the forced experts (so the router still
+  // gets gradient), ordered as the current biased scores rank them; routes equal to the own top-k leave the forward
+  // bit-identical. Loads count the experts dispatched. ConfigError for a dense model; FormatError on a bad row.
+  void force_routes(std::span<const int16_t> routes);
+  // The routes of the last training forward into out (B*T, route_width): the experts dispatched, or with own_choice the
+  // router's own top-k (which differs only on forced rows).
+  void last_routes(std::span<int16_t> out, bool own_choice = false) const;
+  // The routes of the rows whose logits the last prefill (its last token) or decode_step (every row) wrote:
+  // (rows, route_width), valid until the next decoding call.
+  std::span<const int16_t> last_decode_routes() const;
+
   // Decoding with the latent cache and absorbed attention (no K/V expansion). The MTP module is not used.
   // Prefill n tokens into `slot` starting at its current length; writes the logits of the LAST token (V values).
   void prefill(BasicKVCache<S>& cache, int slot, const int32_t* tokens, int n, S* last_logits);

@@ -32,6 +32,10 @@ class Decoder {
     return false;
   }
   virtual void load_slot(int slot, const std::vector<float>& state);
+  // Router replay: route_width() int16 expert ids per row (an MoE model's routed experts, model.h); the rows whose
+  // logits the last prefill (its last token) or decode_step (every row, in order) wrote. Width 0 = none recorded.
+  virtual int route_width() const { return 0; }
+  virtual const int16_t* last_routes() const { return nullptr; }
 };
 
 }  // namespace reasonrl::policy

@@ -23,6 +23,8 @@ class ModelDecoder : public Decoder {
   // State: for each layer, the slot's cached positions (length x (kv_lora_rank + qk_rope_head_dim) floats).
   bool save_slot(int slot, std::vector<float>* out) const override;
   void load_slot(int slot, const std::vector<float>& state) override;
+  int route_width() const override { return m_.route_width(); }
+  const int16_t* last_routes() const override { return m_.last_decode_routes().data(); }
 
   model::Model& model() { return m_; }
   model::KVCache& cache() { return cache_; }

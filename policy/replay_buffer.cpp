@@ -49,8 +49,8 @@ void ReplayBuffer::from_json(const json& j) {
   if (!j.is_object() || j.value("format", "") != "reasonrl.replay_buffer")
     throw FormatError("not a replay buffer (format != \"reasonrl.replay_buffer\")");
   const int v = j.value("version", -1);
-  if (v != 1 && v != kFormatVersion)
-    throw FormatError("replay buffer version " + std::to_string(v) + " is not supported (expected 1 or " +
+  if (v < 1 || v > kFormatVersion)
+    throw FormatError("replay buffer version " + std::to_string(v) + " is not supported (expected 1 to " +
                       std::to_string(kFormatVersion) + ")");
   std::vector<RolloutGroup> gs;
   try {

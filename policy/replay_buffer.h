@@ -21,7 +21,8 @@ struct RolloutGroup {
 
 class ReplayBuffer {
  public:
-  static constexpr int kFormatVersion = 2;  // 2: trajectories may carry a saved cache ("kv"); 1 is still read
+  // 2: trajectories may carry a saved cache ("kv"); 3: and their routes ("route_width", "routes"). 1 and 2 are read.
+  static constexpr int kFormatVersion = 3;
 
   std::vector<RolloutGroup>& groups() { return groups_; }
   const std::vector<RolloutGroup>& groups() const { return groups_; }
@@ -31,7 +32,7 @@ class ReplayBuffer {
   bool empty() const { return groups_.empty(); }
   void clear() { groups_.clear(); }
 
-  // {"format": "reasonrl.replay_buffer", "version": 2, "groups": [...]}
+  // {"format": "reasonrl.replay_buffer", "version": 3, "groups": [...]}
   json to_json() const;
   void from_json(const json& j);  // FormatError naming the problem
   void save(const std::string& path) const;

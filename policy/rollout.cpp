@@ -165,11 +165,21 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
   const bool budgeted = c.partial_rollout && c.partial_rollout_budget > 0;
   auto budget_left = [&] { return !budgeted || st.tokens_generated < c.partial_rollout_budget; };
 
-  // Appends a sampled token; returns true if the row leaves the batch (finished or cut).
-  auto append = [&](Row& r, int32_t tok, double lp) -> bool {
+  // Router replay: the decoder's routes, W per row, recorded with each token (rows of -1 for earlier tokens that have
+  // none, e.g. a segment from a checkpoint written before routes were kept).
+  const int W = dec.route_width();
+  std::vector<int16_t> staging_routes(size_t(W), -1);
+  // Appends a sampled token (its row's routes: W ids); returns true if the row leaves the batch (finished or cut).
+  auto append = [&](Row& r, int32_t tok, double lp, const int16_t* route) -> bool {
     Trajectory& t = *r.t;
     if (t.start_version < 0) t.start_version = version;
     if (r.seg_tokens == 0) t.segments.push_back({t.length(), t.length(), version});
+    if (W > 0) {
+      if (t.route_width != W) t.routes.clear();  // none so far, or another model's
+      t.route_width = W;
+      t.routes.resize(t.tokens.size() * size_t(W), int16_t(-1));
+      t.routes.insert(t.routes.end(), route, route + W);
+    }
     t.tokens.push_back(tok);
     t.logp.push_back(float(lp));
     t.versions.push_back(version);
@@ -243,17 +253,20 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
         continue;
       }
       const float* lg;
+      const int16_t* route = nullptr;
       if (r.t->length() == 0) {  // fresh: prefill the prompt once per group, fork the slot
         if (staging_group != it.g) {
           release_staging();
           staging = take_slot();
           staging_group = it.g;
           dec.prefill(staging, g.prompt.data(), int(g.prompt.size()), staging_logits.data());
+          if (W > 0) std::copy_n(dec.last_routes(), W, staging_routes.data());
           st.prefill_tokens += int64_t(g.prompt.size());
         }
         r.slot = take_slot();
         dec.copy_slot(staging, r.slot);
         lg = staging_logits.data();
+        route = staging_routes.data();
         const bool more = !queue.empty() && queue.front().g == it.g && g.members[size_t(queue.front().m)].length() == 0;
         if (!more) release_staging();
       } else {  // continued: re-prefill prompt + response so far with the current weights
@@ -263,12 +276,13 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
         dec.prefill(r.slot, ctx.data(), int(ctx.size()), row_logits.data());
         st.prefill_tokens += int64_t(ctx.size());
         lg = row_logits.data();
+        route = W > 0 ? dec.last_routes() : nullptr;
       }
       st.prefill_seconds += now_seconds() - tp;
       ++st.rows_computed;
       double lp = 0;
       const int32_t tok = sample_row(r, scratch[0], lg, &lp);
-      if (append(r, tok, lp)) {
+      if (append(r, tok, lp, route)) {
         if (c.static_batch) {
           r.padding = true;
           r.next_input = tok;
@@ -327,7 +341,7 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
       Row& r = rows[size_t(i)];
       bool leave = false;
       if (!r.padding) {
-        leave = append(r, toks_out[size_t(i)], lps[size_t(i)]);
+        leave = append(r, toks_out[size_t(i)], lps[size_t(i)], W > 0 ? dec.last_routes() + size_t(i) * W : nullptr);
         if (leave && c.static_batch) {
           r.padding = true;
           r.next_input = toks_out[size_t(i)];

@@ -18,6 +18,7 @@ void Trajectory::clear_response() {
   start_version = -1;
   repeat_period = 0;
   kv.clear();
+  routes.clear();
 }
 
 json trajectory_to_json(const Trajectory& t) {
@@ -37,6 +38,10 @@ json trajectory_to_json(const Trajectory& t) {
   j["repeat_period"] = t.repeat_period;
   j["rng"] = t.rng.to_json();
   if (!t.kv.empty()) j["kv"] = t.kv;
+  if (t.route_width > 0) {
+    j["route_width"] = t.route_width;
+    j["routes"] = t.routes;
+  }
   return j;
 }
 
@@ -56,6 +61,10 @@ Trajectory trajectory_from_json(const json& j) {
     t.repeat_period = j.at("repeat_period").get<int>();
     t.rng.from_json(j.at("rng"));
     if (j.contains("kv")) t.kv = j.at("kv").get<std::vector<float>>();
+    if (j.contains("route_width")) {
+      t.route_width = j.at("route_width").get<int>();
+      t.routes = j.at("routes").get<std::vector<int16_t>>();
+    }
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
@@ -63,6 +72,10 @@ Trajectory trajectory_from_json(const json& j) {
   }
   if (t.logp.size() != t.tokens.size() || t.versions.size() != t.tokens.size())
     throw FormatError("malformed trajectory (prompt " + std::to_string(t.prompt_id) + "): tokens, logp and versions differ in length");
+  if (t.route_width < 0 || t.routes.size() != t.tokens.size() * size_t(t.route_width))
+    throw FormatError("malformed trajectory (prompt " + std::to_string(t.prompt_id) + "): " +
+                      std::to_string(t.routes.size()) + " route entries for " + std::to_string(t.tokens.size()) +
+                      " tokens of route_width " + std::to_string(t.route_width));
   return t;
 }
 

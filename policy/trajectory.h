@@ -37,6 +37,9 @@ struct Trajectory {
   Rng rng;                           // this row's sampling stream (continues across calls)
   std::vector<float> kv;             // partial_rollout_kv = reuse: the decoder state of prompt + tokens[0, n-1)
                                      // saved when it was cut (empty otherwise; see Decoder::save_slot)
+  int route_width = 0;               // router replay: expert ids per token (0 = the decoder recorded none)
+  std::vector<int16_t> routes;       // (tokens, route_width): the routed experts of the row that sampled each token
+                                     // (model.h's route); a row of -1 = not recorded (an older segment without them)
 
   int length() const { return int(tokens.size()); }
   // current_version - start_version (0 if not started).

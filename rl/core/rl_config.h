@@ -89,6 +89,14 @@ REASONRL_ENUM_NAMES(RolloutIsLevel, {RolloutIsLevel::Token, "token"}, {RolloutIs
 enum class RolloutRs { None, Token, Sequence, Geometric };
 REASONRL_ENUM_NAMES(RolloutRs, {RolloutRs::None, "none"}, {RolloutRs::Token, "token"}, {RolloutRs::Sequence, "sequence"},
                     {RolloutRs::Geometric, "geometric"})
+// Router replay for MoE policies (verl's R3, arXiv 2510.11370; rl/core/NOTES.md).
+//   none:    the trainer's forward routes every token itself (its top-k may differ from the rollout's).
+//   rollout: the old-logprob and gradient forwards route each response token's row to the experts the rollout
+//            recorded for it (gates recomputed from the current router, so it still gets gradient); segments of a
+//            partial rollout keep the routes of the policy that made them. The prompt rows and the reference model
+//            route themselves. Needs an MoE model.
+enum class RouterReplay { None, Rollout };
+REASONRL_ENUM_NAMES(RouterReplay, {RouterReplay::None, "none"}, {RouterReplay::Rollout, "rollout"})
 
 struct RlConfig {
   Algorithm algorithm = Algorithm::Grpo;
@@ -121,6 +129,7 @@ struct RlConfig {
   int ref_update_every = 0;             // copy the policy into the reference every this many steps; 0 = never (R1: 400)
   double kimi_tau = 0.1;                // Kimi tau (ROLL kimi15_tau 0.1; the paper gives no value)
   bool kimi_reset_optimizer = true;     // Kimi: reset the optimizer moments at the start of every iteration (not the LR schedule)
+  RouterReplay router_replay = RouterReplay::None;  // MoE: replay the rollout's expert choices in training (R3)
 
   template <class V>
   void visit(V& v) {
@@ -163,6 +172,9 @@ struct RlConfig {
     v("ref_update_every", ref_update_every, "refresh the reference policy every N steps; 0 = never");
     v("kimi_tau", kimi_tau, "Kimi k1.5 tau (strength of the log-ratio penalty)");
     v("kimi_reset_optimizer", kimi_reset_optimizer, "Kimi: reset the optimizer moments at the start of every iteration (the LR schedule continues)");
+    v("router_replay", router_replay,
+      "MoE routing in training: none (the trainer's router decides) or rollout (verl R3: response tokens use the "
+      "experts the rollout chose, gates from the current router; needs an MoE model)");
   }
   // Throws ConfigError naming the key on an invalid value or combination.
   void validate() const;

@@ -9,8 +9,48 @@
 
 namespace reasonrl::train {
 
-ResponseLogprobRunner::ResponseLogprobRunner(model::Model& m, const policy::SamplingParams& sp)
-    : m_(m), sp_(sp), V_(m.config().vocab_size) {}
+ResponseLogprobRunner::ResponseLogprobRunner(model::Model& m, const policy::SamplingParams& sp, bool router_replay)
+    : m_(m), sp_(sp), replay_(router_replay), V_(m.config().vocab_size) {
+  if (replay_ && m_.route_width() == 0)
+    throw ConfigError("router replay needs an MoE model; this one is dense (no MoE layer: first_k_dense_replace " +
+                      std::to_string(m_.config().first_k_dense_replace) + " >= num_hidden_layers " +
+                      std::to_string(m_.config().num_hidden_layers) + ")");
+}
+
+// ---- router replay: the rollout's routes on the rows that predict response tokens (rows_), compared after ----
+void ResponseLogprobRunner::replay_routes(std::span<const ResponseSeq> seqs) {
+  const size_t W = size_t(m_.route_width());
+  if (!replay_) return;
+  routes_.assign(size_t(B_) * T_ * W, int16_t(-1));
+  size_t k = 0;
+  for (const auto& s : seqs)
+    for (size_t j = 0; j < s.response.size(); ++j, ++k)
+      if (s.routes.size() == s.response.size() * W)
+        std::copy_n(s.routes.begin() + long(j * W), W, routes_.begin() + long(rows_[k] * W));
+  m_.force_routes(routes_);
+}
+
+void ResponseLogprobRunner::count_routes(std::span<const ResponseSeq> seqs) {
+  out_.routes = out_.own_routes = {};
+  const int W = m_.route_width(), K = m_.config().num_experts_per_tok;
+  if (W == 0 || std::all_of(seqs.begin(), seqs.end(), [](const ResponseSeq& s) { return s.routes.empty(); })) return;
+  used_.resize(size_t(B_) * T_ * size_t(W));
+  std::vector<int16_t> got;
+  for (int own = 0; own < 2; ++own) {
+    m_.last_routes(used_, own == 1);
+    size_t k = 0;
+    for (const auto& s : seqs) {
+      if (s.routes.size() != s.response.size() * size_t(W)) {
+        k += s.response.size();
+        continue;
+      }
+      got.resize(s.routes.size());
+      for (size_t j = 0; j < s.response.size(); ++j, ++k)
+        std::copy_n(used_.begin() + long(rows_[k] * size_t(W)), W, got.begin() + long(j * size_t(W)));
+      (own ? out_.own_routes : out_.routes) += compare_routes(s.routes, got, W, K);
+    }
+  }
+}
 
 const ResponseLogprobs& ResponseLogprobRunner::forward(std::span<const ResponseSeq> seqs, bool want_entropy) {
   B_ = int(seqs.size());
@@ -39,7 +79,9 @@ const ResponseLogprobs& ResponseLogprobRunner::forward(std::span<const ResponseS
     out_.offsets.push_back(int64_t(rows_.size()));
   }
   logits_.resize(size_t(B_) * T_ * V_);  // (B, T, V)
+  replay_routes(seqs);
   m_.forward(tokens_.data(), B_, T_, logits_.data(), real_.data());
+  count_routes(seqs);
   row_logp_.assign(size_t(B_) * T_, 0.0f);  // (B, T)
   row_ent_.assign(want_entropy ? size_t(B_) * T_ : 0, 0.0f);
   policy::sampling_logprob(logits_.data(), int64_t(B_) * T_, V_, sp_, targets_.data(), row_logp_.data(),
@@ -69,13 +111,16 @@ void ResponseLogprobRunner::backward(std::span<const float> dlogp, float aux_sca
 }
 
 std::vector<std::vector<float>> response_logprobs(model::Model& m, const policy::SamplingParams& sp,
-                                                  std::span<const ResponseSeq> seqs, size_t micro_batch) {
-  ResponseLogprobRunner run(m, sp);
+                                                  std::span<const ResponseSeq> seqs, size_t micro_batch,
+                                                  bool router_replay, RouteCounts* routes, RouteCounts* own_routes) {
+  ResponseLogprobRunner run(m, sp, router_replay);
   std::vector<std::vector<float>> out(seqs.size());
   const size_t mb = std::max<size_t>(1, micro_batch);
   for (size_t i0 = 0; i0 < seqs.size(); i0 += mb) {
     const size_t n = std::min(seqs.size() - i0, mb);
     const ResponseLogprobs& r = run.forward(seqs.subspan(i0, n), false);
+    if (routes) *routes += r.routes;
+    if (own_routes) *own_routes += r.own_routes;
     for (size_t k = 0; k < n; ++k) out[i0 + k].assign(r.logp.begin() + r.offsets[k], r.logp.begin() + r.offsets[k + 1]);
   }
   return out;

@@ -14,13 +14,17 @@
 
 #include "model/model.h"
 #include "policy/sampling.h"
+#include "rl/train/routing_metrics.h"
 
 namespace reasonrl::train {
 
 // One sequence: prompt ids, then the response ids whose log-probs are wanted (views; they must outlive the call).
+// routes (router replay; may be empty): per response token, the model's route_width() expert ids the rollout routed
+// the row that sampled it to (policy::Trajectory::routes); rows of -1 were not recorded.
 struct ResponseSeq {
   std::span<const int32_t> prompt;
   std::span<const int32_t> response;
+  std::span<const int16_t> routes = {};
 };
 
 // The last forward's output, flat over the micro-batch's response tokens in sequence order: sequence s owns
@@ -29,11 +33,16 @@ struct ResponseLogprobs {
   std::vector<float> logp;
   std::vector<float> entropy;    // same layout; empty unless asked for
   std::vector<int64_t> offsets;  // S + 1 entries, offsets[0] = 0
+  // Router replay, over the response tokens with recorded routes: the routes dispatched vs the rollout's
+  // (moe/route_mismatch; 0 under replay), and the router's own top-k vs the rollout's (what replay overrides).
+  RouteCounts routes, own_routes;
 };
 
 class ResponseLogprobRunner {
  public:
-  ResponseLogprobRunner(model::Model& m, const policy::SamplingParams& sp);
+  // router_replay: the forward of the rows that predict response tokens uses the sequences' routes (model.h
+  // force_routes); without it routes are only compared.
+  ResponseLogprobRunner(model::Model& m, const policy::SamplingParams& sp, bool router_replay = false);
 
   // Forward over `seqs` (one micro-batch): per-token log-probs (and entropies) of their responses. Keeps the logits
   // for backward. Throws FormatError when a sequence has an empty prompt and a response.
@@ -45,8 +54,12 @@ class ResponseLogprobRunner {
   void backward(std::span<const float> dlogp, float aux_scale, std::span<const float> dentropy = {});
 
  private:
+  void replay_routes(std::span<const ResponseSeq> seqs);  // before the forward: force the recorded routes
+  void count_routes(std::span<const ResponseSeq> seqs);   // after it: ResponseLogprobs::routes / own_routes
   model::Model& m_;
   policy::SamplingParams sp_;
+  bool replay_;
+  std::vector<int16_t> routes_, used_;
   int V_, B_ = 0, T_ = 0;
   std::vector<int32_t> tokens_, targets_;
   std::vector<float> real_, logits_, dlogits_, row_logp_, row_ent_, row_dlogp_, row_dent_;
@@ -55,8 +68,10 @@ class ResponseLogprobRunner {
 };
 
 // Per-token response log-probs of every sequence under `m`, micro_batch sequences per forward, no gradient:
-// out[s] holds seqs[s]'s response log-probs.
+// out[s] holds seqs[s]'s response log-probs. router_replay and routes: as ResponseLogprobRunner's (summed).
 std::vector<std::vector<float>> response_logprobs(model::Model& m, const policy::SamplingParams& sp,
-                                                  std::span<const ResponseSeq> seqs, size_t micro_batch);
+                                                  std::span<const ResponseSeq> seqs, size_t micro_batch,
+                                                  bool router_replay = false, RouteCounts* routes = nullptr,
+                                                  RouteCounts* own_routes = nullptr);
 
 }  // namespace reasonrl::train

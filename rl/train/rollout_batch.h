@@ -36,7 +36,7 @@ struct RolloutSample {
 
   int resp_len() const { return traj.length(); }
   const std::vector<float>& rollout_logp() const { return traj.logp; }
-  ResponseSeq seq() const { return {traj.prompt, traj.tokens}; }
+  ResponseSeq seq() const { return {traj.prompt, traj.tokens, traj.routes}; }
   // The store's row of this sample at rollout step `step` (1-based), trained by policy `version`.
   store::SampleRecord store_row(long step, int version) const;
 };

@@ -122,6 +122,7 @@ struct TrainConfig {
   int partial_rollout_groups = 0;  // partial rollouts: groups kept in flight (0 = prompts_per_step)
   int ppo_mini_batch_size = 0;  // prompts (groups) per optimizer step (verl); 0 = the whole step; must divide prompts_per_step
   int micro_batch_size = 32;    // sequences per forward/backward (the gradient does not depend on it)
+  int expert_change_probe = 4;  // MoE: probe sequences (first training prompts) of moe/expert_change_rate; 0 = off
   int save_every = 50;          // checkpoint every N steps (0 = at the end only)
   int keep_checkpoints = 2;     // 0 = keep all
   int stop_after = 0;           // stop (as if interrupted) after this many steps of this invocation; 0 = off (tests)
@@ -150,6 +151,9 @@ struct TrainConfig {
       "step's rollouts takes prompts_per_step / ppo_mini_batch_size optimizer steps, the loss normalised per "
       "mini-batch; 0 = one step per pass; must divide prompts_per_step");
     v("micro_batch_size", micro_batch_size, "sequences per forward/backward pass");
+    v("expert_change_probe", expert_change_probe,
+      "MoE: the first N training prompts, teacher-forced after every optimizer step, give moe/expert_change_rate (the "
+      "fraction of their top-k expert choices the step changed); 0 = off. Does not change training");
     v("save_every", save_every, "checkpoint every N steps (0 = at the end only)");
     v("keep_checkpoints", keep_checkpoints, "checkpoints kept on disk (older ones are deleted); 0 = keep all");
     v("stop_after", stop_after, "stop after N steps of this invocation, as if interrupted (0 = off)");

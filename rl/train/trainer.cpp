@@ -24,6 +24,7 @@
 #include "rl/train/metrics.h"
 #include "rl/train/response_logprob.h"
 #include "rl/train/rollout_batch.h"
+#include "rl/train/routing_metrics.h"
 #include "rl/train/run_dir.h"
 #include "rl/train/task_data.h"
 #include "rl/util/log.h"
@@ -44,6 +45,8 @@ void TrainConfig::validate() const {
   if (prompts_per_step < 1) throw ConfigError("train: prompts_per_step must be >= 1");
   if (partial_rollout_groups < 0) throw ConfigError("train: partial_rollout_groups must be >= 0 (0 = prompts_per_step)");
   if (micro_batch_size < 1) throw ConfigError("train: micro_batch_size must be >= 1");
+  if (expert_change_probe < 0) throw ConfigError("train: expert_change_probe must be >= 0 (0 = off), got " +
+                                                 std::to_string(expert_change_probe));
   if (ppo_mini_batch_size < 0) throw ConfigError("train: ppo_mini_batch_size must be >= 0 (0 = prompts_per_step)");
   if (ppo_mini_batch_size > 0 && prompts_per_step % ppo_mini_batch_size != 0)
     throw ConfigError("train: ppo_mini_batch_size (" + std::to_string(ppo_mini_batch_size) +
@@ -76,6 +79,7 @@ struct UpdateSums {
   double entropy_loss = 0;  // the entropy bonus term, part of loss (rl.entropy_coeff > 0)
   int opt_steps = 0;
   std::vector<float> violation;  // the MoE load violation after the last router-bias update
+  RouteCounts expert_change;     // the probe's top-k choices changed, over the optimizer steps
 };
 
 class Trainer {
@@ -122,6 +126,7 @@ class Trainer {
   std::unique_ptr<sampler::PromptSampler> sampler_;
   std::unique_ptr<rewards::RewardManager> rewards_;
   std::unique_ptr<policy::ModelDecoder> decoder_;
+  std::unique_ptr<RouteProbe> probe_;  // MoE: moe/expert_change_rate (null when off or dense)
   policy::ReplayBuffer buffer_;
   std::optional<store::RolloutStore> store_;
   std::unique_ptr<MetricsWriter> metrics_, evals_;
@@ -202,6 +207,14 @@ void Trainer::setup() {
                       std::to_string(rc.max_completion_length) + ") exceeds the model's max_position_embeddings (" +
                       std::to_string(policy_->config().max_position_embeddings) + ")");
   decoder_ = std::make_unique<policy::ModelDecoder>(*policy_, probe.slots_needed(), max_seq);
+  if (cfg_.rl.router_replay == rl::RouterReplay::Rollout && policy_->route_width() == 0)
+    throw ConfigError("rl.router_replay = rollout needs an MoE policy, but the model of " + src +
+                      " is dense (first_k_dense_replace " + std::to_string(policy_->config().first_k_dense_replace) +
+                      " >= num_hidden_layers " + std::to_string(policy_->config().num_hidden_layers) +
+                      "): set rl.router_replay to none");
+  if (cfg_.expert_change_probe > 0 && policy_->route_width() > 0)
+    probe_ = std::make_unique<RouteProbe>(std::vector<std::vector<int32_t>>(
+        prompt_ids_.begin(), prompt_ids_.begin() + long(std::min(prompt_ids_.size(), size_t(cfg_.expert_change_probe)))));
   rng_.reseed(Rng::derive_seed(cfg_.seed, 21));
 
   if (resume_) with_last_good_checkpoint(cfg_.run_dir, kTrainerStateFormat, [&] { load_state(state, src); });
@@ -425,8 +438,16 @@ void Trainer::logprobs(StepState& st, RolloutBatch& batch) {
     const std::vector<ResponseSeq> seqs = batch.seqs(0, batch.size());
     const policy::SamplingParams sp = cfg_.rollout.sampling();
     const size_t mb = size_t(cfg_.micro_batch_size);
-    auto old_logp = response_logprobs(*policy_, sp, seqs, mb);
+    RouteCounts routes, own;
+    auto old_logp = response_logprobs(*policy_, sp, seqs, mb, cfg_.rl.router_replay == rl::RouterReplay::Rollout,
+                                      &routes, &own);
     for (size_t i = 0; i < batch.size(); ++i) batch[i].old_logp = std::move(old_logp[i]);
+    if (policy_->route_width() > 0) {  // (token, layer) pairs whose top-k set differs from the rollout's, every rank
+      double v[4] = {double(routes.pairs), double(routes.pairs_differ), double(own.pairs), double(own.pairs_differ)};
+      if (dist::dist().size > 1) dist::dist().allreduce_sum(v, 4);
+      st.mt.set("moe/route_mismatch", v[0] > 0 ? v[1] / v[0] : 0.0);
+      st.mt.set("moe/route_mismatch_own", v[2] > 0 ? v[3] / v[2] : 0.0);
+    }
     if (ref_) {
       auto ref_logp = response_logprobs(*ref_, sp, seqs, mb);
       for (size_t i = 0; i < batch.size(); ++i) batch[i].ref_logp = std::move(ref_logp[i]);
@@ -465,7 +486,11 @@ void Trainer::loss_masks(StepState& st, RolloutBatch& batch) {
 // later steps see ratios != 1 (and Kimi's tau term acts against its fixed reference).
 void Trainer::update(StepState& st, RolloutBatch& batch) {
   const auto& rc = cfg_.rl;
-  ResponseLogprobRunner runner(*policy_, cfg_.rollout.sampling());
+  ResponseLogprobRunner runner(*policy_, cfg_.rollout.sampling(), cfg_.rl.router_replay == rl::RouterReplay::Rollout);
+  if (probe_ && !probe_->has_baseline()) {  // the first step of this process: the probe's routes before it
+    auto sc = st.timer.time("moe_probe");
+    probe_->measure(*policy_);
+  }
   const int per_mini = cfg_.ppo_mini_batch_size > 0 ? cfg_.ppo_mini_batch_size : batch.groups_all_ranks();
   UpdateSums sums;
   for (int it = 0; it < rc.num_iterations; ++it)
@@ -477,6 +502,10 @@ void Trainer::update(StepState& st, RolloutBatch& batch) {
       auto sc = st.timer.time("optimizer");
       sums.grad_norm += optimizer_step(sums.violation);
       ++sums.opt_steps;
+      if (probe_) {
+        auto sp = st.timer.time("moe_probe");
+        sums.expert_change += probe_->measure(*policy_);
+      }
     }
   if (dist::dist().size > 1) {  // metrics over every rank's sequences
     dist::allreduce(sums.stats);
@@ -500,6 +529,7 @@ void Trainer::update(StepState& st, RolloutBatch& batch) {
   double vmax = 0;
   for (float v : sums.violation) vmax = std::max<double>(vmax, v);
   mt.set("moe/max_violation", vmax);
+  if (probe_) mt.set("moe/expert_change_rate", sums.expert_change.change_rate());
   mt.set("lr", optc_.lr_at(std::max<long>(0, opt_->schedule_step() - 1)));
 }
 

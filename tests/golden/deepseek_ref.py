@@ -2,7 +2,8 @@
 """deepseek_ref.py: an independent PyTorch (float64) implementation of our DeepSeek-V3-style model, the golden reference.
 
 Reads a reasonrl checkpoint (model.safetensors parsed by hand with struct/json, config.json with the HF keys) and an
-inputs JSON {"tokens": [[...]], "mask": [[...]]}, computes the logits, the loss
+inputs JSON {"tokens": [[...]], "mask": [[...]]} (optionally "routes": (B*T, n_moe_layers * K) expert ids replayed on the
+rows whose first entry is >= 0: router replay), computes the logits, the loss
     L = mean next-token CE over positions t whose target t+1 has mask 1
       + MTP loss (lambda * mean CE of predicting t+2 at t, target masked the same way)
       + sequence-wise balance loss (alpha * sum_i f_i P_i per row, mean over rows, summed over MoE layers)
@@ -145,8 +146,9 @@ class Ref:
         o = torch.softmax(s, dim=-1) @ v  # (B, H, T, Dv)
         return self.lin(o.transpose(1, 2).reshape(B, T, H * Dv), p + "o_proj.weight")
 
-    def moe(self, x, p, cnt):
-        """x (B, T, D); cnt (B, T) which tokens count for the balance loss. Returns (y, balance loss)."""
+    def moe(self, x, p, cnt, forced=None):
+        """x (B, T, D); cnt (B, T) which tokens count for the balance loss; forced (B, T, K) expert ids replayed where
+        forced[..., 0] >= 0 (router replay: the gates still come from the router). Returns (y, balance loss)."""
         c = self.c
         E, K = c["n_routed_experts"], c["num_experts_per_tok"]
         s = torch.sigmoid(self.lin(x, p + "gate.weight"))  # (B, T, E)
@@ -160,6 +162,8 @@ class Ref:
             emask = gmask[..., None].expand(*gmask.shape, E // G).reshape(biased.shape)
             biased = biased.masked_fill(~emask, float("-inf"))
         idx = biased.topk(K, dim=-1).indices  # (B, T, K)
+        if forced is not None:
+            idx = torch.where(forced[..., :1] >= 0, forced.clamp(min=0), idx)
         w = s.gather(-1, idx)
         if c["norm_topk_prob"]:
             w = w / (w.sum(-1, keepdim=True) + 1e-20)
@@ -188,26 +192,28 @@ class Ref:
                 bal = bal + alpha * (f * P).sum() / rows
         return y, bal
 
-    def block(self, x, l, cnt):
+    def block(self, x, l, cnt, routes=None):
         c = self.c
         p = "model.layers.%d." % l
         eps = c["rms_norm_eps"]
         x = x + self.attention(rmsnorm(x, self.W[p + "input_layernorm.weight"], eps), p + "self_attn.")
         h = rmsnorm(x, self.W[p + "post_attention_layernorm.weight"], eps)
         if l >= c["first_k_dense_replace"]:
-            y, bal = self.moe(h, p + "mlp.", cnt)
+            K = c["num_experts_per_tok"]
+            j = l - c["first_k_dense_replace"]  # MoE layer slot of the main model (the MTP block passes no routes)
+            y, bal = self.moe(h, p + "mlp.", cnt, None if routes is None else routes[..., j * K:(j + 1) * K])
         else:
             y, bal = self.swiglu(h, p + "mlp."), torch.zeros((), dtype=DT)
         return x + y, bal
 
-    def forward(self, tokens, mask):
+    def forward(self, tokens, mask, routes=None):
         c = self.c
         B, T = tokens.shape
         eps = c["rms_norm_eps"]
         x = self.W["model.embed_tokens.weight"][tokens]
         bal = torch.zeros((), dtype=DT)
         for l in range(c["num_hidden_layers"]):
-            x, b = self.block(x, l, mask)
+            x, b = self.block(x, l, mask, routes)
             bal = bal + b
         hf = rmsnorm(x, self.W["model.norm.weight"], eps)
         logits = self.lin(hf, "lm_head.weight")
@@ -244,8 +250,11 @@ def main():
     inp = json.load(open(inputs))
     tokens = torch.tensor(inp["tokens"], dtype=torch.long)
     mask = torch.tensor(inp["mask"], dtype=DT)
+    routes = None
+    if "routes" in inp:  # (B*T, n_moe_layers * K), rows of -1 route themselves
+        routes = torch.tensor(inp["routes"], dtype=torch.long).view(tokens.shape[0], tokens.shape[1], -1)
     ref = Ref(cfg, W)
-    logits, ce, mtp, bal = ref.forward(tokens, mask)
+    logits, ce, mtp, bal = ref.forward(tokens, mask, routes)
     loss = ce + mtp + bal
     loss.backward()
     res = {"logits": logits, "loss": loss.reshape(1), "ce": ce.reshape(1), "mtp": mtp.reshape(1), "bal": bal.reshape(1)}

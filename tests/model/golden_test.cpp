@@ -24,7 +24,10 @@ bool have_torch() {
   return std::system(cmd.c_str()) == 0;
 }
 
-void run_golden(ModelConfig c, const std::string& tag, AttentionKernel kernel = AttentionKernel::Auto) {
+// replay: router replay, every odd token row forced to K experts per MoE layer that the router does not rank first
+// (the reference forces the same ids; it has no notion of order within a route).
+void run_golden(ModelConfig c, const std::string& tag, AttentionKernel kernel = AttentionKernel::Auto,
+                bool replay = false) {
   REASONRL_REQUIRE_OR_SKIP(have_torch(), std::string(REASONRL_PYTHON) + " cannot import torch (install python3-torch)");
   const std::string dir = std::string(REASONRL_BINARY_DIR) + "/test_tmp/golden_" + tag;
   fs::remove_all(dir);
@@ -50,6 +53,26 @@ void run_golden(ModelConfig c, const std::string& tag, AttentionKernel kernel = 
     in["tokens"].push_back(tr);
     in["mask"].push_back(mr);
   }
+  std::vector<int16_t> routes;
+  if (replay) {  // the router's own choice from an unforced forward, shifted by one expert id on odd rows
+    std::vector<float> lg(size_t(B) * T * V);
+    m.forward(tok.data(), B, T, lg.data(), mask.data());
+    const int W = m.route_width(), K = c.num_experts_per_tok, E = c.n_routed_experts;
+    routes.assign(size_t(B) * T * W, -1);
+    std::vector<int16_t> own(routes.size());
+    m.last_routes(own);
+    m.reset_router_loads();
+    json rj = json::array();
+    for (int n = 0; n < B * T; ++n) {
+      json row = json::array();
+      for (int j = 0; j < W; ++j) {
+        if (n % 2 == 1) routes[size_t(n) * W + j] = int16_t((own[size_t(n) * W + j - j % K] + 1 + j % K) % E);
+        row.push_back(routes[size_t(n) * W + j]);
+      }
+      rj.push_back(row);
+    }
+    in["routes"] = rj;  // (B*T, W)
+  }
   write_file_atomic(dir + "/inputs.json", in.dump());
   const std::string cmd = std::string(REASONRL_PYTHON) + " " + REASONRL_SOURCE_DIR + "/tests/golden/deepseek_ref.py " +
                           dir + "/ckpt " + dir + "/inputs.json " + dir + "/ref.safetensors";
@@ -58,6 +81,7 @@ void run_golden(ModelConfig c, const std::string& tag, AttentionKernel kernel = 
 
   std::vector<float> logits(size_t(B) * T * V), dl(logits.size());
   m.zero_grad();
+  if (replay) m.force_routes(routes);
   m.forward(tok.data(), B, T, logits.data(), mask.data());
   const float ce = next_token_loss(logits.data(), tok.data(), B, T, V, mask.data(), dl.data());
   m.backward(dl.data());
@@ -105,6 +129,18 @@ TEST(Golden, LowRankQueryGroupRoutingMtpBalanceLoss) {
   c.seq_aux_alpha = 0.01;
   c.num_hidden_layers = 3;
   run_golden(c, "lora_group_mtp");
+}
+
+TEST(Golden, RouterReplayLowRankQueryGroupRoutingMtpBalanceLoss) {
+  ModelConfig c = testing::micro_config();
+  c.initializer_range = 0.1;
+  c.n_routed_experts = 8;
+  c.n_group = 2;
+  c.topk_group = 1;
+  c.routed_scaling_factor = 2.5;
+  c.seq_aux_alpha = 0.01;
+  c.num_hidden_layers = 3;
+  run_golden(c, "replay_lora_group_mtp", AttentionKernel::Auto, true);
 }
 
 TEST(Golden, PlainQueryNoSharedExpertUnnormalisedGates) {

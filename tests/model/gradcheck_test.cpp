@@ -1,7 +1,9 @@
 // Finite differences in double, routing held fixed: every parameter tensor of every layer type (embedding, MLA with
-// and without low-rank query, dense SwiGLU, DeepSeekMoE router / shared / routed experts, balance loss, MTP, head).
+// and without low-rank query, dense SwiGLU, DeepSeekMoE router / shared / routed experts, balance loss, MTP, head);
+// and the same with router replay (forced routes on half the rows, mostly not the router's own choice).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "model/model.h"
@@ -14,16 +16,33 @@ using testing::micro_config;
 
 // Total loss = mean next-token CE (masked) + MTP + sequence balance loss; grads via backward.
 double total_loss(BasicModel<double>& m, const std::vector<int32_t>& tok, const std::vector<double>& mask, int B,
-                  int T, std::vector<double>* dlogits) {
+                  int T, std::vector<double>* dlogits, const std::vector<int16_t>& routes = {}) {
   const int V = m.config().vocab_size;
   std::vector<double> logits(size_t(B) * T * V);
+  if (!routes.empty()) m.force_routes(routes);
   m.forward(tok.data(), B, T, logits.data(), mask.data());
   if (dlogits) dlogits->assign(logits.size(), 0.0);
   const double ce = next_token_loss(logits.data(), tok.data(), B, T, V, mask.data(), dlogits ? dlogits->data() : nullptr);
   return ce + m.last_mtp_loss() + m.last_balance_loss();
 }
 
-void check_all_tensors(const ModelConfig& cfg, uint64_t seed) {
+// Router replay: every odd row forced to K distinct random experts per MoE layer, even rows route themselves.
+std::vector<int16_t> random_routes(const BasicModel<double>& m, int N, uint64_t seed) {
+  const int W = m.route_width(), K = m.config().num_experts_per_tok, E = m.config().n_routed_experts;
+  std::vector<int16_t> r(size_t(N) * W, -1);
+  Rng rng(seed);
+  for (int n = 1; n < N; n += 2)
+    for (int j = 0; j < W; j += K)
+      for (int k = 0; k < K; ++k) {
+        int16_t e;
+        do e = int16_t(rng.below(uint64_t(E)));
+        while (std::find(&r[size_t(n) * W + j], &r[size_t(n) * W + j + k], e) != &r[size_t(n) * W + j + k]);
+        r[size_t(n) * W + j + k] = e;
+      }
+  return r;
+}
+
+void check_all_tensors(const ModelConfig& cfg, uint64_t seed, bool replay = false) {
   BasicModel<double> m(cfg);
   m.init_weights(seed);
   testing::perturb(m, seed + 1);
@@ -32,9 +51,29 @@ void check_all_tensors(const ModelConfig& cfg, uint64_t seed) {
   std::vector<double> mask(B * T, 1.0);
   mask[B * T - 1] = 0;  // padding at the end of the last row
   mask[B * T - 2] = 0;
+  const std::vector<int16_t> routes = replay ? random_routes(m, B * T, seed + 4) : std::vector<int16_t>{};
   std::vector<double> dl;
   m.zero_grad();
-  total_loss(m, tok, mask, B, T, &dl);
+  total_loss(m, tok, mask, B, T, &dl, routes);
+  if (replay) {  // forced rows dispatch the forced sets, and those differ from the router's own (else nothing is new)
+    const int K = cfg.num_experts_per_tok;
+    std::vector<int16_t> own(routes.size()), used(routes.size());
+    m.last_routes(own, true);
+    m.last_routes(used);
+    int differ = 0;
+    for (size_t i = 0; i < routes.size(); i += size_t(K)) {
+      auto set = [&](const std::vector<int16_t>& v) {
+        std::vector<int16_t> x(v.begin() + long(i), v.begin() + long(i) + K);
+        std::sort(x.begin(), x.end());
+        return x;
+      };
+      if (routes[i] >= 0) {
+        EXPECT_EQ(set(used), set(routes)) << "entry " << i;
+      }
+      differ += set(own) != set(used);
+    }
+    ASSERT_GT(differ, 0);
+  }
   if (cfg.seq_aux_alpha > 0 && cfg.first_k_dense_replace < cfg.num_hidden_layers) { ASSERT_GT(m.last_balance_loss(), 0.0); }
   if (cfg.num_nextn_predict_layers > 0) { ASSERT_GT(m.last_mtp_loss(), 0.0); }
   m.backward(dl.data());
@@ -54,9 +93,9 @@ void check_all_tensors(const ModelConfig& cfg, uint64_t seed) {
       const size_t i = t.offset + (samples == int(t.size) ? size_t(s) : pick.below(t.size));
       const double old = p[i];
       p[i] = old + h;
-      const double lp = total_loss(m, tok, mask, B, T, nullptr);
+      const double lp = total_loss(m, tok, mask, B, T, nullptr, routes);
       p[i] = old - h;
-      const double lm = total_loss(m, tok, mask, B, T, nullptr);
+      const double lm = total_loss(m, tok, mask, B, T, nullptr, routes);
       p[i] = old;
       const double fd = (lp - lm) / (2 * h);
       num = std::max(num, std::abs(fd - g[i]));
@@ -68,11 +107,11 @@ void check_all_tensors(const ModelConfig& cfg, uint64_t seed) {
     EXPECT_LT(err, 1e-5) << t.name << " fd vs analytic: max abs diff " << num << ", scale " << den;
     if (err > worst) worst = err, worst_name = t.name;
   }
-  std::printf("finite differences: %d entries over %zu tensors, worst relative error %.3g in %s\n", checked,
-              m.tensors().size(), worst, worst_name.c_str());
+  std::printf("finite differences%s: %d entries over %zu tensors, worst relative error %.3g in %s\n",
+              replay ? " (router replay)" : "", checked, m.tensors().size(), worst, worst_name.c_str());
 }
 
-TEST(GradCheck, AllTensorsLowRankQueryMtpGroupRoutingBalanceLoss) {
+ModelConfig group_routing_config() {  // low-rank query, MTP, group-limited routing, balance loss
   ModelConfig c = micro_config();
   c.initializer_range = 0.3;
   c.n_routed_experts = 8;
@@ -81,10 +120,9 @@ TEST(GradCheck, AllTensorsLowRankQueryMtpGroupRoutingBalanceLoss) {
   c.routed_scaling_factor = 2.5;
   c.seq_aux_alpha = 0.05;
   c.mtp_loss_weight = 0.3;
-  check_all_tensors(c, 11);
+  return c;
 }
-
-TEST(GradCheck, AllTensorsPlainQueryNoSharedUnnormalisedGates) {
+ModelConfig plain_config() {  // plain query, no shared expert, unnormalised gates, no MTP, no balance loss
   ModelConfig c = micro_config();
   c.initializer_range = 0.3;
   c.q_lora_rank = 0;
@@ -94,8 +132,13 @@ TEST(GradCheck, AllTensorsPlainQueryNoSharedUnnormalisedGates) {
   c.first_k_dense_replace = 1;
   c.num_nextn_predict_layers = 0;
   c.seq_aux_alpha = 0;
-  check_all_tensors(c, 21);
+  return c;
 }
+
+TEST(GradCheck, AllTensorsLowRankQueryMtpGroupRoutingBalanceLoss) { check_all_tensors(group_routing_config(), 11); }
+TEST(GradCheck, AllTensorsPlainQueryNoSharedUnnormalisedGates) { check_all_tensors(plain_config(), 21); }
+TEST(GradCheck, RouterReplayGroupRoutingBalanceLossMtp) { check_all_tensors(group_routing_config(), 41, true); }
+TEST(GradCheck, RouterReplayPlainQueryNoSharedUnnormalisedGates) { check_all_tensors(plain_config(), 51, true); }
 
 TEST(GradCheck, AllDenseLayersWithMtp) {
   ModelConfig c = micro_config();

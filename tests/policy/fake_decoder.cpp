@@ -66,11 +66,15 @@ void FakeDecoder::prefill(int slot, const int32_t* tokens, int n, float* last_lo
   for (int i = 0; i < n; ++i) append(s, tokens[i]);
   tokens_prefilled_ += n;
   write_logits(s.hash, last_logits);
+  routes_.resize(size_t(route_width_));
+  write_routes(s.hash, routes_.data());
 }
 
 void FakeDecoder::decode_step(const int* slots, const int32_t* tokens, int n, float* logits) {
   for (int i = 0; i < n; ++i) append(slots_.at(size_t(slots[i])), tokens[i]);
   for (int i = 0; i < n; ++i) write_logits(slots_[size_t(slots[i])].hash, logits + int64_t(i) * vocab_);
+  routes_.resize(size_t(n) * size_t(route_width_));
+  for (int i = 0; i < n; ++i) write_routes(slots_[size_t(slots[i])].hash, routes_.data() + size_t(i) * route_width_);
   rows_decoded_ += n;
 }
 
@@ -79,6 +83,17 @@ void FakeDecoder::logits_for(const int32_t* context, int n, float* out) const {
   s.hash = mix64(seed_);
   for (int i = 0; i < n; ++i) const_cast<FakeDecoder*>(this)->append(s, context[i]);
   write_logits(s.hash, out);
+}
+
+void FakeDecoder::write_routes(uint64_t hash, int16_t* out) const {
+  for (int k = 0; k < route_width_; ++k) out[k] = int16_t(mix64(hash ^ (0x51ed27ULL + uint64_t(k))) % 1000);
+}
+
+void FakeDecoder::routes_for(const int32_t* context, int n, int16_t* out) const {
+  Slot s;
+  s.hash = mix64(seed_);
+  for (int i = 0; i < n; ++i) const_cast<FakeDecoder*>(this)->append(s, context[i]);
+  write_routes(s.hash, out);
 }
 
 }  // namespace reasonrl::policy

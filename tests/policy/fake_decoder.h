@@ -34,6 +34,13 @@ class FakeDecoder : public Decoder {
   // The logits of a context given as a whole (what a teacher-forced forward would produce at its last position).
   void logits_for(const int32_t* context, int n, float* out) const;
 
+  // Router replay stand-in: with a width > 0, each row whose logits are written also gets `width` ids in [0, 1000),
+  // another hash of the same context (routes_for gives them for a context given as a whole).
+  void set_route_width(int width) { route_width_ = width; }
+  int route_width() const override { return route_width_; }
+  const int16_t* last_routes() const override { return routes_.data(); }
+  void routes_for(const int32_t* context, int n, int16_t* out) const;
+
  private:
   struct Slot {
     std::vector<int32_t> tokens;
@@ -41,11 +48,14 @@ class FakeDecoder : public Decoder {
   };
   void append(Slot& s, int32_t tok);
   void write_logits(uint64_t hash, float* out) const;
+  void write_routes(uint64_t hash, int16_t* out) const;
   int vocab_, max_seq_len_;
   uint64_t seed_;
   float scale_;
   std::vector<Slot> slots_;
   std::vector<float> bias_;
+  int route_width_ = 0;
+  std::vector<int16_t> routes_;
   int64_t rows_decoded_ = 0, tokens_prefilled_ = 0;
 };
 

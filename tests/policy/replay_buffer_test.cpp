@@ -1,4 +1,5 @@
-// Tests for the replay buffer's JSON form: round trip (rng state included), version and shape errors.
+// Tests for the replay buffer's JSON form: round trip (rng state, saved caches and routes included), older versions
+// (without caches, without routes) still load, version and shape errors.
 #include "policy/replay_buffer.h"
 
 #include <gtest/gtest.h>
@@ -65,6 +66,28 @@ TEST(ReplayBuffer, SavedCacheRoundTripsAndVersionOneStillLoads) {
   v1["version"] = 1;
   ReplayBuffer c;
   c.from_json(v1);
+  EXPECT_EQ(c.num_unfinished(), 1u);
+}
+
+TEST(ReplayBuffer, RoutesRoundTripAndVersionTwoStillLoads) {
+  ReplayBuffer a = sample_buffer();
+  Trajectory& t = a.groups()[0].members[1];
+  t.route_width = 4;  // router replay: 2 MoE layers x top-2, per token; the first token's row was not recorded
+  t.routes = {-1, -1, -1, -1, 0, 7, 3, 1, 1023, 2, 5, 6};
+  ReplayBuffer b;
+  b.from_json(json::parse(a.to_json().dump()));
+  EXPECT_EQ(b.groups()[0].members[1].route_width, 4);
+  EXPECT_EQ(b.groups()[0].members[1].routes, t.routes);
+  EXPECT_EQ(b.groups()[0].members[0].route_width, 0);
+  EXPECT_TRUE(b.groups()[0].members[0].routes.empty());
+  json j = a.to_json();
+  j["groups"][0]["members"][1]["routes"].push_back(3);  // not tokens x route_width
+  EXPECT_THROW(b.from_json(j), FormatError);
+  json v2 = sample_buffer().to_json();  // a checkpoint written before routes were kept
+  v2["version"] = 2;
+  ReplayBuffer c;
+  c.from_json(v2);
+  EXPECT_EQ(c.groups()[0].members[1].route_width, 0);
   EXPECT_EQ(c.num_unfinished(), 1u);
 }
 

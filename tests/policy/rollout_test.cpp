@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <map>
+#include <memory>
 
 #include "policy/logprob.h"
 #include "rl/util/error.h"
@@ -294,6 +296,78 @@ TEST(Rollout, PartialRolloutsContinueExactlyWhereTheyWereCut) {
   EXPECT_TRUE(some_multi_segment);
   EXPECT_GT(stats[0].n_partial, 0);
   EXPECT_EQ(stats[0].tokens_generated, stats[0].rows_computed);  // no padding
+}
+
+// Router replay: each token carries the routes of the row that sampled it, i.e. of its context under the weights of
+// the call that made it (a decoder per call, seeded by the version, stands for the changing weights); the segments of
+// a continued trajectory keep the routes of their own calls, with recompute and with a reused cache.
+TEST(Rollout, EachTokenKeepsTheRoutesOfTheCallThatSampledIt) {
+  const int V = 128, eos = 3, W = 3;
+  const auto prompts = make_prompts(3, V);
+  for (PartialKv kv : {PartialKv::Recompute, PartialKv::Reuse}) {
+    SCOPED_TRACE(enum_to_string(kv));
+    RolloutConfig c = partial_cfg(eos);
+    c.partial_rollout_kv = kv;
+    RolloutEngine eng(c);
+    std::vector<std::unique_ptr<FakeDecoder>> decs;
+    ReplayBuffer buf;
+    std::vector<Trajectory> out;
+    for (int v = 0; v < 100 && (v == 0 || !buf.empty()); ++v) {
+      decs.push_back(std::make_unique<FakeDecoder>(V, eng.slots_needed(), 64, uint64_t(1 + v)));
+      decs.back()->bias()[eos] = 2.0f;
+      decs.back()->set_route_width(W);
+      auto r = eng.generate(*decs.back(), v == 0 ? prompts : std::vector<Prompt>{}, v, &buf);
+      for (auto& t : r.trajectories) out.push_back(std::move(t));
+    }
+    ASSERT_EQ(out.size(), prompts.size() * size_t(c.num_generations));
+    int multi = 0;
+    for (const auto& t : out) {
+      ASSERT_EQ(t.route_width, W);
+      ASSERT_EQ(t.routes.size(), t.tokens.size() * size_t(W));
+      multi += t.segments.size() > 1;
+      std::vector<int32_t> ctx = t.prompt;
+      for (size_t j = 0; j < t.tokens.size(); ++j) {
+        int16_t want[W];
+        decs[size_t(t.versions[j])]->routes_for(ctx.data(), int(ctx.size()), want);
+        EXPECT_TRUE(std::equal(want, want + W, t.routes.begin() + long(j * W)))
+            << "prompt " << t.prompt_id << " sample " << t.group_index << " token " << j;
+        ctx.push_back(t.tokens[j]);
+      }
+    }
+    EXPECT_GT(multi, 0);
+  }
+}
+
+// A trajectory cut by a decoder that records no routes (e.g. in a buffer from a checkpoint written before routes were
+// kept) and continued by one that does: its earlier tokens get rows of -1 (unrecorded, they route themselves), the
+// new ones their routes.
+TEST(Rollout, TokensFromBeforeRoutesWereRecordedGetUnrecordedRows) {
+  const int V = 128, eos = 3, W = 2;
+  RolloutEngine eng(partial_cfg(eos));
+  FakeDecoder plain(V, eng.slots_needed(), 64), routed(V, eng.slots_needed(), 64);
+  plain.bias()[eos] = routed.bias()[eos] = 2.0f;
+  routed.set_route_width(W);
+  ReplayBuffer buf;
+  eng.generate(plain, make_prompts(2, V), 0, &buf);
+  ASSERT_FALSE(buf.empty());
+  std::vector<Trajectory> out;
+  for (int v = 1; v < 100 && !buf.empty(); ++v)
+    for (auto& t : eng.generate(routed, {}, v, &buf).trajectories) out.push_back(std::move(t));
+  int checked = 0;
+  for (const auto& t : out) {
+    if (t.segments.front().version != 0 || t.segments.size() < 2) continue;
+    ASSERT_EQ(t.route_width, W);
+    ASSERT_EQ(t.routes.size(), t.tokens.size() * size_t(W));
+    for (size_t j = 0; j < t.tokens.size(); ++j) {
+      const bool old = t.versions[j] == 0;
+      EXPECT_EQ(t.routes[j * W] < 0, old) << "token " << j;
+      if (old) {
+        EXPECT_EQ(t.routes[j * W + 1], -1);
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
 }
 
 TEST(Rollout, ReusedCacheContinuesLikeARecomputeWithoutPrefill) {
