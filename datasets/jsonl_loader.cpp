@@ -1,6 +1,7 @@
 // jsonl_loader.cpp: per-layout field mapping for JSONL datasets.
 #include "datasets/jsonl_loader.h"
 
+#include <climits>
 #include <sstream>
 
 #include "rl/util/error.h"
@@ -23,6 +24,7 @@ std::string trim(std::string s) {
 // A string or number field as text (integers without ".0").
 std::string text_of(const nlohmann::json& j, const std::string& key) {
   if (j.is_string()) return j.get<std::string>();
+  if (j.is_number_unsigned()) return std::to_string(j.get<uint64_t>());  // past INT64_MAX: not as a negative number
   if (j.is_number_integer()) return std::to_string(j.get<int64_t>());
   if (j.is_number_float()) {
     std::ostringstream os;
@@ -53,6 +55,17 @@ std::string first_key(const nlohmann::json& o, std::initializer_list<const char*
   for (const char* k : keys)
     if (find(o, k)) return k;
   return "";
+}
+
+// A difficulty level as an int: digits (and a leading '-') in the int range, else a LineError naming the field.
+int small_int(const std::string& digits, const std::string& key) {
+  try {
+    size_t used = 0;
+    const long long v = std::stoll(digits, &used);
+    if (used == digits.size() && v >= INT_MIN && v <= INT_MAX) return int(v);
+  } catch (const std::exception&) {  // out_of_range / invalid_argument: refused below
+  }
+  throw LineError("field '" + key + "' holds " + digits.substr(0, 40) + ", not an integer in the int range");
 }
 
 std::string strip_int(const std::string& s) {  // "025" -> "25"; others unchanged
@@ -131,7 +144,7 @@ static Example parse_line(const nlohmann::json& o, const DatasetConfig& cfg, int
       if (const auto* lv = find(o, "level")) {
         const std::string s = text_of(*lv, "level");
         const size_t d = s.find_first_of("0123456789");
-        if (d != std::string::npos) e.difficulty = std::stoi(s.substr(d));
+        if (d != std::string::npos) e.difficulty = small_int(s.substr(d, s.find_first_not_of("0123456789", d) - d), "level");
       }
       if (find(o, "subject")) e.meta["subject"] = need(o, "subject");
       id_key = key_or(id_key, "unique_id");
@@ -144,6 +157,8 @@ static Example parse_line(const nlohmann::json& o, const DatasetConfig& cfg, int
         if (!n->is_array()) throw LineError("field 'nums' must be a list of integers");
         for (const auto& v : *n) {
           if (!v.is_number_integer()) throw LineError("field 'nums' must be a list of integers");
+          if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX))
+            throw LineError("field 'nums' holds " + v.dump() + ", out of the 64-bit integer range");
           nums.push_back(v.get<int64_t>());
         }
         const std::string t = need(o, key_or(cfg.answer_key, "target"));
@@ -203,7 +218,7 @@ static Example parse_line(const nlohmann::json& o, const DatasetConfig& cfg, int
   if (!diff_key.empty() && find(o, diff_key)) {
     const auto& d = *find(o, diff_key);
     if (!d.is_number_integer()) throw LineError("field '" + diff_key + "' must be an integer");
-    e.difficulty = d.get<int>();
+    e.difficulty = small_int(d.dump(), diff_key);
   }
   return e;
 }

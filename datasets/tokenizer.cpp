@@ -85,6 +85,10 @@ Tokenizer Tokenizer::from_json(const nlohmann::json& j, const std::string& src) 
   t.vocab_.reserve(m["vocab"].size());
   for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
     const int id = it.value().get<int>();
+    // Two tokens with one id: encode would give both that id and decode only one of them (found by fuzz_tokenizer).
+    if (t.in_vocab_[id])
+      throw fail("model.vocab gives id " + std::to_string(id) + " to both '" + t.id_to_token_[id] + "' and '" +
+                 it.key() + "'");
     t.id_to_token_[id] = it.key();
     t.in_vocab_[id] = true;
     t.vocab_[it.key()] = id;

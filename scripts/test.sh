@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quick start, command 2: install what is missing, build, and run the whole test suite:
-# unit + conformance + golden + short e2e in a Release build (-Werror), then the unit tests again under ASan/UBSan
-# (Debug, only the unit test targets are built), then 60 s of the grader's libFuzzer target (scripts/fuzz.sh).
+# unit + conformance + golden + smoke + short e2e in a Release build (-Werror), then under ASan/UBSan (Debug, only the
+# unit test targets and the reasonrl binary are built) the unit tests and the smoke pass (every command once on the micro
+# model: tests/cli/smoke_e2e_test.sh), then 60 s of each libFuzzer target, two at a time (scripts/fuzz.sh: the grader,
+# the tokenizer, the JSONL loader).
 # Set REASONRL_SKIP_ASAN=1 / REASONRL_SKIP_FUZZ=1 to skip the sanitizer pass / the fuzz run locally.
 # Prints the wall time of each phase.
 set -uo pipefail
@@ -32,16 +34,16 @@ echo "== Release build"
 phase "Release build:" bash scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DREASONRL_MPI=ON -DREASONRL_WERROR=ON || exit 1
 phase "Release tests (every label):" run_ctest build
 if [[ "${REASONRL_SKIP_ASAN:-0}" != 1 ]]; then
-  echo "== Debug + ASan/UBSan build (unit tests)"
+  echo "== Debug + ASan/UBSan build (unit tests and the smoke pass)"
   # OpenMPI itself leaks: its tests run in the Release pass
   phase "ASan build (unit tests only):" env REASONRL_BUILD_TARGET=unit_tests bash scripts/build.sh build-asan \
     -DCMAKE_BUILD_TYPE=Debug -DREASONRL_SANITIZE=ON -DREASONRL_MPI=OFF -DREASONRL_WERROR=ON || exit 1
   export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
-  phase "ASan unit tests:" run_ctest build-asan -L unit
+  phase "ASan unit tests + smoke:" run_ctest build-asan -L '^(unit|smoke)$'
 fi
 if [[ "${REASONRL_SKIP_FUZZ:-0}" != 1 ]]; then
-  echo "== libFuzzer: the grader's fuzz target and its properties, 60 s (clang, ASan + UBSan)"
-  if phase "Fuzz (build + 60 s):" bash scripts/fuzz.sh 60; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FUZZ FAILED"; fi
+  echo "== libFuzzer: 3 targets (grader, tokenizer, JSONL) and their properties, 60 s each (clang, ASan + UBSan)"
+  if phase "Fuzz (build + 3 x 60 s, two at a time):" bash scripts/fuzz.sh 60; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FUZZ FAILED"; fi
 fi
 echo
 printf '%s\n' "${times[@]}"

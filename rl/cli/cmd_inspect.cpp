@@ -26,6 +26,7 @@ struct InspectOpts {
   bool correct = false, incorrect = false, full = false;
   // show / prompt
   int64_t id = 0;
+  bool bytes = false;
   // compare: two steps, or another run
   std::vector<std::string> compare_args;
   int64_t at_step = -1, at_step_a = -1, at_step_b = -1;
@@ -127,9 +128,12 @@ void add_inspect_command(CLI::App& app) {
 
   auto* show = cmd->add_subcommand("show", "one sample in full, with its reward components");
   show->add_option("id", o->id, "sample id (the id column of `samples`)")->required();
+  show->add_flag("--bytes", o->bytes,
+                 "show the completion's exact bytes: a byte that is not UTF-8 as \\xNN, a backslash as \\\\ "
+                 "(JSON: the key text_bytes); the text column has U+FFFD in their place");
   show->callback([o] {
     auto st = open_ro(*o);
-    const json s = store::sample_json(st, o->id);
+    const json s = store::sample_json(st, o->id, o->bytes);
     if (o->json) std::cout << s.dump(2) << "\n";
     else store::print_sample(std::cout, s);
   });

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "rl/util/error.h"
+#include "rl/util/utf8.h"
 
 namespace reasonrl::store {
 
@@ -21,7 +22,7 @@ json cell(const Stmt& s, int i) {
   switch (s.column_type(i)) {
     case SQLITE_INTEGER: return s.i64(i);
     case SQLITE_FLOAT: return s.f64(i);
-    case SQLITE_TEXT: return s.text(i);
+    case SQLITE_TEXT: return utf8_replace_invalid(s.text(i));  // JSON holds UTF-8 (a query can build any bytes)
     case SQLITE_BLOB: return "<blob " + std::to_string(sqlite3_column_bytes(const_cast<Stmt&>(s).raw(), i)) + " bytes>";
     default: return nullptr;
   }
@@ -260,7 +261,7 @@ Table samples_table(const RolloutStore& st, const SampleFilter& f) {
   return t;
 }
 
-json sample_json(const RolloutStore& st, int64_t id) {
+json sample_json(const RolloutStore& st, int64_t id, bool exact_bytes) {
   Stmt s = st.db().prepare("SELECT * FROM samples_view WHERE id = ?");
   s.bind(1, id);
   if (!s.step()) {
@@ -272,7 +273,17 @@ json sample_json(const RolloutStore& st, int64_t id) {
   json o = json::object();
   for (int i = 0; i < s.columns(); ++i) {
     const std::string name = s.column_name(i);
-    if (name == "segments_json") o["segments"] = json::parse(s.text(i), nullptr, false);
+    if (name == "text_bytes") {  // NULL: `text` is the completion exactly; else its exact bytes
+      o["text_replaced"] = !s.is_null(i);
+      if (exact_bytes) {
+        const int t = [&] {
+          for (int k = 0; k < s.columns(); ++k)
+            if (s.column_name(k) == "text") return k;
+          return -1;
+        }();
+        o["text_bytes"] = utf8_escape_invalid(s.is_null(i) ? s.text(t) : s.blob(i));
+      }
+    } else if (name == "segments_json") o["segments"] = json::parse(s.text(i), nullptr, false);
     else if (name == "correct") o[name] = s.i64(i) != 0;
     else o[name] = cell(s, i);
   }
@@ -285,7 +296,8 @@ json sample_json(const RolloutStore& st, int64_t id) {
 }
 
 void print_sample(std::ostream& os, const json& o) {
-  static const std::set<std::string> kLong = {"text", "prompt_text", "gold", "reward_components", "segments"};
+  static const std::set<std::string> kLong = {"text", "text_bytes", "prompt_text", "gold", "reward_components",
+                                             "segments"};
   size_t w = 0;
   for (auto it = o.begin(); it != o.end(); ++it)
     if (!kLong.count(it.key())) w = std::max(w, it.key().size());
@@ -298,8 +310,14 @@ void print_sample(std::ostream& os, const json& o) {
   for (auto it = o["reward_components"].begin(); it != o["reward_components"].end(); ++it)
     os << fmt::format("  {:<{}}  {}\n", it.key(), cw, it.value().is_null() ? "n/a" : format_number(it.value()));
   os << fmt::format("  {:<{}}  {}\n", "total", cw, format_number(o["reward"]));
-  os << "\nprompt:\n" << o.value("prompt_text", "") << "\n\ngold: " << o.value("gold", "") << "\n\ncompletion:\n"
-     << o.value("text", "") << "\n";
+  os << "\nprompt:\n" << o.value("prompt_text", "") << "\n\ngold: " << o.value("gold", "") << "\n\n";
+  if (o.contains("text_bytes"))
+    os << "completion, exact bytes (\\xNN: a byte that is not UTF-8, \\\\: a backslash):\n"
+       << o["text_bytes"].get<std::string>() << "\n";
+  else
+    os << "completion:"
+       << (o.value("text_replaced", false) ? " (bytes that are not UTF-8 shown as U+FFFD; --bytes shows them)" : "")
+       << "\n" << o.value("text", "") << "\n";
 }
 
 json prompt_json(const RolloutStore& st, int64_t prompt_id) {

@@ -38,7 +38,9 @@ struct SampleFilter {
 Table samples_table(const RolloutStore& st, const SampleFilter& f);
 
 // A full sample: its columns, its prompt and its reward components. Unknown id: Error naming the id.
-json sample_json(const RolloutStore& st, int64_t id);
+// "text" is valid UTF-8; "text_replaced" says whether ill-formed bytes in it were replaced with U+FFFD. exact_bytes adds
+// "text_bytes": the completion's exact bytes, escaped (utf8_escape_invalid: \xNN for a byte that is not UTF-8, \\).
+json sample_json(const RolloutStore& st, int64_t id, bool exact_bytes = false);
 void print_sample(std::ostream& os, const json& sample);
 
 // One prompt and its success across steps (samples, correct, pass@1, mean reward, mean length per step).

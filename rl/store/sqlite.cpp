@@ -54,6 +54,10 @@ Stmt& Stmt::bind(int i, std::string_view v) {
   check_bind(db_, sqlite3_bind_text64(st_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8), i);
   return *this;
 }
+Stmt& Stmt::bind_blob(int i, std::string_view v) {
+  check_bind(db_, sqlite3_bind_blob64(st_, i, v.empty() ? "" : v.data(), v.size(), SQLITE_TRANSIENT), i);
+  return *this;
+}
 Stmt& Stmt::bind(int i, std::optional<double> v) {
   return v ? bind(i, *v) : bind_null(i);
 }
@@ -96,6 +100,11 @@ std::optional<double> Stmt::opt_f64(int i) const {
 }
 std::string Stmt::text(int i) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, i));
+  if (!p) return {};
+  return std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, i)));
+}
+std::string Stmt::blob(int i) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(st_, i));
   if (!p) return {};
   return std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, i)));
 }

@@ -28,6 +28,7 @@ class Stmt {
   Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
   Stmt& bind(int i, std::optional<double> v);
   Stmt& bind_null(int i);
+  Stmt& bind_blob(int i, std::string_view bytes);  // a BLOB (bytes kept exactly; TEXT is meant to be UTF-8)
 
   bool step();          // true: a row is ready; false: done. Throws on error.
   void run();           // step() until done (for writes); then reset().
@@ -41,6 +42,7 @@ class Stmt {
   double f64(int i) const;
   std::optional<double> opt_f64(int i) const;
   std::string text(int i) const;
+  std::string blob(int i) const;  // the column's bytes (a TEXT or BLOB value as stored)
   bool readonly() const;  // sqlite3_stmt_readonly: the statement does not write the database
   sqlite3_stmt* raw() { return st_; }
 

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "rl/util/error.h"
+#include "rl/util/utf8.h"
 
 namespace reasonrl::store {
 
@@ -98,8 +99,43 @@ CREATE VIEW samples_view AS
 ALTER TABLE run_sessions ADD COLUMN config_json TEXT;
 ALTER TABLE run_sessions ADD COLUMN config_changes TEXT;
 )sql",
+      // 3 -> 4: text is valid UTF-8 (a byte-level model can emit bytes that are not; JSON and Python's sqlite3 cannot
+      // read them). Ill-formed bytes in text are replaced with U+FFFD; the exact bytes of a completion, a prompt or a
+      // gold answer go to a BLOB column, NULL when the text was valid. Every other text column is replaced only.
+      // reasonrl_utf8_valid / reasonrl_utf8_replace are SQL functions that RolloutStore::open registers.
+      R"sql(
+ALTER TABLE samples ADD COLUMN text_bytes BLOB;
+ALTER TABLE prompts ADD COLUMN text_bytes BLOB;
+ALTER TABLE prompts ADD COLUMN gold_bytes BLOB;
+UPDATE samples SET text_bytes = CAST(text AS BLOB), text = reasonrl_utf8_replace(text)
+  WHERE NOT reasonrl_utf8_valid(text);
+UPDATE prompts SET text_bytes = CAST(text AS BLOB), text = reasonrl_utf8_replace(text)
+  WHERE NOT reasonrl_utf8_valid(text);
+UPDATE prompts SET gold_bytes = CAST(gold AS BLOB), gold = reasonrl_utf8_replace(gold)
+  WHERE NOT reasonrl_utf8_valid(gold);
+UPDATE samples SET finish_reason = reasonrl_utf8_replace(finish_reason),
+                   segments_json = reasonrl_utf8_replace(segments_json)
+  WHERE NOT (reasonrl_utf8_valid(finish_reason) AND reasonrl_utf8_valid(segments_json));
+UPDATE prompts SET dataset = reasonrl_utf8_replace(dataset), source_id = reasonrl_utf8_replace(source_id)
+  WHERE NOT (reasonrl_utf8_valid(dataset) AND reasonrl_utf8_valid(source_id));
+UPDATE run SET name = reasonrl_utf8_replace(name), config_json = reasonrl_utf8_replace(config_json),
+               version = reasonrl_utf8_replace(version), started_at = reasonrl_utf8_replace(started_at)
+  WHERE NOT (reasonrl_utf8_valid(name) AND reasonrl_utf8_valid(config_json) AND reasonrl_utf8_valid(version)
+             AND reasonrl_utf8_valid(started_at));
+UPDATE run_sessions SET kind = reasonrl_utf8_replace(kind), at = reasonrl_utf8_replace(at),
+                        version = reasonrl_utf8_replace(version), config_json = reasonrl_utf8_replace(config_json),
+                        config_changes = reasonrl_utf8_replace(config_changes)
+  WHERE NOT (reasonrl_utf8_valid(kind) AND reasonrl_utf8_valid(at) AND reasonrl_utf8_valid(version)
+             AND reasonrl_utf8_valid(config_json) AND reasonrl_utf8_valid(config_changes));
+UPDATE steps SET written_at = reasonrl_utf8_replace(written_at) WHERE NOT reasonrl_utf8_valid(written_at);
+UPDATE step_metrics SET key = reasonrl_utf8_replace(key) WHERE NOT reasonrl_utf8_valid(key);
+UPDATE sample_rewards SET component = reasonrl_utf8_replace(component) WHERE NOT reasonrl_utf8_valid(component);
+UPDATE evaluations SET split = reasonrl_utf8_replace(split), stage = reasonrl_utf8_replace(stage),
+                       key = reasonrl_utf8_replace(key)
+  WHERE NOT (reasonrl_utf8_valid(split) AND reasonrl_utf8_valid(stage) AND reasonrl_utf8_valid(key));
+)sql",
   };
-  static_assert(kSchemaVersion == 3, "add the migration for the new schema version");
+  static_assert(kSchemaVersion == 4, "add the migration for the new schema version");
   return kMigrations;
 }
 
@@ -157,6 +193,33 @@ const char* sync_pragma(Synchronous s) {
   }
 }
 
+// The bytes of a TEXT or BLOB argument (NULL: nullopt).
+std::optional<std::string_view> arg_bytes(sqlite3_value* v) {
+  if (sqlite3_value_type(v) == SQLITE_NULL) return std::nullopt;
+  const auto* p = static_cast<const char*>(sqlite3_value_blob(v));
+  return std::string_view(p ? p : "", static_cast<size_t>(sqlite3_value_bytes(v)));
+}
+
+// SQL functions for the migrations: reasonrl_utf8_valid(x) is 1 when x is well-formed UTF-8 (or NULL), else 0;
+// reasonrl_utf8_replace(x) is x as text with ill-formed bytes replaced by U+FFFD (NULL stays NULL).
+void register_utf8_functions(Db& db) {
+  auto valid = [](sqlite3_context* ctx, int, sqlite3_value** argv) {
+    const auto b = arg_bytes(argv[0]);
+    sqlite3_result_int(ctx, !b || utf8_valid(*b) ? 1 : 0);
+  };
+  auto replace = [](sqlite3_context* ctx, int, sqlite3_value** argv) {
+    const auto b = arg_bytes(argv[0]);
+    if (!b) return sqlite3_result_null(ctx);
+    const std::string r = utf8_replace_invalid(*b);
+    sqlite3_result_text64(ctx, r.data(), r.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  };
+  const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+  for (auto [name, fn] : {std::pair{"reasonrl_utf8_valid", +valid}, std::pair{"reasonrl_utf8_replace", +replace}}) {
+    const int rc = sqlite3_create_function_v2(db.raw(), name, 1, flags, nullptr, fn, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) throw_sqlite(db.raw(), rc, std::string("cannot register SQL function ") + name);
+  }
+}
+
 void check_identity(const Db& db, const std::string& path) {
   const int64_t app = db.scalar_i64("PRAGMA application_id");
   const int64_t ver = db.scalar_i64("PRAGMA user_version");
@@ -195,6 +258,7 @@ RolloutStore RolloutStore::open(const std::string& path, bool read_only, const S
   if (mode != "wal") throw IoError("'" + path + "': cannot switch to WAL journal mode (got '" + mode + "')");
   db.exec(sync_pragma(cfg.synchronous));
   db.exec("PRAGMA foreign_keys = ON");
+  register_utf8_functions(db);
   const auto& mig = migrations();
   while (ver < kSchemaVersion) {
     Txn t(db);
@@ -218,17 +282,35 @@ void RolloutStore::prepare_writers() {
   w_->insert_metric = db_.prepare("INSERT INTO step_metrics (step, key, value) VALUES (?, ?, ?)");
   w_->insert_sample = db_.prepare(
       "INSERT INTO samples (step, prompt_id, group_id, group_index, text, n_tokens, finish_reason, reward, correct, "
-      "advantage, policy_version_min, policy_version_max, n_segments, segments_json) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      "advantage, policy_version_min, policy_version_max, n_segments, segments_json, text_bytes) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   w_->insert_reward = db_.prepare("INSERT INTO sample_rewards (sample_id, component, value) VALUES (?, ?, ?)");
   w_->prompt_exists = db_.prepare("SELECT 1 FROM prompts WHERE id = ?");
   w_->upsert_prompt = db_.prepare(
-      "INSERT INTO prompts (id, dataset, source_id, text, gold, difficulty) VALUES (?, ?, ?, ?, ?, ?) "
+      "INSERT INTO prompts (id, dataset, source_id, text, gold, difficulty, text_bytes, gold_bytes) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT (id) DO UPDATE SET dataset = excluded.dataset, source_id = excluded.source_id, "
-      "text = excluded.text, gold = excluded.gold, difficulty = excluded.difficulty");
+      "text = excluded.text, gold = excluded.gold, difficulty = excluded.difficulty, "
+      "text_bytes = excluded.text_bytes, gold_bytes = excluded.gold_bytes");
   w_->delete_eval = db_.prepare("DELETE FROM evaluations WHERE step = ? AND split = ? AND stage = ?");
   w_->insert_eval = db_.prepare("INSERT INTO evaluations (step, split, stage, key, value) VALUES (?, ?, ?, ?, ?)");
 }
+
+namespace {
+
+// Binds text as valid UTF-8: ill-formed bytes become U+FFFD (text columns are read as UTF-8 by JSON and Python).
+Stmt& bind_text(Stmt& s, int i, std::string_view v) {
+  if (utf8_valid(v)) return s.bind(i, v);
+  return s.bind(i, utf8_replace_invalid(v));
+}
+
+// Binds `text` at i and its exact bytes at i_bytes when they are not valid UTF-8 (NULL when they are).
+Stmt& bind_text_and_bytes(Stmt& s, int i, int i_bytes, std::string_view v) {
+  if (utf8_valid(v)) return s.bind(i, v).bind_null(i_bytes);
+  return s.bind(i, utf8_replace_invalid(v)).bind_blob(i_bytes, v);
+}
+
+}  // namespace
 
 static void require_writable(const RolloutStore& st) {
   if (st.read_only()) throw IoError("rollout store '" + st.path() + "' was opened read-only");
@@ -241,10 +323,13 @@ void RolloutStore::begin_run(const RunInfo& info) {
                       "' already holds a run. HINT: resume it (--resume) or write the new run to another file");
   Txn t(db_);
   const std::string at = info.started_at.empty() ? utc_now_iso() : info.started_at;
-  db_.prepare("INSERT INTO run (id, name, config_json, version, seed, started_at) VALUES (1, ?, ?, ?, ?, ?)")
-      .bind(1, info.name).bind(2, info.config_json).bind(3, info.version).bind(4, info.seed).bind(5, at).run();
-  db_.prepare("INSERT INTO run_sessions (kind, at, version, from_step) VALUES ('start', ?, ?, NULL)")
-      .bind(1, at).bind(2, info.version).run();
+  Stmt run = db_.prepare("INSERT INTO run (id, name, config_json, version, seed, started_at) VALUES (1, ?, ?, ?, ?, ?)");
+  bind_text(run, 1, info.name);
+  bind_text(run, 2, info.config_json);
+  bind_text(run, 3, info.version);
+  bind_text(run.bind(4, info.seed), 5, at).run();
+  Stmt ses = db_.prepare("INSERT INTO run_sessions (kind, at, version, from_step) VALUES ('start', ?, ?, NULL)");
+  bind_text(bind_text(ses, 1, at), 2, info.version).run();
   t.commit();
 }
 
@@ -268,9 +353,9 @@ int64_t RolloutStore::resume_run(int64_t from_step, const std::string& version, 
   Stmt ins = db_.prepare(
       "INSERT INTO run_sessions (kind, at, version, from_step, dropped_steps, config_json, config_changes) "
       "VALUES ('resume', ?, ?, ?, ?, ?, ?)");
-  ins.bind(1, utc_now_iso()).bind(2, version).bind(3, from_step).bind(4, dropped);
+  bind_text(ins.bind(1, utc_now_iso()), 2, version).bind(3, from_step).bind(4, dropped);
   if (config_changes.empty()) ins.bind_null(5).bind_null(6);
-  else ins.bind(5, config_json).bind(6, config_changes);
+  else bind_text(bind_text(ins, 5, config_json), 6, config_changes);
   ins.run();
   t.commit();
   return dropped;
@@ -287,7 +372,11 @@ void RolloutStore::upsert_prompts(const std::vector<PromptRecord>& prompts) {
   Txn t(db_);
   Stmt& s = w_->upsert_prompt;
   for (const auto& p : prompts) {
-    s.bind(1, p.id).bind(2, p.dataset).bind(3, p.source_id).bind(4, p.text).bind(5, p.gold);
+    s.bind(1, p.id);
+    bind_text(s, 2, p.dataset);
+    bind_text(s, 3, p.source_id);
+    bind_text_and_bytes(s, 4, 7, p.text);
+    bind_text_and_bytes(s, 5, 8, p.gold);
     if (p.difficulty) s.bind(6, *p.difficulty); else s.bind_null(6);
     s.run();
   }
@@ -309,7 +398,7 @@ void RolloutStore::write_step(const StepRecord& rec, const std::vector<SampleRec
                       ". HINT: on resume call resume_run(checkpoint_step) first");
   w.insert_step.bind(1, rec.step).bind(2, utc_now_iso()).bind(3, static_cast<int64_t>(samples.size())).run();
   for (const auto& [k, v] : rec.metrics) {
-    w.insert_metric.bind(1, rec.step).bind(2, k);
+    bind_text(w.insert_metric.bind(1, rec.step), 2, k);
     if (std::isfinite(v)) w.insert_metric.bind(3, v); else w.insert_metric.bind_null(3);
     w.insert_metric.run();
   }
@@ -328,14 +417,16 @@ void RolloutStore::write_step(const StepRecord& rec, const std::vector<SampleRec
     for (const auto& g : smp.segments) seg.push_back({{"policy_version", g.policy_version}, {"n_tokens", g.n_tokens}});
     const int n_seg = smp.segments.empty() ? 1 : static_cast<int>(smp.segments.size());
     Stmt& s = w.insert_sample;
-    s.bind(1, smp.step).bind(2, smp.prompt_id).bind(3, smp.group_id).bind(4, smp.group_index).bind(5, smp.text)
-        .bind(6, smp.n_tokens).bind(7, smp.finish_reason).bind(8, smp.reward).bind(9, smp.correct ? 1 : 0)
+    s.bind(1, smp.step).bind(2, smp.prompt_id).bind(3, smp.group_id).bind(4, smp.group_index)
+        .bind(6, smp.n_tokens).bind(8, smp.reward).bind(9, smp.correct ? 1 : 0)
         .bind(10, smp.advantage).bind(11, smp.policy_version_min).bind(12, smp.policy_version_max).bind(13, n_seg)
         .bind(14, seg.dump());
+    bind_text_and_bytes(s, 5, 15, smp.text);
+    bind_text(s, 7, smp.finish_reason);
     s.run();
     const int64_t id = sqlite3_last_insert_rowid(db_.raw());
     for (const auto& [comp, v] : smp.reward_components) {
-      w.insert_reward.bind(1, id).bind(2, comp);
+      bind_text(w.insert_reward.bind(1, id), 2, comp);
       if (v && std::isfinite(*v)) w.insert_reward.bind(3, *v); else w.insert_reward.bind_null(3);
       w.insert_reward.run();
     }
@@ -346,10 +437,10 @@ void RolloutStore::write_step(const StepRecord& rec, const std::vector<SampleRec
 void RolloutStore::write_eval(const EvalRecord& rec) {
   require_writable(*this);
   Txn t(db_);
-  w_->delete_eval.bind(1, rec.step).bind(2, rec.split).bind(3, rec.stage).run();
+  bind_text(bind_text(w_->delete_eval.bind(1, rec.step), 2, rec.split), 3, rec.stage).run();
   for (const auto& [k, v] : rec.metrics) {
     Stmt& s = w_->insert_eval;
-    s.bind(1, rec.step).bind(2, rec.split).bind(3, rec.stage).bind(4, k);
+    bind_text(bind_text(bind_text(s.bind(1, rec.step), 2, rec.split), 3, rec.stage), 4, k);
     if (std::isfinite(v)) s.bind(5, v); else s.bind_null(5);
     s.run();
   }

@@ -26,9 +26,13 @@
 
 namespace reasonrl::store {
 
+// Text columns hold valid UTF-8: the writer replaces ill-formed bytes with U+FFFD (a byte-level model can stop inside a
+// character). The exact bytes of a sample's text and a prompt's text and gold are kept in BLOB columns (text_bytes,
+// gold_bytes), NULL when the text was valid.
+//
 // The schema version this build writes (PRAGMA user_version). Older files are migrated on open for writing;
 // a newer file is a FormatError. PRAGMA application_id marks the file as ours (kApplicationId = 'RRLS').
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 inline constexpr int32_t kApplicationId = 0x52524C53;
 
 enum class Synchronous { Off, Normal, Full };
@@ -79,7 +83,7 @@ struct SampleRecord {
   int64_t prompt_id = 0;
   int group_id = 0;            // index of the prompt's group within the step (needed when a step repeats a prompt)
   int group_index = 0;         // index of the sample within its group
-  std::string text;            // the completion
+  std::string text;            // the completion: any bytes (stored as valid UTF-8 in text, exactly in text_bytes)
   int n_tokens = 0;
   std::string finish_reason;   // "stop", "length", "error", ...
   std::map<std::string, std::optional<double>> reward_components;  // nullopt: the component did not apply

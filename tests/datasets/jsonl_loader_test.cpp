@@ -119,6 +119,32 @@ TEST(Loader, MalformedLineFailsWithFileAndLineOrIsSkipped) {
   std::filesystem::remove(p);
 }
 
+// Found while writing fuzz/fuzz_jsonl.cpp: numbers past the int / int64 range were an uncaught std::out_of_range
+// ("internal error") or silently wrapped.
+TEST(Loader, NumbersOutOfRangeAreLineErrorsNotWrapped) {
+  DatasetConfig math;
+  math.layout = Layout::Math;
+  const auto p1 = tmp_file("big_level.jsonl", R"({"problem": "p", "answer": "1", "level": "Level 99999999999"})" "\n");
+  try {
+    load_jsonl(p1, math);
+    FAIL() << "no error";
+  } catch (const FormatError& e) {  // before: std::out_of_range from std::stoi
+    EXPECT_NE(std::string(e.what()).find(p1 + ":1: field 'level' holds 99999999999"), std::string::npos) << e.what();
+  }
+  DatasetConfig gen;
+  const auto p2 = tmp_file("big_difficulty.jsonl", R"({"prompt": "p", "answer": "1", "difficulty": 4294967297})" "\n");
+  EXPECT_THROW(load_jsonl(p2, gen), FormatError);  // before: difficulty 1 (wrapped)
+  const auto p3 = tmp_file("big_answer.jsonl", R"({"prompt": "p", "answer": 18446744073709551615})" "\n");
+  EXPECT_EQ(load_jsonl(p3, gen).at(0).answer, "18446744073709551615");  // before: "-1"
+  DatasetConfig cd;
+  cd.layout = Layout::Countdown;
+  const auto p4 = tmp_file("big_nums.jsonl", R"({"nums": [18446744073709551615, 2], "target": 3})" "\n");
+  EXPECT_THROW(load_jsonl(p4, cd), FormatError);  // before: the number -1
+  const auto p5 = tmp_file("level_ok.jsonl", R"({"problem": "p", "answer": "1", "level": "Level 3 of 5"})" "\n");
+  EXPECT_EQ(load_jsonl(p5, math).at(0).difficulty, 3);
+  for (const auto& p : {p1, p2, p3, p4, p5}) std::filesystem::remove(p);
+}
+
 TEST(Loader, SyntheticExamplesRoundTripThroughGenericLayout) {
   SyntheticConfig sc;
   sc.task = SyntheticKind::Countdown;

@@ -168,6 +168,9 @@ TEST(Tokenizer, LoadRejectsBadFiles) {
     "pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":true},"decoder":{"type":"ByteLevel"},
     "model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}})");
   EXPECT_NO_THROW(Tokenizer::from_json(base));
+  auto dup = base;  // two tokens with one id (found by fuzz_tokenizer: loaded, but the saved file no longer loaded)
+  dup["model"]["vocab"]["ab"] = 1;
+  EXPECT_THROW(Tokenizer::from_json(dup), FormatError);
   auto bad = base;
   bad["model"]["merges"] = {"a c"};
   EXPECT_THROW(Tokenizer::from_json(bad), FormatError);

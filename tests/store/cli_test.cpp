@@ -12,6 +12,7 @@
 
 #include "rl/store/synthetic.h"
 #include "rl/util/error.h"
+#include "tests/store/old_store.h"
 
 namespace reasonrl::store {
 namespace {
@@ -277,6 +278,83 @@ TEST_F(InspectCli, ReportWritesOneFile) {
   const std::string html = read_file(out);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(html.find("data-series=\"kl\""), std::string::npos);
+}
+
+// A file of the previous schema version whose text holds bytes that are not UTF-8 (a byte-level model emitted them):
+// `inspect migrate` upgrades it; then every reader works: samples/show --json (exit 2 before: JSON cannot hold them),
+// show --bytes (the exact bytes), export, report, and Python's sqlite3 reads every row of every table and view
+// (before: "Could not decode to UTF-8").
+TEST_F(InspectCli, TextThatIsNotUtf8IsReadableEverywhereAfterMigrating) {
+  const std::string db = (dir_ / "old_v3.db").string();
+  fs::remove(db);
+  testing::make_version3_store_with_bad_utf8(db);
+  Out m = run("inspect " + db + " migrate");
+  ASSERT_EQ(m.rc, 0) << m.err;
+  EXPECT_NE(m.out.find("schema version " + std::to_string(kSchemaVersion)), std::string::npos) << m.out;
+
+  json rows = run_json("inspect " + db + " samples --json");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["text"], "the answer is 4\uFFFD");
+  EXPECT_EQ(rows[1]["text"], testing::kGoodText2);
+  json one = run_json("inspect " + db + " show 3 --json");
+  EXPECT_EQ(one["text"], "\uFFFD\uFFFD x \uFFFD \uFFFD\uFFFD\uFFFD y");
+  EXPECT_EQ(one["text_replaced"], true);
+  EXPECT_EQ(one["finish_reason"], "stop\uFFFD");
+  EXPECT_EQ(one["prompt_text"], "what is 2+2? \uFFFD");
+  EXPECT_FALSE(one.contains("text_bytes"));
+  json exact = run_json("inspect " + db + " show 3 --bytes --json");
+  EXPECT_EQ(exact["text_bytes"], "\\xff\\xfe x \\xe2\\x82 \\xed\\xa0\\x80 y");
+  json good = run_json("inspect " + db + " show 2 --bytes --json");
+  EXPECT_EQ(good["text_replaced"], false);
+  EXPECT_EQ(good["text_bytes"], "caf\xC3\xA9 \\\\boxed{5}");  // a backslash is escaped to keep it unambiguous
+  Out shown = run("inspect " + db + " show 1 --bytes");
+  ASSERT_EQ(shown.rc, 0) << shown.err;
+  EXPECT_NE(shown.out.find("the answer is 4\\xc3\n"), std::string::npos) << shown.out;
+  Out plain = run("inspect " + db + " show 1");
+  ASSERT_EQ(plain.rc, 0) << plain.err;
+  EXPECT_NE(plain.out.find("the answer is 4\uFFFD\n"), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("--bytes"), std::string::npos) << plain.out;  // says how to see the bytes
+
+  Out sum = run("inspect " + db + " summary --json");
+  EXPECT_EQ(sum.rc, 0) << sum.err;
+  const std::string jl = (dir_ / "old.jsonl").string();
+  Out ex = run("inspect " + db + " export -o " + jl);
+  ASSERT_EQ(ex.rc, 0) << ex.err;
+  std::ifstream f(jl);
+  std::string line;
+  int n = 0;
+  while (std::getline(f, line)) {
+    json r = json::parse(line);
+    EXPECT_EQ(r["text"].get<std::string>().find('\xFF'), std::string::npos);
+    ++n;
+  }
+  EXPECT_EQ(n, 3);
+  json q = run_json("inspect " + db + " sql \"SELECT CAST(text_bytes AS TEXT) AS t FROM samples WHERE id = 1\" --json");
+  EXPECT_EQ(q[0]["t"], "the answer is 4\uFFFD");  // a query that rebuilds the bytes still prints JSON
+  const std::string html = (dir_ / "old.html").string();
+  Out rep = run("report " + db + " -o " + html);
+  EXPECT_EQ(rep.rc, 0) << rep.err;
+
+  // Python's sqlite3 (the README's access path) reads every row of every table and view.
+  const std::string py = std::string(REASONRL_PYTHON).empty() ? "/usr/bin/python3" : REASONRL_PYTHON;
+  const std::string script = (dir_ / "read_all.py").string();
+  std::ofstream(script) << "import sqlite3, sys\n"
+                           "db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)\n"
+                           "n = 0\n"
+                           "for (name,) in db.execute(\"SELECT name FROM sqlite_master WHERE type IN ('table','view')\"):\n"
+                           "    n += len(db.execute('SELECT * FROM ' + name).fetchall())\n"
+                           "b = db.execute('SELECT text_bytes FROM samples WHERE id = 3').fetchone()[0]\n"
+                           "assert b == b'\\xff\\xfe x \\xe2\\x82 \\xed\\xa0\\x80 y', b\n"
+                           "t = db.execute('SELECT text FROM samples WHERE id = 3').fetchone()[0]\n"
+                           "assert t == b.decode('utf-8', 'replace'), t\n"
+                           "print(n)\n";
+  Out pr = [&] {
+    const std::string out = (dir_ / "py.txt").string(), err = (dir_ / "py_err.txt").string();
+    const int rc = std::system((py + " " + script + " " + db + " >" + out + " 2>" + err).c_str());
+    return Out{WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, read_file(out), read_file(err)};
+  }();
+  EXPECT_EQ(pr.rc, 0) << pr.err;
+  EXPECT_GE(std::atoi(pr.out.c_str()), 15) << pr.out;
 }
 
 }  // namespace

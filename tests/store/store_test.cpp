@@ -11,6 +11,8 @@
 
 #include "rl/store/synthetic.h"
 #include "rl/util/error.h"
+#include "rl/util/utf8.h"
+#include "tests/store/old_store.h"
 
 namespace reasonrl::store {
 namespace {
@@ -259,6 +261,99 @@ TEST_F(StoreTest, MigratesAVersion1File) {
   st.write_eval({0, "t", "", {{"pass@1", 1}}});
   auto ro = RolloutStore::open(path(), true);
   EXPECT_EQ(ro.schema_version(), kSchemaVersion);
+}
+
+// Every TEXT value of every table and of samples_view is valid UTF-8 (what JSON and Python's sqlite3 need).
+void expect_all_text_valid(const RolloutStore& st) {
+  Stmt t = st.db().prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')");
+  int64_t n_text = 0;
+  while (t.step()) {
+    Stmt r = st.db().prepare("SELECT * FROM " + t.text(0));
+    while (r.step())
+      for (int i = 0; i < r.columns(); ++i)
+        if (r.column_type(i) == SQLITE_TEXT) {
+          ++n_text;
+          EXPECT_TRUE(utf8_valid(r.text(i))) << t.text(0) << "." << r.column_name(i) << ": " << r.text(i);
+        }
+  }
+  EXPECT_GT(n_text, 20);
+}
+
+// A byte-level model can emit bytes that are not UTF-8: text holds valid UTF-8 (U+FFFD in their place, as Python's
+// decode(errors="replace") does), text_bytes the exact bytes, NULL when the text was valid.
+TEST_F(StoreTest, TextThatIsNotUtf8IsStoredValidAndItsBytesExactly) {
+  auto st = RolloutStore::open(path());
+  st.begin_run({"r\xFF", "{}", "v", 1, ""});
+  auto prompts = two_prompts();
+  prompts[0].text = testing::kBadPrompt;
+  prompts[0].gold = testing::kBadGold;
+  st.upsert_prompts(prompts);
+  std::vector<SampleRecord> samples = {sample(0, 0, 0, 1.0), sample(0, 0, 1, 0.0), sample(0, 1, 0, 1.0)};
+  samples[0].text = testing::kBadText1;
+  samples[1].text = testing::kBadText3;
+  samples[1].finish_reason = testing::kBadFinish;
+  samples[1].reward_components[testing::kBadComponent] = 0.5;
+  st.write_step({0, {{"kl", 0.1}}}, samples);
+  st.write_eval({0, "held\xC3", "", {{"pass@1", 0.5}}});
+
+  Stmt s = st.db().prepare("SELECT text, text_bytes, finish_reason FROM samples ORDER BY id");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.text(0), "the answer is 4\uFFFD");  // Python: b"the answer is 4\xc3".decode("utf-8", "replace")
+  EXPECT_EQ(s.column_type(1), SQLITE_BLOB);
+  EXPECT_EQ(s.blob(1), testing::kBadText1);
+  ASSERT_TRUE(s.step());
+  // b"\xff\xfe x \xe2\x82 \xed\xa0\x80 y".decode("utf-8", "replace"): a cut sequence is one U+FFFD, a surrogate three.
+  EXPECT_EQ(s.text(0), "\uFFFD\uFFFD x \uFFFD \uFFFD\uFFFD\uFFFD y");
+  EXPECT_EQ(s.blob(1), testing::kBadText3);
+  EXPECT_EQ(s.text(2), "stop\uFFFD");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.text(0), "answer 0");
+  EXPECT_TRUE(s.is_null(1));  // valid: no copy
+  Stmt p = st.db().prepare("SELECT text, text_bytes, gold, gold_bytes FROM prompts ORDER BY id");
+  ASSERT_TRUE(p.step());
+  EXPECT_EQ(p.text(0), "what is 2+2? \uFFFD");
+  EXPECT_EQ(p.blob(1), testing::kBadPrompt);
+  EXPECT_EQ(p.text(2), "4\uFFFD");
+  EXPECT_EQ(p.blob(3), testing::kBadGold);
+  ASSERT_TRUE(p.step());
+  EXPECT_TRUE(p.is_null(1));
+  EXPECT_TRUE(p.is_null(3));
+  EXPECT_EQ(count(st, "SELECT count(*) FROM sample_rewards WHERE component = 'acc\uFFFD'"), 1);
+  EXPECT_EQ(count(st, "SELECT count(*) FROM evaluations WHERE split = 'held\uFFFD'"), 1);
+  st.write_eval({0, "held\xC3", "", {{"pass@1", 0.75}}});  // the same (step, split, stage) replaces
+  EXPECT_EQ(count(st, "SELECT count(*) FROM evaluations"), 1);
+  expect_all_text_valid(st);
+}
+
+// A version-3 file with bytes that are not UTF-8 in its text columns is migrated: text made valid, exact bytes kept.
+TEST_F(StoreTest, MigratesAVersion3FileWithTextThatIsNotUtf8) {
+  testing::make_version3_store_with_bad_utf8(path());
+  auto st = RolloutStore::open(path());
+  EXPECT_EQ(st.schema_version(), kSchemaVersion);
+  Stmt s = st.db().prepare("SELECT id, text, text_bytes FROM samples ORDER BY id");
+  const std::string bytes[3] = {testing::kBadText1, testing::kGoodText2, testing::kBadText3};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(s.step());
+    EXPECT_EQ(s.text(1), utf8_replace_invalid(bytes[i]));
+    if (i == 1) EXPECT_TRUE(s.is_null(2));
+    else EXPECT_EQ(s.blob(2), bytes[i]);
+  }
+  EXPECT_EQ(count(st, "SELECT count(*) FROM samples WHERE text = 'the answer is 4\uFFFD'"), 1);
+  EXPECT_EQ(st.db().scalar_text("SELECT gold FROM prompts WHERE id = 0"), "4\uFFFD");
+  Stmt g = st.db().prepare("SELECT text_bytes, gold_bytes FROM prompts WHERE id = 0");
+  ASSERT_TRUE(g.step());
+  EXPECT_EQ(g.blob(0), testing::kBadPrompt);
+  EXPECT_EQ(g.blob(1), testing::kBadGold);
+  EXPECT_EQ(count(st, "SELECT count(*) FROM samples WHERE finish_reason = 'stop\uFFFD'"), 1);
+  EXPECT_EQ(count(st, "SELECT count(*) FROM sample_rewards WHERE component = 'acc\uFFFD'"), 1);
+  EXPECT_EQ(count(st, "SELECT count(*) FROM samples_view WHERE text_bytes IS NOT NULL"), 2);
+  expect_all_text_valid(st);
+  // The run goes on in the migrated file.
+  st.resume_run(0, "v1");
+  std::vector<SampleRecord> more = {sample(1, 1, 0, 1.0)};
+  more[0].text = "\xC3";
+  st.write_step({1, {}}, more);
+  EXPECT_EQ(count(st, "SELECT count(*) FROM samples WHERE text_bytes = x'C3' AND text = '\uFFFD'"), 1);
 }
 
 TEST_F(StoreTest, NewerSchemaIsAClearError) {
