@@ -158,6 +158,19 @@ struct BasicModel<S>::Impl {
   BlockCache<S> rc;
   std::vector<S> w_replay;  // (N, D) the recomputed block's output (equal to the stored one; not used)
   BlockCache<S>& cache_for(int b) { return ckpt ? rc : blocks[size_t(b)]; }
+  // With checkpointing, only the running block's FFN type keeps its cache and backward workspaces (the dense layer's
+  // are 3F wide per token, the MoE's K*D-wide dispatched rows): a block of the other type releases them. Its own
+  // buffers are then grown again; every value in them is written before it is read, so results do not change.
+  void release_other_ffn(bool moe) {
+    if (moe) {
+      rc.dense = FfnCache<S>{};
+      std::vector<S>().swap(w_dgu);  // also the shared experts' (narrower): grown again at their size
+      std::vector<S>().swap(w_da);
+    } else {
+      rc.moe = MoeCache<S>{};
+      for (auto* v : {&w_dye, &w_dw, &w_dae, &w_dgue, &w_dxe, &w_ds}) std::vector<S>().swap(*v);
+    }
+  }
   // Before block b's backward: recompute its forward into rc (nothing without checkpointing, or if rc holds it).
   void recompute(int b, const LayerOff& L, const S* xin, const S* cnt) {
     if (!ckpt || rc_holds == b) return;
@@ -650,6 +663,7 @@ struct BasicModel<S>::Impl {
   void block_forward(const LayerOff& L, BlockCache<S>& bc, const S* xin, S* xout, int B, int T, const S* cnt,
                      int kind_attn) {
     const int D = cfg.hidden_size, N = B * T;
+    if (ckpt) release_other_ffn(L.moe);
     S* tmp = grow(w_tmp, size_t(N) * D);
     {
       ScopedTimer tm(kind_attn < 0 ? nullptr : &tim.fwd[kind_attn]);
