@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <vector>
 #include <cstdio>
+#include <ctime>
 
 namespace reasonrl::bench {
 
@@ -40,7 +41,16 @@ inline double fma_peak_gflops(int threads, long iters, int reps) {
 // the peak rate at which that working set can be read. A bound for short kernels (decode steps of tens of µs) passes
 // small `rep_bytes` and many `max_reps`: the best of many short reps is what an undisturbed window allows on a
 // loaded machine, where a long rep is cut by other processes.
-inline double read_peak_gbs(size_t bytes, int threads, size_t rep_bytes = size_t(1) << 30, int max_reps = 100) {
+// cpu_time (one thread only): time each rep by the process's CPU time instead of the wall clock, for a bound that is
+// compared with a decode timed the same way on a machine shared with other processes.
+inline double read_peak_gbs(size_t bytes, int threads, size_t rep_bytes = size_t(1) << 30, int max_reps = 100,
+                            bool cpu_time = false) {
+  auto now = [cpu_time] {
+    if (!cpu_time) return omp_get_wtime();
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+  };
   typedef float v16 __attribute__((vector_size(64)));
   const size_t n = std::max<size_t>(bytes / 64, 64) * 16;
   const int passes = int(std::max<size_t>(1, rep_bytes / (n * 4)));
@@ -48,7 +58,7 @@ inline double read_peak_gbs(size_t bytes, int threads, size_t rep_bytes = size_t
   double best = 0, sink = 0;
   const double t_start = omp_get_wtime();
   for (int rep = 0; rep < max_reps && (rep < 3 || omp_get_wtime() - t_start < 0.5); ++rep) {
-    const double t0 = omp_get_wtime();
+    const double t0 = now();
     double s = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : s)
     {
@@ -65,7 +75,7 @@ inline double read_peak_gbs(size_t bytes, int threads, size_t rep_bytes = size_t
       const v16 t = a0 + a1 + a2 + a3;
       for (int k = 0; k < 16; ++k) s += t[k];
     }
-    const double dt = omp_get_wtime() - t0;
+    const double dt = now() - t0;
     sink += s;
     if (rep > 0) best = std::max(best, double(n) * 4 * passes / dt / 1e9);
   }

@@ -1,5 +1,5 @@
 // train_step.h: the training step the model benchmarks time: random tokens (seed 2), a freshly initialised model
-// (seed 1), forward, mean next-token loss, backward, AdamW, router-bias update.
+// (seed 1), forward, mean next-token loss, backward, AdamW, router-bias update (step_fused: through the fused head).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -27,6 +27,19 @@ struct TrainBatch {
     m.forward(tok.data(), B, T, logits.data());
     model::next_token_loss(logits.data(), tok.data(), B, T, V, nullptr, dl.data());
     m.backward(dl.data());
+    opt.step(m, 1e-3f);
+    m.update_router_bias();
+  }
+  // The same loss through the fused head (forward_hidden / selected_logprobs / backward_selected): no (B, T, V) logits.
+  void step_fused() {
+    m.zero_grad();
+    m.forward_hidden(tok.data(), B, T);
+    std::vector<int32_t> pos;
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t + 1 < T; ++t) pos.push_back(b * T + t);
+    std::vector<float> logp(pos.size()), dlogp(pos.size(), -1.0f / float(pos.size()));
+    m.selected_logprobs(pos.data(), int(pos.size()), logp.data());
+    m.backward_selected(dlogp.data());
     opt.step(m, 1e-3f);
     m.update_router_bias();
   }

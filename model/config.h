@@ -82,6 +82,7 @@ struct ModelConfig {
   double bias_update_speed = 0.001;      // u (gamma) of aux-loss-free balancing
   double seq_aux_alpha = 0.0;            // alpha of the sequence-wise balance loss (0 = off; V3 used 1e-4)
   double mtp_loss_weight = 0.3;          // lambda of the MTP loss
+  bool activation_checkpointing = false;  // training: keep only each block's input, recompute its forward in backward
 
   template <class V>
   void visit(V& v) {
@@ -113,6 +114,8 @@ struct ModelConfig {
     v("bias_update_speed", bias_update_speed, "aux-loss-free balancing: router bias step u per update (0 = frozen)");
     v("seq_aux_alpha", seq_aux_alpha, "weight alpha of the sequence-wise balance loss (0 = off)");
     v("mtp_loss_weight", mtp_loss_weight, "weight lambda of the MTP loss");
+    v("activation_checkpointing", activation_checkpointing,
+      "training memory: keep only each block's input and recompute the block in backward (same gradients, ~1.3x time)");
   }
   void validate() const;
 

@@ -4,12 +4,14 @@
 #include "model/eigen.h"
 #include "model/parallel.h"
 #include "model/simd.h"
+#include "rl/util/error.h"
 
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -574,10 +576,14 @@ size_t mla_decode_work(int H, int C, int Dr, int max_len) {
 namespace {
 
 // One row, all heads. Heads go four at a time so each cached position is loaded once per four dot products.
+// The cached positions come in blocks of bl (a multiple of 4): position j is kvb[j / bl] + (j % bl) * (C + Dr). Every
+// sum runs over j in the same order whatever bl, so a paged cache gives the bits of a contiguous one.
 template <class S>
-void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict kv, int len, const S* __restrict wkvb,
-                    int H, int Dn, int Dr, int Dv, int C, S scale, S* __restrict work, size_t max_len_pad) {
+void mla_decode_row(S* __restrict o, const S* __restrict q, const S* const* __restrict kvb, int bl, int len,
+                    const S* __restrict wkvb, int H, int Dn, int Dr, int Dv, int C, S scale, S* __restrict work,
+                    size_t max_len_pad) {
   const int W = C + Dr, Dq = Dn + Dr;
+  auto kvp = [&](int j) { return kvb[j / bl] + size_t(j % bl) * W; };
   auto up = [](size_t n) { return (n + 15) / 16 * 16; };
   S* __restrict qa = work;                                      // (H, W)
   S* __restrict ol = qa + up(size_t(H) * size_t(W));            // (H, C)
@@ -635,14 +641,14 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
       float s16[16];
       int j = 0;
       for (; j + 4 <= len; j += 4) {
-        block_dot_sums<4, 4>(qb, size_t(W), kv + size_t(j) * W, size_t(W), W, s16);
+        block_dot_sums<4, 4>(qb, size_t(W), kvp(j), size_t(W), W, s16);
         for (int c = 0; c < 4; ++c)
           for (int r = 0; r < 4; ++r) sb[size_t(r) * max_len_pad + j + c] = s16[c * 4 + r];
       }
       const int rest = len - j;
-      if (rest == 3) block_dot_sums<4, 3>(qb, size_t(W), kv + size_t(j) * W, size_t(W), W, s16);
-      if (rest == 2) block_dot_sums<4, 2>(qb, size_t(W), kv + size_t(j) * W, size_t(W), W, s16);
-      if (rest == 1) block_dot_sums<4, 1>(qb, size_t(W), kv + size_t(j) * W, size_t(W), W, s16);
+      if (rest == 3) block_dot_sums<4, 3>(qb, size_t(W), kvp(j), size_t(W), W, s16);
+      if (rest == 2) block_dot_sums<4, 2>(qb, size_t(W), kvp(j), size_t(W), W, s16);
+      if (rest == 1) block_dot_sums<4, 1>(qb, size_t(W), kvp(j), size_t(W), W, s16);
       for (int c = 0; c < rest; ++c)
         for (int r = 0; r < 4; ++r) sb[size_t(r) * max_len_pad + j + c] = s16[c * 4 + r];
     }
@@ -654,13 +660,13 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
     const S* __restrict q3 = q2 + W;
     for (int j = 0; j < len; ++j) {
       S s4[4];
-      dot4(q0, q1, q2, q3, kv + size_t(j) * W, W, s4);
+      dot4(q0, q1, q2, q3, kvp(j), W, s4);
       for (int k = 0; k < 4; ++k) sc[size_t(h0 + k) * max_len_pad + j] = s4[k];
     }
   }
   for (; h0 < H; ++h0) {
     const S* __restrict qh = qa + size_t(h0) * W;
-    for (int j = 0; j < len; ++j) sc[size_t(h0) * max_len_pad + j] = dot(qh, kv + size_t(j) * W, W);
+    for (int j = 0; j < len; ++j) sc[size_t(h0) * max_len_pad + j] = dot(qh, kvp(j), W);
   }
   // softmax per head (probabilities left unnormalised; 1/sum is applied to the output)
   for (int h = 0; h < H; ++h) {
@@ -680,12 +686,17 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
     int c0 = 0;
     for (; c0 + L <= C; c0 += L) {
       Vec64<S> a0 = {}, a1 = {}, a2 = {}, a3 = {};
-      for (int j = 0; j < len; ++j) {
-        const Vec64<S> e = load64(kv + size_t(j) * W + c0);
-        a0 += p0[j] * e;
-        a1 += p1[j] * e;
-        a2 += p2[j] * e;
-        a3 += p3[j] * e;
+      for (int b0 = 0; b0 < len; b0 += bl) {
+        const S* __restrict kv = kvb[b0 / bl] + c0;
+        const int n = std::min(bl, len - b0);
+        for (int jj = 0; jj < n; ++jj) {
+          const int j = b0 + jj;
+          const Vec64<S> e = load64(kv + size_t(jj) * W);
+          a0 += p0[j] * e;
+          a1 += p1[j] * e;
+          a2 += p2[j] * e;
+          a3 += p3[j] * e;
+        }
       }
       std::memcpy(ol + size_t(h0) * C + c0, &a0, 64);
       std::memcpy(ol + size_t(h0 + 1) * C + c0, &a1, 64);
@@ -695,7 +706,7 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
     for (; c0 < C; ++c0) {
       S a[4] = {};
       for (int j = 0; j < len; ++j) {
-        const S e = kv[size_t(j) * W + c0];
+        const S e = kvp(j)[c0];
         a[0] += p0[j] * e;
         a[1] += p1[j] * e;
         a[2] += p2[j] * e;
@@ -710,7 +721,7 @@ void mla_decode_row(S* __restrict o, const S* __restrict q, const S* __restrict 
     for (int c = 0; c < C; ++c) oh[c] = 0;
     for (int j = 0; j < len; ++j) {
       const S pj = ph[j];
-      const S* __restrict e = kv + size_t(j) * W;
+      const S* __restrict e = kvp(j);
 #pragma omp simd
       for (int c = 0; c < C; ++c) oh[c] += pj * e[c];
     }
@@ -755,6 +766,22 @@ void swiglu_forward_decode(S* a, const S* gu, int N, int F) {
 template <class S>
 void mla_decode_attention_forward(S* o, const S* q, const S* const* kv, const int* len, const S* wkvb, int M, int H,
                                   int Dn, int Dr, int Dv, int C, double scale, S* work) {
+  // One block per row, as long as the longest row (rounded up to 4): the contiguous layout.
+  int max_len = 4;
+  for (int m = 0; m < M; ++m) max_len = std::max(max_len, len[m]);
+  std::vector<const S* const*> tables(static_cast<size_t>(M));
+  for (int m = 0; m < M; ++m) tables[size_t(m)] = &kv[m];
+  mla_decode_attention_forward_paged(o, q, tables.data(), (max_len + 3) / 4 * 4, len, wkvb, M, H, Dn, Dr, Dv, C, scale,
+                                     work);
+}
+
+template <class S>
+void mla_decode_attention_forward_paged(S* o, const S* q, const S* const* const* kv_blocks, int block_tokens,
+                                        const int* len, const S* wkvb, int M, int H, int Dn, int Dr, int Dv, int C,
+                                        double scale, S* work) {
+  if (block_tokens <= 0 || block_tokens % 4 != 0)
+    throw Error("mla_decode_attention_forward_paged: block_tokens must be a positive multiple of 4 (got " +
+                std::to_string(block_tokens) + ")");
   int max_len = 1;
   for (int m = 0; m < M; ++m) max_len = std::max(max_len, len[m]);
   const size_t per_row = mla_decode_work(H, C, Dr, max_len);
@@ -762,8 +789,8 @@ void mla_decode_attention_forward(S* o, const S* q, const S* const* kv, const in
   int64_t flops = 0;
   for (int m = 0; m < M; ++m) flops += int64_t(len[m]) * H * (2 * C + Dr) + int64_t(H) * (Dn + Dv) * C;
   parallel_for(M, flops > 200000, [&](int m) {
-    mla_decode_row(o + size_t(m) * H * Dv, q + size_t(m) * H * (Dn + Dr), kv[m], len[m], wkvb, H, Dn, Dr, Dv, C,
-                   S(scale), work + size_t(m) * per_row, max_len_pad);
+    mla_decode_row(o + size_t(m) * H * Dv, q + size_t(m) * H * (Dn + Dr), kv_blocks[m], block_tokens, len[m], wkvb, H,
+                   Dn, Dr, Dv, C, S(scale), work + size_t(m) * per_row, max_len_pad);
   });
 }
 
@@ -818,6 +845,8 @@ void mla_decode_attention_forward_ref(S* o, const S* q, const S* const* kv, cons
                                           int, int, int, int, int, double);                                   \
   template void mla_decode_attention_forward<S>(S*, const S*, const S* const*, const int*, const S*, int, int, int, \
                                                 int, int, int, double, S*);                                   \
+  template void mla_decode_attention_forward_paged<S>(S*, const S*, const S* const* const*, int, const int*, const S*, \
+                                                      int, int, int, int, int, int, double, S*);              \
   template void mla_decode_attention_forward_ref<S>(S*, const S*, const S* const*, const int*, const S*, int, int, \
                                                     int, int, int, int, double);                              \
   template double softmax_xent<S>(const S*, const int32_t*, const S*, S*, S, int, int);

@@ -83,6 +83,12 @@ size_t mla_decode_work(int H, int C, int Dr, int max_len);
 template <class S>
 void mla_decode_attention_forward(S* o, const S* q, const S* const* kv, const int* len, const S* wkvb, int M, int H,
                                   int Dn, int Dr, int Dv, int C, double scale, S* work);
+// The same over a paged cache (BasicKVCache): row m's position j is kv_blocks[m][j / block_tokens] +
+// (j % block_tokens) * (C+Dr); block_tokens a positive multiple of 4. Bit-identical to the contiguous call above.
+template <class S>
+void mla_decode_attention_forward_paged(S* o, const S* q, const S* const* const* kv_blocks, int block_tokens,
+                                        const int* len, const S* wkvb, int M, int H, int Dn, int Dr, int Dv, int C,
+                                        double scale, S* work);
 template <class S>
 void mla_decode_attention_forward_ref(S* o, const S* q, const S* const* kv, const int* len, const S* wkvb, int M,
                                       int H, int Dn, int Dr, int Dv, int C, double scale);

@@ -154,6 +154,40 @@ struct BasicModel<S>::Impl {
   std::vector<S> mask;
   std::vector<std::vector<S>> resid;  // L + 1 of (N, D)
   std::vector<BlockCache<S>> blocks;  // L (+ 1 for the MTP block)
+  // Activation checkpointing (cfg.activation_checkpointing, as of the last forward): every block (main layers and
+  // the MTP block) keeps its activations in the one cache `rc`; backward recomputes a block's forward from its
+  // stored input (resid[l], mtp_hin) just before its backward. `replaying` suppresses the forward's side effects
+  // (router loads, balance loss); `rc_holds` is the block whose activations rc holds (-1 none, L = the MTP block).
+  bool ckpt = false, replaying = false;
+  int rc_holds = -1;
+  BlockCache<S> rc;
+  std::vector<S> w_replay;  // (N, D) the recomputed block's output (equal to the stored one; not used)
+  BlockCache<S>& cache_for(int b) { return ckpt ? rc : blocks[size_t(b)]; }
+  // With checkpointing, only the running block's FFN type keeps its cache and backward workspaces (the dense layer's
+  // are 3F wide per token, the MoE's K*D-wide dispatched rows): a block of the other type releases them. Its own
+  // buffers are then grown again; every value in them is written before it is read, so results do not change.
+  void release_other_ffn(bool moe) {
+    if (moe) {
+      rc.dense = FfnCache<S>{};
+      std::vector<S>().swap(w_dgu);  // also the shared experts' (narrower): grown again at their size
+      std::vector<S>().swap(w_da);
+    } else {
+      rc.moe = MoeCache<S>{};
+      for (auto* v : {&w_dye, &w_dw, &w_dae, &w_dgue, &w_dxe, &w_ds}) std::vector<S>().swap(*v);
+    }
+  }
+  // Before block b's backward: recompute its forward into rc (nothing without checkpointing, or if rc holds it).
+  void recompute(int b, const LayerOff& L, const S* xin, const S* cnt) {
+    if (!ckpt || rc_holds == b) return;
+    struct Replay {  // restores the flag on every exit
+      bool& f;
+      explicit Replay(bool& flag) : f(flag) { f = true; }
+      ~Replay() { f = false; }
+    } replay_scope(replaying);
+    rc_holds = -1;
+    block_forward(L, rc, xin, grow(w_replay, size_t(B) * T * cfg.hidden_size), B, T, cnt, -1);
+    rc_holds = b;
+  }
   std::vector<S> xf, rstdf;           // (N, D) final-normed hidden, (N)
   bool mtp_on = false;
   std::vector<int32_t> mtp_next, mtp_tgt;
@@ -173,7 +207,8 @@ struct BasicModel<S>::Impl {
   // workspaces
   std::vector<S> w_tmp, w_kva, w_do, w_dq, w_dkv, w_dkpe, w_dckvn, w_dckv, w_dkva, w_dcqn, w_dcq, w_dxn1, w_dxn2,
       w_dxmid, w_dye, w_dw, w_dae, w_dgue, w_dxe, w_ds, w_dgu, w_da, w_dA, w_dB, w_dxf, w_mtp, w_qlat;
-  std::vector<const S*> d_kv;  // decode: each row's cached positions
+  std::vector<const S*> d_kv;         // decode: every row's block table for one layer, rows one after another
+  std::vector<const S* const*> d_tab;  // decode: row m's block table (into d_kv)
   std::vector<int> d_len;
   // decode workspace
   std::vector<S> d_x, d_xn, d_out, d_y, d_xf, d_rstd;
@@ -401,7 +436,7 @@ struct BasicModel<S>::Impl {
       for (int k = 0; k < K; ++k) sum += sn[in[k]];
       for (int k = 0; k < K; ++k) wn[k] = (c.norm_topk_prob ? sn[in[k]] / (sum + S(1e-20)) : sn[in[k]]) * rsf;
     });
-    if (training) {
+    if (training && !replaying) {
       mc.routed_N = N;
       double* ld = loads.data() + size_t(L.moe_slot) * E;
       for (int n = 0; n < N; ++n)
@@ -481,7 +516,7 @@ struct BasicModel<S>::Impl {
           bg[size_t(b) * E + e] = S(c.seq_aux_alpha * fi / Tb / rows);
         }
       }
-      bal_loss += S(loss);
+      if (!replaying) bal_loss += S(loss);
     }
   }
 
@@ -660,6 +695,7 @@ struct BasicModel<S>::Impl {
   void block_forward(const LayerOff& L, BlockCache<S>& bc, const S* xin, S* xout, int B, int T, const S* cnt,
                      int kind_attn) {
     const int D = cfg.hidden_size, N = B * T;
+    if (ckpt) release_other_ffn(L.moe);
     S* tmp = grow(w_tmp, size_t(N) * D);
     {
       ScopedTimer tm(kind_attn < 0 ? nullptr : &tim.fwd[kind_attn]);
@@ -718,6 +754,15 @@ struct BasicModel<S>::Impl {
                           std::to_string(c.max_position_embeddings));
     B = B_;
     T = T_;
+    ckpt = c.activation_checkpointing;
+    if (ckpt && frozen)
+      throw Error("model forward: activation_checkpointing does not support frozen routing (set_routing_frozen)");
+    if (ckpt) {  // release the per-block activations of earlier forwards without checkpointing
+      for (auto& bc : blocks) bc = BlockCache<S>{};
+    } else {
+      rc = BlockCache<S>{};
+    }
+    rc_holds = -1;
     tiled = attn_kernel == AttentionKernel::Tiled || (attn_kernel == AttentionKernel::Auto && T >= kTiledAttentionMinT);
     if (tiled) cu = uniform_cu_seqlens(B, T);
     const int N = B * T, D = c.hidden_size, V = c.vocab_size, Ln = c.num_hidden_layers;
@@ -747,8 +792,9 @@ struct BasicModel<S>::Impl {
       for (int n = 0; n < N; ++n) std::memcpy(x0 + size_t(n) * D, P(embed) + size_t(tok[n]) * D, sizeof(S) * D);
     }
     for (int l = 0; l < Ln; ++l)
-      block_forward(layers[l], blocks[l], resid[l].data(), resid[l + 1].data(), B, T, mask.data(),
+      block_forward(layers[l], cache_for(l), resid[l].data(), resid[l + 1].data(), B, T, mask.data(),
                     LayerTimings::Attention);
+    if (ckpt) rc_holds = Ln - 1;
     {
       ScopedTimer tm(&tim.fwd[LayerTimings::Head]);
       rmsnorm_forward(grow(xf, size_t(N) * D), grow(rstdf, size_t(N)), resid[Ln].data(), P(final_norm), N, D,
@@ -790,7 +836,8 @@ struct BasicModel<S>::Impl {
     S* hin = grow(mtp_hin, size_t(N) * D);
     linear_forward(hin, cat, P(mtp.eh_proj), N, 2 * D, D);
     S* hout = grow(mtp_hout, size_t(N) * D);
-    block_forward(mtp.block, blocks.back(), hin, hout, B, T, wv, -1);
+    block_forward(mtp.block, cache_for(c.num_hidden_layers), hin, hout, B, T, wv, -1);
+    if (ckpt) rc_holds = c.num_hidden_layers;
     rmsnorm_forward(grow(mtp_hn2, size_t(N) * D), grow(mtp_rstd2, size_t(N)), hout, P(mtp.head_norm), N, D,
                     c.rms_norm_eps);
     const S scale = nvalid > 0 ? S(c.mtp_loss_weight) / nvalid : S(0);
@@ -882,7 +929,8 @@ struct BasicModel<S>::Impl {
       rmsnorm_backward(dA, G(final_norm), dxf, resid[Ln].data(), P(final_norm), rstdf.data(), N, D);
     }
     for (int l = Ln - 1; l >= 0; --l) {
-      block_backward(layers[l], blocks[l], resid[l].data(), dA, dB, B, T, mask.data(), LayerTimings::Attention);
+      recompute(l, layers[l], resid[l].data(), mask.data());
+      block_backward(layers[l], cache_for(l), resid[l].data(), dA, dB, B, T, mask.data(), LayerTimings::Attention);
       std::swap(dA, dB);
     }
     ScopedTimer tm(&tim.bwd[LayerTimings::Embed]);
@@ -920,7 +968,8 @@ struct BasicModel<S>::Impl {
     }
     rmsnorm_backward(dhout.data(), G(mtp.head_norm), dhn2.data(), mtp_hout.data(), P(mtp.head_norm),
                      mtp_rstd2.data(), N, D);
-    block_backward(mtp.block, blocks.back(), mtp_hin.data(), dhout.data(), dhin.data(), B, T, mtp_w.data(),
+    recompute(c.num_hidden_layers, mtp.block, mtp_hin.data(), mtp_w.data());
+    block_backward(mtp.block, cache_for(c.num_hidden_layers), mtp_hin.data(), dhout.data(), dhin.data(), B, T, mtp_w.data(),
                    -1);
     linear_backward(dcat.data(), G(mtp.eh_proj), dhin.data(), mtp_cat.data(), P(mtp.eh_proj), N, 2 * D, D);
     for (int n = 0; n < N; ++n) {
@@ -959,7 +1008,9 @@ struct BasicModel<S>::Impl {
     BlockCache<S>& bc = dec;
     int max_len = 0;
     for (int m = 0; m < M; ++m) max_len = std::max(max_len, int(ps[m]) + 1);
-    d_kv.resize(size_t(M));
+    const int bt = cache.block_tokens(), nbmax = (max_len + bt - 1) / bt;
+    d_kv.resize(size_t(M) * size_t(nbmax));
+    d_tab.resize(size_t(M));
     d_len.resize(size_t(M));
     const int K = c.num_experts_per_tok, RW = n_main_moe * K;
     d_routes.resize(want.size() * size_t(RW));
@@ -975,11 +1026,13 @@ struct BasicModel<S>::Impl {
       S* o = grow(bc.o, size_t(M) * H * Dv);
       const S* wkvb = P(L.kv_b);  // (H*(Dn+Dv), C): rows h*(Dn+Dv) + [0, Dn) = W^UK_h, + [Dn, Dn+Dv) = W^UV_h
       for (int m = 0; m < M; ++m) {
-        d_kv[size_t(m)] = cache.entry(l, sl[m], 0);
         d_len[size_t(m)] = ps[m] + 1;
+        cache.layer_blocks(l, sl[m], d_len[size_t(m)], d_kv.data() + size_t(m) * nbmax);
+        d_tab[size_t(m)] = d_kv.data() + size_t(m) * nbmax;
       }
       S* work = grow(w_qlat, size_t(M) * mla_decode_work(H, C, Dr, max_len));
-      mla_decode_attention_forward(o, bc.q.data(), d_kv.data(), d_len.data(), wkvb, M, H, Dn, Dr, Dv, C, scale, work);
+      mla_decode_attention_forward_paged(o, bc.q.data(), d_tab.data(), bt, d_len.data(), wkvb, M, H, Dn, Dr, Dv, C,
+                                         scale, work);
       lin(att_out, o, P(L.o), M, H * Dv, D);
       for (size_t i = 0; i < size_t(M) * D; ++i) x[i] += att_out[i];
       rmsnorm_forward(xn, rs, x, P(L.post_norm), M, D, c.rms_norm_eps);
@@ -999,18 +1052,55 @@ struct BasicModel<S>::Impl {
   }
 };
 
-// ---- BasicKVCache ------------------------------------------------------------------------------------------
+// ---- BasicKVCache (paged) -----------------------------------------------------------------------------------
 template <class S>
-BasicKVCache<S>::BasicKVCache(const ModelConfig& cfg, int n_slots, int max_seq_len)
+BasicKVCache<S>::BasicKVCache(const ModelConfig& cfg, int n_slots, int max_seq_len, int block_tokens)
     : n_layers_(cfg.num_hidden_layers),
       n_slots_(n_slots),
       max_len_(max_seq_len),
-      width_(cfg.kv_lora_rank + cfg.qk_rope_head_dim) {
+      width_(cfg.kv_lora_rank + cfg.qk_rope_head_dim),
+      block_(block_tokens == 0 ? max_seq_len : block_tokens) {
   if (n_slots <= 0 || max_seq_len <= 0)
     throw CapacityError("KV cache: n_slots and max_seq_len must be > 0 (got " + std::to_string(n_slots) + ", " +
                         std::to_string(max_seq_len) + ")");
-  data_.assign(size_t(n_layers_) * n_slots_ * max_len_ * width_, S(0));
+  if (block_tokens < 0 || (block_tokens > 0 && block_tokens % 4 != 0))
+    throw ConfigError("KV cache: block_tokens must be 0 (one block per slot) or a positive multiple of 4 (got " +
+                      std::to_string(block_tokens) + ")");
+  table_.resize(size_t(n_slots_));
   len_.assign(n_slots_, 0);
+}
+template <class S>
+int BasicKVCache<S>::alloc_block() {
+  int b;
+  if (!free_.empty()) {
+    b = free_.back();
+    free_.pop_back();
+  } else {
+    b = int(blocks_.size());
+    try {
+      blocks_.push_back(std::make_unique_for_overwrite<S[]>(block_floats()));
+    } catch (const std::bad_alloc&) {
+      throw CapacityError("KV cache: out of memory allocating block " + std::to_string(b) + " (" +
+                          std::to_string(block_floats() * sizeof(S)) + " bytes; " + std::to_string(blocks_in_use()) +
+                          " blocks in use)");
+    }
+    refs_.push_back(0);
+  }
+  refs_[size_t(b)] = 1;
+  return b;
+}
+template <class S>
+void BasicKVCache<S>::release_block(int b) {
+  if (--refs_[size_t(b)] == 0) free_.push_back(b);
+}
+template <class S>
+void BasicKVCache<S>::truncate(int slot, int len) {
+  auto& t = table_[size_t(slot)];
+  const size_t keep = (size_t(len) + size_t(block_) - 1) / size_t(block_);
+  while (t.size() > keep) {
+    release_block(t.back());
+    t.pop_back();
+  }
 }
 template <class S>
 void BasicKVCache<S>::check_slot(int slot) const {
@@ -1026,11 +1116,31 @@ int BasicKVCache<S>::length(int slot) const {
 template <class S>
 void BasicKVCache<S>::reset(int slot) {
   check_slot(slot);
+  truncate(slot, 0);
   len_[slot] = 0;
 }
 template <class S>
 void BasicKVCache<S>::reset_all() {
-  std::fill(len_.begin(), len_.end(), 0);
+  for (int s = 0; s < n_slots_; ++s) reset(s);
+}
+template <class S>
+void BasicKVCache<S>::prepare_append(int slot, int n) {
+  check_slot(slot);
+  const int from = len_[slot];
+  if (n < 0 || int64_t(from) + n > max_len_)
+    throw CapacityError("KV cache: slot " + std::to_string(slot) + " holding " + std::to_string(from) +
+                        " tokens cannot take " + std::to_string(n) + " more (max_seq_len " + std::to_string(max_len_) +
+                        ")");
+  if (n == 0) return;
+  auto& t = table_[size_t(slot)];
+  const size_t first = size_t(from / block_), need = (size_t(from) + size_t(n) + size_t(block_) - 1) / size_t(block_);
+  if (first < t.size() && refs_[size_t(t[first])] > 1) {  // copy on write: the block is shared with another slot
+    const int b = alloc_block();
+    std::memcpy(blocks_[size_t(b)].get(), blocks_[size_t(t[first])].get(), sizeof(S) * block_floats());
+    release_block(t[first]);
+    t[first] = b;
+  }
+  while (t.size() < need) t.push_back(alloc_block());
 }
 template <class S>
 void BasicKVCache<S>::set_length(int slot, int len) {
@@ -1038,6 +1148,13 @@ void BasicKVCache<S>::set_length(int slot, int len) {
   if (len > max_len_)
     throw CapacityError("KV cache: slot " + std::to_string(slot) + " would hold " + std::to_string(len) +
                         " tokens but max_seq_len is " + std::to_string(max_len_));
+  if (len < 0) throw CapacityError("KV cache: negative length " + std::to_string(len));
+  if (len > len_[slot]) {
+    const int have = len_[slot];
+    prepare_append(slot, len - have);  // a no-op when the model already prepared the positions it wrote
+  } else {
+    truncate(slot, len);
+  }
   len_[slot] = len;
 }
 template <class S>
@@ -1045,10 +1162,30 @@ void BasicKVCache<S>::copy_slot(int src, int dst) {
   check_slot(src);
   check_slot(dst);
   if (src == dst) return;
+  reset(dst);
   const int n = len_[src];
-  for (int l = 0; l < n_layers_; ++l)
-    std::memcpy(entry(l, dst, 0), entry(l, src, 0), sizeof(S) * size_t(n) * width_);
+  const auto& ts = table_[size_t(src)];
+  auto& td = table_[size_t(dst)];
+  for (size_t i = 0; i < ts.size(); ++i) {
+    if (int64_t(i + 1) * block_ <= n) {  // full block: shared (never written again through either slot)
+      ++refs_[size_t(ts[i])];
+      td.push_back(ts[i]);
+    } else {  // the partly filled last block: the source keeps appending into its own copy
+      const int b = alloc_block();
+      const size_t used = size_t(n - int(i) * block_) * width_;
+      for (int l = 0; l < n_layers_; ++l)
+        std::memcpy(blocks_[size_t(b)].get() + size_t(l) * block_ * width_,
+                    blocks_[size_t(ts[i])].get() + size_t(l) * block_ * width_, sizeof(S) * used);
+      td.push_back(b);
+    }
+  }
   len_[dst] = n;
+}
+template <class S>
+void BasicKVCache<S>::layer_blocks(int l, int s, int len, const S** out) const {
+  check_slot(s);
+  const int nb = (len + block_ - 1) / block_;
+  for (int i = 0; i < nb; ++i) out[i] = blocks_[size_t(table_[size_t(s)][size_t(i)])].get() + size_t(l) * block_ * width_;
 }
 template <class S>
 size_t BasicKVCache<S>::bytes_per_token() const {
@@ -1278,6 +1415,7 @@ void BasicModel<S>::prefill(BasicKVCache<S>& cache, int slot, const int32_t* tok
   std::vector<int> sl(n, slot);
   std::vector<int32_t> ps(n);
   for (int i = 0; i < n; ++i) ps[i] = start + i;
+  cache.prepare_append(slot, n);  // blocks for the n positions (paged cache)
   im_->decode_tokens(cache, sl.data(), ps.data(), tokens, n, {n - 1}, last_logits);
   cache.set_length(slot, start + n);
 }
@@ -1296,6 +1434,7 @@ void BasicModel<S>::decode_step(BasicKVCache<S>& cache, const int* slots, const 
                           std::to_string(cache.max_seq_len()) + ")");
     want[i] = i;
   }
+  for (int i = 0; i < n; ++i) cache.prepare_append(slots[i], 1);
   im_->decode_tokens(cache, slots, ps.data(), tokens, n, want, logits);
   for (int i = 0; i < n; ++i) cache.set_length(slots[i], ps[i] + 1);
 }

@@ -33,11 +33,17 @@ struct LayerTimings {
 };
 
 // Latent KV cache for decoding: per layer, slot and position it stores only kv_norm(c_KV) (kv_lora_rank) and the
-// rotated k_R (qk_rope_head_dim). All memory is allocated up front.
+// rotated k_R (qk_rope_head_dim). Paged (issue 20 section 5, vLLM's PagedAttention layout): memory comes in blocks of
+// block_tokens positions x all layers from a pool that grows only when no freed block is left, so a slot holds
+// ceil(length / block_tokens) blocks, not max_seq_len positions; reset() returns a slot's blocks to the pool.
+// copy_slot() shares the source's full blocks (reference counts) and copies only its partly filled last block; a
+// shared block is never written (every write goes through prepare_append, which copies a shared block first).
+// block_tokens = 0 means one block of max_seq_len per slot (the contiguous layout of the cache before paging).
 template <class S>
 class BasicKVCache {
  public:
-  BasicKVCache(const ModelConfig& cfg, int n_slots, int max_seq_len);
+  static constexpr int kDefaultBlockTokens = 64;
+  BasicKVCache(const ModelConfig& cfg, int n_slots, int max_seq_len, int block_tokens = kDefaultBlockTokens);
   int length(int slot) const;
   void reset(int slot);
   void reset_all();
@@ -45,17 +51,37 @@ class BasicKVCache {
   size_t bytes_per_token() const;    // over all layers
   int n_slots() const { return n_slots_; }
   int max_seq_len() const { return max_len_; }
-  // Entry (C + Dr values: latent then rotated rope key) of layer l, slot s, position p. Used by the model.
-  S* entry(int l, int s, int p) { return data_.data() + ((size_t(l) * n_slots_ + s) * max_len_ + p) * width_; }
+  int block_tokens() const { return block_; }
+  // Memory: blocks referenced by some slot now, blocks the pool holds (in use + free), and the pool's bytes.
+  size_t blocks_in_use() const { return n_blocks() - free_.size(); }
+  size_t n_blocks() const { return blocks_.size(); }
+  size_t pool_bytes() const { return n_blocks() * block_floats() * sizeof(S); }
+  // Entry (C + Dr values: latent then rotated rope key) of layer l, slot s, position p < the slot's allocated
+  // positions. Positions p .. the end of p's block are contiguous (stride C + Dr). Used by the model.
+  S* entry(int l, int s, int p) { return block_ptr(s, p) + (size_t(l) * block_ + size_t(p % block_)) * width_; }
   const S* entry(int l, int s, int p) const {
-    return data_.data() + ((size_t(l) * n_slots_ + s) * max_len_ + p) * width_;
+    return block_ptr(s, p) + (size_t(l) * block_ + size_t(p % block_)) * width_;
   }
-  void set_length(int slot, int len);  // used by the model after appending (checks capacity)
+  // Layer l's block table of a slot: blocks[i] holds positions [i*block_tokens, (i+1)*block_tokens) of that layer.
+  // Fills `out` with one pointer per block covering the first `len` positions.
+  void layer_blocks(int l, int s, int len, const S** out) const;
+  // Makes positions [length, length + n) of `slot` writable: allocates blocks and copies a shared block it will
+  // write into. CapacityError past max_seq_len. The length is unchanged (set_length after writing).
+  void prepare_append(int slot, int n);
+  void set_length(int slot, int len);  // used by the model after appending (checks capacity; a shorter length frees blocks)
   void check_slot(int slot) const;
 
  private:
-  int n_layers_, n_slots_, max_len_, width_;
-  std::vector<S> data_;
+  size_t block_floats() const { return size_t(n_layers_) * block_ * width_; }
+  S* block_ptr(int s, int p) const { return blocks_[size_t(table_[size_t(s)][size_t(p / block_)])].get(); }
+  int alloc_block();
+  void release_block(int b);
+  void truncate(int slot, int len);  // keeps the blocks covering len positions
+  int n_layers_, n_slots_, max_len_, width_, block_;
+  std::vector<std::unique_ptr<S[]>> blocks_;  // the pool; a block is (layer, block_tokens, C + Dr)
+  std::vector<int> refs_;                     // per block: how many slots reference it
+  std::vector<int> free_;                     // blocks with no reference
+  std::vector<std::vector<int>> table_;       // per slot: its blocks in position order
   std::vector<int> len_;
 };
 

@@ -1,5 +1,6 @@
-// model_decoder.h: the Decoder adapter over the real policy model (model/) and its MLA latent KV cache, which is
-// allocated up front for n_slots x max_seq_len tokens.
+// model_decoder.h: the Decoder adapter over the real policy model (model/) and its paged MLA latent KV cache
+// (model::KVCache: blocks of block_tokens positions, allocated as the slots' lengths grow, not n_slots x max_seq_len
+// up front; block_tokens = 0 gives one contiguous block of max_seq_len per slot).
 #pragma once
 
 #include "model/model.h"
@@ -10,7 +11,7 @@ namespace reasonrl::policy {
 class ModelDecoder : public Decoder {
  public:
   // The model is borrowed (it must outlive the decoder); weight updates to it take effect at the next call.
-  ModelDecoder(model::Model& m, int n_slots, int max_seq_len);
+  ModelDecoder(model::Model& m, int n_slots, int max_seq_len, int block_tokens = model::KVCache::kDefaultBlockTokens);
   int vocab() const override;
   int n_slots() const override { return cache_.n_slots(); }
   int max_seq_len() const override { return cache_.max_seq_len(); }

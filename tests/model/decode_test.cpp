@@ -2,6 +2,8 @@
 // with the expanded MLA of the training forward; slots of different lengths; fork with copy_slot; capacity errors.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "model/model.h"
 #include "rl/util/error.h"
 #include "test_util.h"
@@ -80,6 +82,70 @@ TEST(Decode, BatchedRowsOfDifferentLengthsAndForkedSlots) {
   EXPECT_LT(testing::rel_err(out.data(), rb.data() + 2 * V, V), 1e-4);
   cache.reset(0);
   EXPECT_EQ(cache.length(0), 0);
+}
+
+// The paged cache against the contiguous layout (block_tokens 0 = one block of max_seq_len per slot, the cache
+// before paging): the same prefills, forks, multi-row steps, resets and truncations give the same logits bit for bit,
+// while the paged one holds only the blocks its lengths need (full blocks shared between forks).
+TEST(Decode, PagedCacheIsBitIdenticalToContiguousAndAllocatesPerToken) {
+  const ModelConfig c = micro_config();
+  auto m = make(c, 21);
+  const int V = c.vocab_size;
+  KVCache paged(c, 4, 40, 4), flat(c, 4, 40, 0);
+  EXPECT_EQ(paged.block_tokens(), 4);
+  EXPECT_EQ(flat.block_tokens(), 40);
+  auto tok = testing::random_tokens(64, V, 22);
+  std::vector<float> lp(4 * V), lf(4 * V);
+  auto same = [&](const char* what) {
+    ASSERT_EQ(std::memcmp(lp.data(), lf.data(), sizeof(float) * lp.size()), 0) << what;
+  };
+  auto both_prefill = [&](int slot, int off, int n) {
+    m->prefill(paged, slot, tok.data() + off, n, lp.data());
+    m->prefill(flat, slot, tok.data() + off, n, lf.data());
+  };
+  auto both_step = [&](std::vector<int> slots, int off) {
+    m->decode_step(paged, slots.data(), tok.data() + off, int(slots.size()), lp.data());
+    m->decode_step(flat, slots.data(), tok.data() + off, int(slots.size()), lf.data());
+  };
+  both_prefill(0, 0, 8);  // exactly two blocks
+  same("prefill 8");
+  EXPECT_EQ(paged.blocks_in_use(), 2u);
+  paged.copy_slot(0, 1);  // both blocks full: shared, nothing copied
+  flat.copy_slot(0, 1);
+  EXPECT_EQ(paged.blocks_in_use(), 2u);
+  both_prefill(2, 10, 6);  // a partly filled second block
+  same("prefill 6");
+  paged.copy_slot(2, 3);  // the first block shared, the partial one copied
+  flat.copy_slot(2, 3);
+  EXPECT_EQ(paged.blocks_in_use(), 2u + 3u);
+  for (int s = 0; s < 13; ++s) {  // four rows of different lengths, crossing block boundaries
+    both_step({3, 0, 1, 2}, 20 + 4 * (s % 8));
+    same("decode step");
+  }
+  // lengths 21, 21, 19, 19 -> 6 + 6 + 5 + 5 blocks, of which the forks still share the first 2 and 1
+  EXPECT_EQ(paged.blocks_in_use(), size_t(6 + 6 + 5 + 5 - 2 - 1));
+  // truncating a fork back into a shared block, then appending, copies that block (the other slot keeps its values)
+  paged.copy_slot(0, 1);
+  flat.copy_slot(0, 1);
+  paged.set_length(1, 10);
+  flat.set_length(1, 10);
+  both_step({1}, 40);
+  same("append into a block shared before");
+  both_step({0}, 41);
+  same("the slot it was shared with");
+  // reset returns blocks to the pool; the pool does not grow while freed blocks are left
+  const size_t pool = paged.n_blocks();
+  paged.reset(3);
+  flat.reset(3);
+  paged.reset_all();
+  flat.reset_all();
+  EXPECT_EQ(paged.blocks_in_use(), 0u);
+  both_prefill(1, 0, 17);
+  same("prefill into recycled blocks");
+  EXPECT_EQ(paged.n_blocks(), pool);
+  EXPECT_EQ(paged.pool_bytes(), pool * 4 * paged.bytes_per_token());
+  EXPECT_EQ(flat.pool_bytes(), 4u * 40u * flat.bytes_per_token());  // contiguous: every slot's 40 positions
+  EXPECT_THROW(KVCache(c, 1, 8, 6), ConfigError);
 }
 
 TEST(Decode, CacheStoresOnlyLatentAndRopeKey) {

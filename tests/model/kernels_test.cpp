@@ -3,11 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
+#include <limits>
+#include <memory>
 
 #include <omp.h>
 
 #include "model/layers.h"
+#include "rl/util/error.h"
 #include "rl/util/rng.h"
 #include "test_util.h"
 
@@ -98,6 +102,55 @@ TEST(Kernels, MlaDecodeAttentionMatchesScalarReference) {
     mla_decode_attention_forward_ref(orf.data(), q.data(), kv.data(), len.data(), w.data(), M, H, Dn, Dr, Dv, C, scale);
     EXPECT_LT(testing::rel_err(o.data(), orf.data(), o.size()), 1e-5) << "H=" << H << " C=" << C;
   }
+}
+
+TEST(Kernels, MlaDecodeAttentionPagedEqualsContiguousBitForBit) {
+  // The same cached positions scattered over separately allocated blocks of 4, 8 and 64 positions (as a paged cache
+  // holds them): every output bit equals the contiguous call's, and both match the scalar reference.
+  for (int C : {20, 64})
+  for (int H : {1, 4, 6}) {
+    const int Dn = 8, Dr = 4, Dv = 6, M = 5, W = C + Dr;
+    const std::vector<int> len = {1, 7, 33, 2, 70};
+    std::vector<std::vector<float>> cache;
+    std::vector<const float*> kv;
+    for (int m = 0; m < M; ++m) {
+      cache.push_back(tof(randn(size_t(len[size_t(m)]) * W, 30 + uint64_t(m))));
+      kv.push_back(cache.back().data());
+    }
+    auto q = tof(randn(size_t(M) * H * (Dn + Dr), 40)), w = tof(randn(size_t(H) * (Dn + Dv) * C, 41, 0.3));
+    std::vector<float> o(size_t(M) * H * Dv), orf(o.size());
+    std::vector<float> work(size_t(M) * mla_decode_work(H, C, Dr, 70));
+    const double scale = 1.0 / std::sqrt(double(Dn + Dr));
+    mla_decode_attention_forward(o.data(), q.data(), kv.data(), len.data(), w.data(), M, H, Dn, Dr, Dv, C, scale,
+                                 work.data());
+    mla_decode_attention_forward_ref(orf.data(), q.data(), kv.data(), len.data(), w.data(), M, H, Dn, Dr, Dv, C, scale);
+    EXPECT_LT(testing::rel_err(o.data(), orf.data(), o.size()), 1e-5) << "H=" << H << " C=" << C;
+    for (int bt : {4, 8, 64}) {
+      std::vector<std::unique_ptr<std::vector<float>>> pool;  // one allocation per block
+      std::vector<std::vector<const float*>> tables(static_cast<size_t>(M));
+      for (int m = 0; m < M; ++m)
+        for (int b0 = 0; b0 < len[size_t(m)]; b0 += bt) {
+          // the positions past the row's length are NaN: read, they would poison the output
+          pool.push_back(std::make_unique<std::vector<float>>(size_t(bt) * W, std::numeric_limits<float>::quiet_NaN()));
+          const int n = std::min(bt, len[size_t(m)] - b0);
+          std::copy_n(kv[size_t(m)] + size_t(b0) * W, size_t(n) * W, pool.back()->begin());
+          tables[size_t(m)].push_back(pool.back()->data());
+        }
+      std::vector<const float* const*> tab(static_cast<size_t>(M));
+      for (int m = 0; m < M; ++m) tab[size_t(m)] = tables[size_t(m)].data();
+      std::vector<float> op(o.size());
+      mla_decode_attention_forward_paged(op.data(), q.data(), tab.data(), bt, len.data(), w.data(), M, H, Dn, Dr, Dv, C,
+                                         scale, work.data());
+      ASSERT_EQ(std::memcmp(op.data(), o.data(), sizeof(float) * o.size()), 0) << "H=" << H << " C=" << C << " bt=" << bt;
+    }
+  }
+  std::vector<float> o(1), q(12), w(1);
+  const float* blk = q.data();
+  const float* const* tab = &blk;
+  const int one = 1;
+  EXPECT_THROW(mla_decode_attention_forward_paged(o.data(), q.data(), &tab, 6, &one, w.data(), 1, 1, 8, 4, 1, 1, 1.0,
+                                                  o.data()),
+               Error);
 }
 
 // Checks d(sum(out * probe))/d(in) from `backward` against central differences of `forward`.

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <cstring>
+
 #include "policy/logprob.h"
 #include "policy/rollout.h"
 #include "rl/util/error.h"
@@ -168,6 +170,44 @@ TEST(ModelDecoder, SameRolloutsWithOneOrTwoThreads) {
     return toks;
   };
   EXPECT_EQ(run(1), run(2));
+}
+
+// The paged latent cache (blocks of 8 positions here, the default 64 elsewhere) against the contiguous layout of the
+// cache before paging (block_tokens 0): the same seeded rollouts - continuous batching with forked groups, and
+// partial rollouts whose caches are saved and restored (reuse) - give the same tokens and log-prob bits, and the
+// paged pool ends smaller than n_slots x max_seq_len.
+TEST(ModelDecoder, PagedCacheGivesBitIdenticalRollouts) {
+  model::Model m(tiny_config());
+  m.init_weights(8);
+  RolloutConfig pc = cfg();
+  pc.stop_token_ids = {};
+  pc.partial_rollout = true;
+  pc.partial_rollout_segment = 7;
+  pc.partial_rollout_kv = PartialKv::Reuse;
+  pc.max_staleness = -1;
+  for (const RolloutConfig& c : {cfg(), pc}) {
+    auto run = [&](int block_tokens, size_t* pool_bytes) {
+      RolloutEngine eng(c);
+      ModelDecoder dec(m, eng.slots_needed(), 64, block_tokens);
+      ReplayBuffer buf;
+      std::vector<Trajectory> done;
+      for (int v = 0; v < 10 && (v == 0 || !buf.empty()); ++v)
+        for (auto& t : eng.generate(dec, v == 0 ? prompts(3) : std::vector<Prompt>{}, v, &buf).trajectories)
+          done.push_back(t);
+      *pool_bytes = dec.cache().pool_bytes();
+      return done;
+    };
+    size_t flat_bytes = 0, paged_bytes = 0;
+    const auto flat = run(0, &flat_bytes), paged = run(8, &paged_bytes);
+    ASSERT_EQ(flat.size(), 9u);
+    ASSERT_EQ(paged.size(), flat.size());
+    for (size_t i = 0; i < flat.size(); ++i) {
+      EXPECT_EQ(paged[i].tokens, flat[i].tokens) << i;
+      ASSERT_EQ(paged[i].logp.size(), flat[i].logp.size());
+      EXPECT_EQ(std::memcmp(paged[i].logp.data(), flat[i].logp.data(), sizeof(float) * flat[i].logp.size()), 0) << i;
+    }
+    EXPECT_LT(paged_bytes, flat_bytes);
+  }
 }
 
 TEST(ModelDecoder, LatentCacheSizeAndCapacity) {
