@@ -64,7 +64,10 @@ std::vector<RewardResult> RewardManager::score_group(const std::vector<RewardInp
       }
       out[i].components[name] = v;
       if (v) out[i].total += w * *v;
-      if (!s[i].error.empty()) out[i].error += (out[i].error.empty() ? "" : "; ") + name + ": " + s[i].error;
+      if (!s[i].error.empty()) {
+        out[i].error += (out[i].error.empty() ? "" : "; ") + name + ": " + s[i].error;
+        out[i].errors[name] = s[i].error;
+      }
       if (s[i].correct) {
         if (!ctx.correct[i]) ctx.correct[i] = *s[i].correct;
         else ctx.correct[i] = *ctx.correct[i] && *s[i].correct;

@@ -1,20 +1,22 @@
-// plugin.cpp: reward plugins: shared libraries through the C ABI of plugin_abi.h (dlopen), and subprocesses speaking
-// JSON lines (socketpair, per-call deadline, kill + restart after a crash or a hang, errors recorded per sample).
+// plugin.cpp: reward plugins: the supervisor of out-of-process plugins (a subprocess speaking JSON lines, or a shared
+// library hosted by reasonrl-reward-worker: socketpair, request ids, per-call deadline, kill + restart after a crash,
+// a hang or a protocol error, RLIMIT_AS) and in-process shared libraries (isolation none).
 #include "rewards/plugin.h"
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
-#include "rewards/plugin_abi.h"
 #include "rl/util/error.h"
 
 namespace reasonrl::rewards {
@@ -23,102 +25,41 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// ---- shared library ---------------------------------------------------------------------------
+// ---- shared library in the trainer's process (isolation none: unsafe) ---------------------------------------
 
-class SharedLibraryReward final : public Reward {
+class InProcessLibraryReward final : public Reward {
  public:
-  explicit SharedLibraryReward(const PluginSpec& spec) : name_(spec.name) {
-    handle_ = dlopen(spec.path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle_) throw PluginError("plugin '" + name_ + "': cannot load '" + spec.path + "': " + dlerror());
-    auto sym = [&](const char* s) {
-      dlerror();
-      void* p = dlsym(handle_, s);
-      if (!p) {
-        const std::string msg = "plugin '" + name_ + "' (" + spec.path + "): missing symbol '" + s +
-                                "' (see rewards/plugin_abi.h)";
-        dlclose(handle_);
-        handle_ = nullptr;
-        throw PluginError(msg);
-      }
-      return p;
-    };
-    auto version = reinterpret_cast<reasonrl_reward_abi_version_fn>(sym("reasonrl_reward_abi_version"));
-    create_ = reinterpret_cast<reasonrl_reward_create_fn>(sym("reasonrl_reward_create"));
-    score_ = reinterpret_cast<reasonrl_reward_score_fn>(sym("reasonrl_reward_score"));
-    destroy_ = reinterpret_cast<reasonrl_reward_destroy_fn>(sym("reasonrl_reward_destroy"));
-    const uint32_t v = version();
-    if (v != REASONRL_REWARD_ABI_VERSION) {
-      dlclose(handle_);
-      handle_ = nullptr;
-      throw PluginError("plugin '" + name_ + "' (" + spec.path + ") was built for reward ABI version " + std::to_string(v) +
-                        "; this build speaks version " + std::to_string(REASONRL_REWARD_ABI_VERSION));
-    }
-    char err[512] = {0};
-    state_ = create_(spec.options.c_str(), err, sizeof err);
-    if (!state_) {
-      dlclose(handle_);
-      handle_ = nullptr;
-      throw PluginError("plugin '" + name_ + "': create failed: " + std::string(err[0] ? err : "(no message)"));
-    }
-  }
-  ~SharedLibraryReward() override {
-    if (handle_) {
-      if (state_) destroy_(state_);
-      dlclose(handle_);
-    }
-  }
-
+  explicit InProcessLibraryReward(const PluginSpec& spec) : lib_(spec.name, spec.path, spec.options) {}
   std::vector<RewardScore> score_group(const std::vector<RewardInput>& group, const GroupContext&) override {
-    const size_t n = group.size();
-    std::vector<std::string> metas(n);
-    std::vector<reasonrl_reward_sample> in(n);
-    std::vector<reasonrl_reward_result> out(n);
-    for (size_t i = 0; i < n; ++i) {
-      const auto& g = group[i];
-      metas[i] = g.meta.is_null() ? "{}" : g.meta.dump();
-      in[i] = {g.prompt.c_str(), g.response.c_str(), g.gold.c_str(), g.task.c_str(), metas[i].c_str(),
-               g.finish_reason.c_str(), g.response_tokens, g.max_response_tokens};
-      out[i].score = 0;
-      out[i].status = REASONRL_REWARD_ERROR;
-      out[i].correct = -1;
-      std::strcpy(out[i].error, "plugin did not set a result");
-    }
-    const int rc = score_(state_, in.data(), n, out.data());
-    std::vector<RewardScore> s(n);
-    for (size_t i = 0; i < n; ++i) {
-      if (rc != 0) {
-        s[i].error = "plugin returned " + std::to_string(rc) + " for the batch";
-        continue;
-      }
-      out[i].error[sizeof out[i].error - 1] = '\0';
-      switch (out[i].status) {
-        case REASONRL_REWARD_OK: s[i].value = out[i].score; break;
-        case REASONRL_REWARD_NOT_APPLICABLE: break;
-        default: s[i].error = out[i].error[0] ? out[i].error : "plugin error"; break;
-      }
-      if (out[i].correct == 0 || out[i].correct == 1) s[i].correct = out[i].correct == 1;
-    }
-    return s;
+    return lib_.score(group);
   }
 
  private:
-  std::string name_;
-  void* handle_ = nullptr;
-  void* state_ = nullptr;
-  reasonrl_reward_create_fn create_ = nullptr;
-  reasonrl_reward_score_fn score_ = nullptr;
-  reasonrl_reward_destroy_fn destroy_ = nullptr;
+  PluginLibrary lib_;
 };
 
-// ---- subprocess -------------------------------------------------------------------------------
+// ---- out-of-process plugins: a subprocess, or the worker hosting a shared library ---------------------------
 
-class SubprocessReward final : public Reward {
+class SupervisedReward final : public Reward {
  public:
-  explicit SubprocessReward(const PluginSpec& spec) : spec_(spec), options_(json::parse(spec.options)) {
-    if (access(spec.path.c_str(), X_OK) != 0)
-      throw PluginError("plugin '" + spec.name + "': '" + spec.path + "' is not an executable file");
+  SupervisedReward(const PluginSpec& spec, bool worker) : spec_(spec), worker_(worker), options_(json::parse(spec.options)) {
+    if (worker_) {
+      program_ = reward_worker_path();
+      if (access(spec.path.c_str(), R_OK) != 0)
+        throw PluginError("plugin '" + spec.name + "': cannot load '" + spec.path + "': " + std::strerror(errno));
+      const double cpu = spec.max_cpu_s > 0 ? spec.max_cpu_s : spec.timeout_s;
+      args_ = {spec.name, spec.path, spec.options, std::to_string(cpu)};
+      std::string err;
+      if (!start(err))  // load errors now, as for isolation none
+        throw PluginError(err.rfind("plugin '", 0) == 0 ? err : "plugin '" + spec.name + "' (" + spec.path + "): " + err);
+    } else {
+      program_ = spec.path;
+      args_ = spec.args;
+      if (access(spec.path.c_str(), X_OK) != 0)
+        throw PluginError("plugin '" + spec.name + "': '" + spec.path + "' is not an executable file");
+    }
   }
-  ~SubprocessReward() override { stop(false); }
+  ~SupervisedReward() override { stop(false); }
 
   std::vector<RewardScore> score_group(const std::vector<RewardInput>& group, const GroupContext&) override {
     const size_t n = group.size();
@@ -126,6 +67,10 @@ class SubprocessReward final : public Reward {
     auto fail_all = [&](const std::string& why) {
       for (auto& x : s) x.error = why;
       return s;
+    };
+    auto fail_and_restart = [&](const std::string& why) {
+      stop(true);
+      return fail_all("plugin '" + spec_.name + "': " + why);
     };
     if (disabled_) return fail_all("plugin '" + spec_.name + "' disabled after " + std::to_string(restarts_) + " restarts");
     if (pid_ <= 0) {
@@ -137,79 +82,72 @@ class SubprocessReward final : public Reward {
         ++restarts_;
       }
       std::string err;
-      if (!start(err)) return fail_all(err);
+      if (!start(err)) {
+        stop(true);
+        return fail_all("plugin '" + spec_.name + "': " + err);
+      }
     }
-    json req;
-    req["version"] = kSubprocessProtocolVersion;
-    req["options"] = options_;
-    json samples = json::array();
-    for (const auto& g : group) {
-      json x;
-      x["prompt"] = g.prompt;
-      x["response"] = g.response;
-      x["gold"] = g.gold;
-      x["task"] = g.task;
-      x["meta"] = g.meta.is_null() ? json::object() : g.meta;
-      x["response_tokens"] = g.response_tokens;
-      x["max_response_tokens"] = g.max_response_tokens;
-      x["finish_reason"] = g.finish_reason;
-      samples.push_back(std::move(x));
-    }
-    req["samples"] = std::move(samples);
-    const std::string line = req.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(spec_.timeout_s));
-    std::string reply, why;
-    if (!write_all(line, deadline, why) || !read_line(reply, deadline, why)) {
-      stop(true);
-      return fail_all("plugin '" + spec_.name + "': " + why);
-    }
+    // Output between replies (a debug print, a second reply line) would be read as the next batch's reply: refuse it.
+    std::string why;
+    if (!drain(why)) return fail_and_restart(why);
+    if (!buf_.empty()) return fail_and_restart("wrote output outside a reply (" + excerpt(buf_) + ")");
+    const uint64_t id = ++next_id_;
+    json req;
+    req["version"] = kSubprocessProtocolVersion;
+    req["id"] = id;
+    req["options"] = options_;
+    json samples = json::array();
+    for (const auto& g : group) samples.push_back(sample_to_json(g));
+    req["samples"] = std::move(samples);
+    const std::string line = req.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    std::string reply;
+    if (!write_all(line, deadline, why) || !read_line(reply, deadline, why)) return fail_and_restart(why);
     json r;
     try {
       r = json::parse(reply);
     } catch (const std::exception& e) {
-      stop(true);
-      return fail_all("plugin '" + spec_.name + "': reply is not JSON: " + std::string(e.what()));
+      return fail_and_restart("reply is not JSON (" + excerpt(reply) + "): " + std::string(e.what()));
     }
-    if (!r.is_object() || !r.contains("version") || r["version"] != kSubprocessProtocolVersion) {
-      stop(true);
-      return fail_all("plugin '" + spec_.name + "': protocol version mismatch (reply version " +
-                      (r.is_object() && r.contains("version") ? r["version"].dump() : std::string("missing")) +
-                      ", expected " + std::to_string(kSubprocessProtocolVersion) + ")");
-    }
+    if (!r.is_object() || !r.contains("version") || r["version"] != kSubprocessProtocolVersion)
+      return fail_and_restart("protocol version mismatch (reply version " +
+                              (r.is_object() && r.contains("version") ? r["version"].dump() : std::string("missing")) +
+                              ", expected " + std::to_string(kSubprocessProtocolVersion) + ")");
+    if (!r.contains("id") || r["id"] != id)
+      return fail_and_restart("reply id " + (r.contains("id") ? r["id"].dump() : std::string("missing")) +
+                              " does not echo the request id " + std::to_string(id) +
+                              " (protocol 2: exactly one reply line per request, with its id)");
+    if (!buf_.empty()) return fail_and_restart("wrote more than one line for one request (" + excerpt(buf_) + ")");
     const json& res = r.contains("results") ? r["results"] : json();
     if (!res.is_array() || res.size() != n)
       return fail_all("plugin '" + spec_.name + "': expected " + std::to_string(n) + " results, got " +
-                      (res.is_array() ? std::to_string(res.size()) : std::string("none")));
-    for (size_t i = 0; i < n; ++i) {
-      const json& x = res[i];
-      if (!x.is_object()) {
-        s[i].error = "result is not an object";
-        continue;
-      }
-      if (x.contains("error") && !x["error"].is_null()) {
-        s[i].error = x["error"].is_string() ? x["error"].get<std::string>() : x["error"].dump();
-        continue;
-      }
-      if (x.contains("score") && x["score"].is_number()) s[i].value = x["score"].get<double>();
-      else if (!(x.contains("score") && x["score"].is_null())) s[i].error = "result has no numeric 'score'";
-      if (x.contains("correct") && x["correct"].is_boolean()) s[i].correct = x["correct"].get<bool>();
-    }
+                      (res.is_array() ? std::to_string(res.size()) : std::string("none")) +
+                      (r.contains("error") ? " (" + r["error"].dump() + ")" : std::string()));
+    for (size_t i = 0; i < n; ++i) s[i] = score_from_json(res[i]);
     return s;
   }
 
  private:
+  static std::string excerpt(const std::string& t) {
+    std::string e = t.substr(0, 80);
+    for (char& c : e)
+      if (c == '\n' || c == '\r') c = ' ';
+    return "\"" + e + (t.size() > 80 ? "...\"" : "\"");
+  }
+
   bool start(std::string& err) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
       err = std::string("socketpair: ") + std::strerror(errno);
       return false;
     }
-    std::vector<std::string> argv_s = {spec_.path};
-    argv_s.insert(argv_s.end(), spec_.args.begin(), spec_.args.end());
+    std::vector<std::string> argv_s = {program_};
+    argv_s.insert(argv_s.end(), args_.begin(), args_.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
+    const rlim_t mem = spec_.max_memory_mb > 0 ? rlim_t(spec_.max_memory_mb) << 20 : RLIM_INFINITY;
     const pid_t pid = fork();
     if (pid < 0) {
       close(sv[0]);
@@ -217,9 +155,13 @@ class SubprocessReward final : public Reward {
       err = std::string("fork: ") + std::strerror(errno);
       return false;
     }
-    if (pid == 0) {
+    if (pid == 0) {  // async-signal-safe calls only until exec
       dup2(sv[1], 0);
       dup2(sv[1], 1);
+      if (mem != RLIM_INFINITY) {
+        rlimit rl{mem, mem};
+        setrlimit(RLIMIT_AS, &rl);
+      }
       execv(argv[0], argv.data());
       _exit(127);
     }
@@ -229,11 +171,24 @@ class SubprocessReward final : public Reward {
     pid_ = pid;
     ++started_;
     buf_.clear();
-    return true;
+    if (!worker_) return true;
+    // the worker says whether the library loaded: {"ready":true} or {"fatal":"..."}
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(std::max(10, int(spec_.timeout_s)));
+    std::string line, why;
+    if (!read_line(line, deadline, why)) {
+      err = "the worker did not start: " + why;
+      return false;
+    }
+    json h = json::parse(line, nullptr, false);
+    if (h.is_object() && h.value("ready", false) && buf_.empty()) return true;
+    err = h.is_object() && h.contains("fatal") && h["fatal"].is_string() ? h["fatal"].get<std::string>()
+                                                                          : "unexpected first line from the worker (" + excerpt(line) + ")";
+    return false;
   }
 
   // Ends the process: politely (close stdin, wait a little) or, after a failure, SIGKILL.
   void stop(bool kill_now) {
+    buf_.clear();
     if (fd_ >= 0) {
       close(fd_);
       fd_ = -1;
@@ -261,15 +216,48 @@ class SubprocessReward final : public Reward {
     return d < 0 ? 0 : static_cast<int>(std::min<long long>(d, 1 << 30));
   }
 
+  // How the process ended, with what the limits explain.
+  std::string describe_exit(int status) const {
+    if (!WIFSIGNALED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+    const int sig = WTERMSIG(status);
+    std::string s = "crashed (signal " + std::to_string(sig) + ")";
+    if (sig == SIGXCPU && worker_)
+      s += ": over its CPU limit of " + std::to_string(spec_.max_cpu_s > 0 ? spec_.max_cpu_s : spec_.timeout_s) +
+           " s per call (max_cpu_s)";
+    else if ((sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS) && spec_.max_memory_mb > 0)
+      s += " (its address space is limited to max_memory_mb " + std::to_string(spec_.max_memory_mb) +
+           " MiB: a failed allocation can end this way)";
+    return s;
+  }
+
+  // The process's exit, if it has ended (waits a moment for the kernel to report it).
   std::string exit_reason() {
-    int status = 0;
-    const pid_t w = waitpid(pid_, &status, WNOHANG);
-    if (w == pid_) {
-      pid_ = -1;
-      if (WIFSIGNALED(status)) return "crashed (signal " + std::to_string(WTERMSIG(status)) + ")";
-      return "exited with status " + std::to_string(WEXITSTATUS(status));
+    for (int i = 0; i < 20 && pid_ > 0; ++i) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return "plugin " + describe_exit(status);
+      }
+      usleep(5000);
     }
-    return "closed its output";
+    return "plugin closed its output";
+  }
+
+  // Reads whatever the process has written without waiting (into buf_). False when it has ended.
+  bool drain(std::string& why) {
+    char tmp[65536];
+    for (;;) {
+      const ssize_t k = recv(fd_, tmp, sizeof tmp, MSG_DONTWAIT);
+      if (k > 0) {
+        buf_.append(tmp, size_t(k));
+        if (buf_.size() > (1u << 20)) return true;
+        continue;
+      }
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      why = exit_reason();
+      return false;
+    }
   }
 
   bool write_all(const std::string& data, std::chrono::steady_clock::time_point deadline, std::string& why) {
@@ -291,7 +279,7 @@ class SubprocessReward final : public Reward {
       }
       if (k < 0 && errno == EINTR) continue;
       usleep(20000);
-      why = "plugin " + exit_reason() + " (writing the request)";
+      why = exit_reason() + " (writing the request)";
       return false;
     }
     return true;
@@ -328,36 +316,58 @@ class SubprocessReward final : public Reward {
         continue;
       }
       if (k < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      for (int i = 0; i < 20 && pid_ > 0; ++i) {  // give the kernel a moment to report the exit
-        int status = 0;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
-          pid_ = -1;
-          why = WIFSIGNALED(status) ? "plugin crashed (signal " + std::to_string(WTERMSIG(status)) + ")"
-                                    : "plugin exited with status " + std::to_string(WEXITSTATUS(status));
-          return false;
-        }
-        usleep(5000);
-      }
-      why = "plugin closed its output";
+      why = exit_reason();
       return false;
     }
   }
 
   PluginSpec spec_;
+  bool worker_;
   json options_;
+  std::string program_;
+  std::vector<std::string> args_;
   pid_t pid_ = -1;
   int fd_ = -1;
   int started_ = 0, restarts_ = 0;
   bool disabled_ = false;
+  uint64_t next_id_ = 0;
   std::string buf_;
 };
 
+bool executable(const std::string& p) { return !p.empty() && access(p.c_str(), X_OK) == 0; }
+
 }  // namespace
+
+std::string reward_worker_path() {
+  std::vector<std::string> tried;
+  if (const char* env = std::getenv("REASONRL_REWARD_WORKER"); env && *env) {
+    if (executable(env)) return env;
+    throw PluginError(std::string("REASONRL_REWARD_WORKER is '") + env + "', which is not an executable file");
+  }
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::string p = (self.parent_path() / "reasonrl-reward-worker").string();
+    if (executable(p)) return p;
+    tried.push_back(p);
+  }
+#ifdef REASONRL_REWARD_WORKER_BUILD_PATH
+  if (executable(REASONRL_REWARD_WORKER_BUILD_PATH)) return REASONRL_REWARD_WORKER_BUILD_PATH;
+  tried.push_back(REASONRL_REWARD_WORKER_BUILD_PATH);
+#endif
+  std::string t;
+  for (const auto& x : tried) t += (t.empty() ? "" : ", ") + x;
+  throw PluginError("cannot find reasonrl-reward-worker (the process that runs shared-library plugins; looked at " + t +
+                    "): set REASONRL_REWARD_WORKER, or run the plugin in-process with isolation none (unsafe)");
+}
 
 std::unique_ptr<Reward> make_plugin_reward(const PluginSpec& spec) {
   spec.validate();
-  if (spec.kind == PluginKind::SharedLibrary) return std::make_unique<SharedLibraryReward>(spec);
-  return std::make_unique<SubprocessReward>(spec);
+  if (spec.kind == PluginKind::SharedLibrary) {
+    if (spec.isolation == PluginIsolation::None) return std::make_unique<InProcessLibraryReward>(spec);
+    return std::make_unique<SupervisedReward>(spec, /*worker=*/true);
+  }
+  return std::make_unique<SupervisedReward>(spec, /*worker=*/false);
 }
 
 }  // namespace reasonrl::rewards

@@ -1,25 +1,34 @@
-// plugin.h: user rewards outside the binary: a shared library (C ABI of plugin_abi.h, loaded with dlopen) or a
-// subprocess speaking JSON lines on stdin/stdout (batched, per-call timeout, restart after a crash, errors per sample).
+// plugin.h: user rewards outside the binary: a shared library (C ABI of plugin_abi.h) or a subprocess speaking JSON
+// lines on stdin/stdout. Both out-of-process kinds share one supervisor: batched requests, a per-call timeout, SIGKILL
+// and restart after a crash, a hang or a protocol error (at most max_restarts times, then errors only), an address
+// space limit (RLIMIT_AS), and errors recorded per sample (never a 0 score). A shared library runs in a worker process
+// (reasonrl-reward-worker, plugins[].isolation process, the default) or, with isolation none, in the trainer (unsafe).
 //
-// Subprocess protocol, version 1. One request line per batch:
-//   {"version":1,"options":{...},"samples":[{"prompt":..,"response":..,"gold":..,"task":..,"meta":{..},
+// Subprocess protocol, version 2. One request line per batch, with an id the reply must echo:
+//   {"version":2,"id":7,"options":{...},"samples":[{"prompt":..,"response":..,"gold":..,"task":..,"meta":{..},
 //     "response_tokens":N,"max_response_tokens":N,"finish_reason":".."}, ...]}
-// One reply line:
-//   {"version":1,"results":[{"score":1.0,"correct":true}, {"score":null}, {"error":"why"}, ...]}   (one per sample)
-// A missing/garbled reply, a crash or a timeout records an error for every sample of the batch (never a 0 score);
-// the process is restarted on the next call, at most max_restarts times.
+// Exactly one reply line:
+//   {"version":2,"id":7,"results":[{"score":1.0,"correct":true}, {"score":null}, {"error":"why"}, ...]}  (one per sample)
+// A missing/garbled reply, a wrong or missing id, any output besides the one reply line, a crash or a timeout records
+// an error for every sample of the batch; the process is killed and restarted on the next call. (Version 1 had no id:
+// a plugin that wrote one extra line shifted every later batch's rewards by one batch.)
 #pragma once
 
 #include <memory>
+#include <string>
 
+#include "rewards/plugin_library.h"
 #include "rewards/reward.h"
 #include "rewards/reward_config.h"
 
 namespace reasonrl::rewards {
 
-// Loads/starts the plugin described by `spec`. A missing file, a missing symbol or an ABI version mismatch is a PluginError.
+// Loads/starts the plugin described by `spec`. A missing file, a missing symbol, an ABI version mismatch or a failed
+// create is a PluginError (for a shared library in a worker: reported by the worker at start).
 std::unique_ptr<Reward> make_plugin_reward(const PluginSpec& spec);
 
-inline constexpr int kSubprocessProtocolVersion = 1;
+// The worker executable for isolation process: $REASONRL_REWARD_WORKER, else reasonrl-reward-worker next to the
+// running program, else the one of this build tree. PluginError when none is executable.
+std::string reward_worker_path();
 
 }  // namespace reasonrl::rewards

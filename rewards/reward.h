@@ -41,6 +41,8 @@ struct RewardResult {
   std::map<std::string, std::optional<double>> components;     // every component's raw value; nullopt = not applicable
   bool correct = false;                                        // the accuracy verdict (for pass rates)
   std::string error;                                           // "name: message; ..." for components that failed
+  std::map<std::string, std::string> errors;                   // component -> message, for each component that failed
+                                                               // (its value is nullopt: failed, not "not applicable")
 };
 
 // A reward function. Pure: no model access. Scores a whole group so that group-relative rewards (Kimi length) work.

@@ -27,6 +27,11 @@ void PluginSpec::validate() const {
   if (path.empty()) throw ConfigError("plugins[].path must not be empty (plugin '" + name + "')");
   if (!(timeout_s > 0)) throw ConfigError("plugins[].timeout_s must be > 0 (plugin '" + name + "')");
   if (max_restarts < 0) throw ConfigError("plugins[].max_restarts must be >= 0 (plugin '" + name + "')");
+  if (max_memory_mb < 0) throw ConfigError("plugins[].max_memory_mb must be >= 0 (0 = no limit) (plugin '" + name + "')");
+  if (!(max_cpu_s >= 0)) throw ConfigError("plugins[].max_cpu_s must be >= 0 (0 = timeout_s) (plugin '" + name + "')");
+  if (name.find('/') != std::string::npos || name == "mean" || name == "std" || name == "error_frac")
+    throw ConfigError("plugins[].name '" + name + "' is not allowed: it names the metric reward/<name>, so it must not "
+                      "contain '/' nor be mean, std or error_frac (reward/errors/<name>, reward/error_frac are taken)");
   try {
     const auto parsed = nlohmann::ordered_json::parse(options);
     if (!parsed.is_object()) throw ConfigError("plugins[].options of '" + name + "' must be a JSON object");
@@ -47,6 +52,8 @@ void RewardConfig::validate() const {
     if (!seen.count(k)) throw ConfigError("weights has '" + k + "' which is not in 'rewards'");
     if (!(w == w)) throw ConfigError("weights." + k + " is NaN");
   }
+  if (!(max_error_fraction >= 0 && max_error_fraction <= 1))
+    throw ConfigError("max_error_fraction must be in [0, 1], got " + std::to_string(max_error_fraction));
   std::set<std::string> pn;
   for (const auto& p : plugins)
     if (!pn.insert(p.name).second) throw ConfigError("plugin name '" + p.name + "' is used twice");

@@ -29,6 +29,20 @@ REASONRL_ENUM_NAMES(TextScope, {TextScope::Think, "think"}, {TextScope::Response
 enum class PluginKind { SharedLibrary, Subprocess };
 REASONRL_ENUM_NAMES(PluginKind, {PluginKind::SharedLibrary, "shared_library"}, {PluginKind::Subprocess, "subprocess"})
 
+// Where a shared-library plugin runs: process = in a supervised worker process (reasonrl-reward-worker: a crash, a
+// hang or a runaway allocation costs that batch, not the trainer); none = loaded into the trainer (fast, UNSAFE: a
+// segfault kills the trainer and a hang ignores timeout_s).
+enum class PluginIsolation { Process, None };
+REASONRL_ENUM_NAMES(PluginIsolation, {PluginIsolation::Process, "process"}, {PluginIsolation::None, "none"})
+
+// What a sample whose reward failed (a component threw, timed out, crashed, returned NaN/Inf, or its plugin is
+// disabled) does: fail = the run stops when more than max_error_fraction of a step's samples failed (below that they
+// are skipped); skip_sample = left out of the loss (advantages over the rest of its group); zero = the failed
+// component counts 0 in the total. Every mode counts (reward/errors/<name>), logs and stores the errors.
+enum class RewardErrorMode { Fail, SkipSample, Zero };
+REASONRL_ENUM_NAMES(RewardErrorMode, {RewardErrorMode::Fail, "fail"}, {RewardErrorMode::SkipSample, "skip_sample"},
+                    {RewardErrorMode::Zero, "zero"})
+
 struct AccuracyOptions {
   ExtractionMode extraction = ExtractionMode::Flexible;
   int float_rounding = 6;        // Math-Verify: numbers compared after rounding to this many decimals (relative)
@@ -110,8 +124,11 @@ struct PluginSpec {
   std::string path;              // .so path, or the program to run
   std::vector<std::string> args; // subprocess arguments
   double timeout_s = 10.0;       // per call (one batch)
-  int max_restarts = 3;          // subprocess restarts after crashes/timeouts before the plugin is disabled
+  int max_restarts = 3;          // restarts after crashes/timeouts/protocol errors before the plugin is disabled
   std::string options = "{}";    // JSON text handed to the plugin
+  PluginIsolation isolation = PluginIsolation::Process;  // shared_library only
+  int max_memory_mb = 4096;      // RLIMIT_AS of the plugin's process (0 = no limit)
+  double max_cpu_s = 0;          // shared_library in a worker: CPU seconds per call (RLIMIT_CPU; 0 = timeout_s)
   template <class V>
   void visit(V& v) {
     v("name", name, "reward name");
@@ -119,8 +136,13 @@ struct PluginSpec {
     v("path", path, "shared library path or program");
     v("args", args, "program arguments (subprocess)");
     v("timeout_s", timeout_s, "per-call timeout in seconds");
-    v("max_restarts", max_restarts, "restarts after a crash or timeout before the plugin gives errors only");
+    v("max_restarts", max_restarts, "restarts after a crash, timeout or protocol error before the plugin gives errors only");
     v("options", options, "JSON options text passed to the plugin");
+    v("isolation", isolation,
+      "shared_library: process (a supervised worker process: crashes, hangs and memory limits cost a batch, not the "
+      "run) or none (in the trainer's process: faster, UNSAFE: a crash kills the trainer, a hang ignores timeout_s)");
+    v("max_memory_mb", max_memory_mb, "address-space limit (RLIMIT_AS) of the plugin's process in MiB (0 = none)");
+    v("max_cpu_s", max_cpu_s, "shared_library in a worker: CPU seconds per call (RLIMIT_CPU; 0 = timeout_s)");
   }
   void validate() const;
 };
@@ -136,6 +158,8 @@ struct RewardConfig {
   RepetitionOptions repetition;
   CountdownOptions countdown;
   std::vector<PluginSpec> plugins;
+  RewardErrorMode on_error = RewardErrorMode::Fail;
+  double max_error_fraction = 0.0;  // fail: the largest share of a step's samples that may fail before the run stops
   template <class V>
   void visit(V& v) {
     v("rewards", rewards, "reward functions by name (see `reasonrl score --list`)");
@@ -148,6 +172,12 @@ struct RewardConfig {
     v("repetition", repetition, "n-gram repetition penalty options");
     v("countdown", countdown, "countdown options");
     v("plugins", plugins, "plugin rewards (shared libraries or subprocesses)");
+    v("on_error", on_error,
+      "a sample whose reward failed (threw, timed out, crashed, NaN/Inf, plugin disabled): fail (the run stops when "
+      "more than max_error_fraction of a step's samples failed; below, they are skipped), skip_sample (left out of the "
+      "loss; advantages over the rest of its group) or zero (the failed component counts 0)");
+    v("max_error_fraction", max_error_fraction,
+      "on_error fail: the share of a step's samples whose reward may fail before the run stops (0 = any failure)");
   }
   void validate() const;
   double weight(const std::string& name) const;

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""example_plugin.py: an example subprocess reward plugin (JSON lines on stdin/stdout, protocol version 1).
+"""example_plugin.py: an example subprocess reward plugin (JSON lines on stdin/stdout, protocol version 2).
 
 Reward: the share of the response's lines that end with a full stop ("tidy" text), n/a for an empty response.
 Per-sample meta switches, used by the tests: {"crash": true} exits abruptly, {"hang": true} sleeps forever,
 {"fail": true} reports an error for that sample only.
+Protocol 2: every reply echoes its request's "id", and the plugin writes nothing else on stdout (print debug output to
+stderr): one request line in, one reply line out.
 Config: {"rewards": ["tidy"], "plugins": [{"name": "tidy", "kind": "subprocess", "path": "rewards/examples/example_plugin.py",
           "timeout_s": 5}]}
 Dependency-free: only the Python standard library.
@@ -13,7 +15,7 @@ import os
 import sys
 import time
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 def score(sample, options):
@@ -37,10 +39,11 @@ def main():
             continue
         req = json.loads(line)
         if req.get("version") != PROTOCOL_VERSION:
-            reply = {"version": PROTOCOL_VERSION, "results": [{"error": "unsupported protocol version"}] * len(req.get("samples", []))}
+            reply = {"version": PROTOCOL_VERSION, "id": req.get("id"),
+                     "results": [{"error": "unsupported protocol version"}] * len(req.get("samples", []))}
         else:
             options = req.get("options") or {}
-            reply = {"version": PROTOCOL_VERSION, "results": [score(s, options) for s in req["samples"]]}
+            reply = {"version": PROTOCOL_VERSION, "id": req["id"], "results": [score(s, options) for s in req["samples"]]}
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
 

@@ -8,6 +8,7 @@
 
 #include "rewards/language.h"
 #include "rewards/manager.h"
+#include "rewards/reward_errors.h"
 #include "rewards/math_verify.h"
 #include "rl/cli/commands.h"
 #include "rl/cli/config_cli.h"
@@ -135,7 +136,9 @@ void run_score(const rewards::RewardConfig& cfg, const ScoreOptions& o) {
   std::map<std::string, double> sum;
   std::map<std::string, int> applicable, errors;
   double total = 0;
-  int correct = 0;
+  int correct = 0, counted = 0;
+  rewards::RewardErrorCounts failures(mgr.names());
+  std::string first_failure;
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     const json why = o.explain ? explanation(rows[i].in, cfg.accuracy) : json();
@@ -158,22 +161,33 @@ void run_score(const rewards::RewardConfig& cfg, const ScoreOptions& o) {
       std::cout << s << "\n";
       if (o.explain) print_explanation(why);
     }
-    total += r.total;
-    correct += r.correct;
+    failures.add(r);
+    if (!r.errors.empty() && first_failure.empty()) first_failure = fmt::format("line {}: {}", rows[i].line, r.error);
     for (const auto& [k, v] : r.components) {
       if (v) sum[k] += *v, applicable[k]++;
     }
-    for (const auto& n : mgr.names())
-      if (r.error.find(n + ":") != std::string::npos) errors[n]++;
+    for (const auto& [k, why] : r.errors) errors[k]++;
+    if (rewards::skip_failed_sample(cfg, r)) continue;  // skip_sample / fail: a failed row is left out of the means
+    total += r.total;
+    correct += r.correct;
+    ++counted;
   }
-  const double n = static_cast<double>(std::max<size_t>(1, results.size()));
-  std::cout << fmt::format("summary: {} rows  mean total {:.4f}  accuracy {:.4f} ({}/{})  {} input error rows\n",
-                           results.size(), total / n, correct / n, correct, results.size(), bad.size());
+  const double n = static_cast<double>(std::max(1, counted));
+  const std::string over = counted == int(results.size())
+                               ? ""
+                               : fmt::format(" over the {} rows whose reward did not fail (rewards.on_error {})", counted,
+                                             enum_to_string(cfg.on_error));
+  std::cout << fmt::format("summary: {} rows  mean total {:.4f}  accuracy {:.4f} ({}/{}){}  {} input error rows  {} rows "
+                           "with reward errors\n",
+                           results.size(), total / n, correct / n, correct, counted, over, bad.size(),
+                           failures.failed_samples);
   for (const auto& name : mgr.names()) {
     const int a = applicable[name];
     std::cout << fmt::format("  {:<22} mean {:>8.4f} over {:>6} applicable  ({} n/a, {} errors)  weight {}\n", name,
-                             a ? sum[name] / a : 0.0, a, results.size() - a, errors[name], cfg.weight(name));
+                             a ? sum[name] / a : 0.0, a, results.size() - a - errors[name], errors[name], cfg.weight(name));
   }
+  std::cout.flush();
+  rewards::check_error_fraction(cfg, failures, o.input, first_failure);
   if (!bad.empty()) {
     std::string lines;
     for (size_t i = 0; i < bad.size() && i < 10; ++i) lines += (i ? ", " : "") + std::to_string(bad[i].first);

@@ -75,6 +75,35 @@ void whiten(std::vector<double>& a, const std::vector<char>& live, double eps) {
 
 }  // namespace
 
+std::vector<double> compute_advantages_skipping(const RlConfig& cfg, std::span<const double> rewards,
+                                                std::span<const int> sizes, std::span<const char> keep) {
+  if (keep.size() != rewards.size())
+    throw FormatError("compute_advantages_skipping: " + std::to_string(keep.size()) + " keep flags for " +
+                      std::to_string(rewards.size()) + " rewards");
+  bool all = true;
+  for (char k : keep) all &= k != 0;
+  if (all) return compute_advantages(cfg, rewards, sizes);
+  std::vector<double> kept;
+  std::vector<int> kept_sizes;
+  size_t o = 0;
+  for (int n : sizes) {
+    if (n < 1) throw FormatError("compute_advantages_skipping: a group has size " + std::to_string(n) + " (< 1)");
+    int m = 0;
+    for (int i = 0; i < n && o + size_t(i) < rewards.size(); ++i)
+      if (keep[o + size_t(i)]) kept.push_back(rewards[o + size_t(i)]), ++m;
+    if (m > 0) kept_sizes.push_back(m);
+    o += size_t(n);
+  }
+  if (o != rewards.size())
+    throw FormatError("compute_advantages_skipping: group sizes add up to " + std::to_string(o) + " but there are " +
+                      std::to_string(rewards.size()) + " rewards");
+  const std::vector<double> a = compute_advantages(cfg, kept, kept_sizes);
+  std::vector<double> out(rewards.size(), 0.0);
+  for (size_t i = 0, j = 0; i < rewards.size(); ++i)
+    if (keep[i]) out[i] = a[j++];
+  return out;
+}
+
 bool group_has_zero_variance(std::span<const double> r, double eps) {
   if (r.size() < 2) return true;
   double m = 0;

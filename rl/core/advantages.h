@@ -31,6 +31,13 @@ std::vector<double> compute_advantages_loop(const RlConfig& cfg, std::span<const
 // column-wise reductions; ragged groups use Eigen segment reductions.
 std::vector<double> compute_advantages(const RlConfig& cfg, std::span<const double> rewards, std::span<const int> group_sizes);
 
+// compute_advantages over the kept samples only (keep[i] == 0: left out, e.g. its reward failed): each group shrinks
+// to its kept samples (a group with none kept drops out), batch statistics (scale_rewards batch, REINFORCE++) see the
+// kept samples only, and a left-out sample gets advantage 0. The rewards of left-out samples are never read. With
+// every sample kept this is compute_advantages(cfg, rewards, group_sizes) itself.
+std::vector<double> compute_advantages_skipping(const RlConfig& cfg, std::span<const double> rewards,
+                                                std::span<const int> group_sizes, std::span<const char> keep);
+
 // Population std of one group <= eps (the test for "zero variance"; a group of one always counts).
 bool group_has_zero_variance(std::span<const double> group_rewards, double eps);
 // Helper: n_groups equal sizes of G.

@@ -152,7 +152,7 @@ void sync_router_bias(model::Model& m, std::vector<float>& violation) {
 
 namespace {
 // Binary rows (texts are raw bytes and need not be valid UTF-8, so not JSON): magic, version, then fields.
-constexpr char kSamplesMagic[8] = {'R', 'R', 'L', 'S', 'M', 'P', 'L', '1'};
+constexpr char kSamplesMagic[8] = {'R', 'R', 'L', 'S', 'M', 'P', 'L', '2'};
 struct Out {
   std::string s;
   template <class T>
@@ -201,6 +201,11 @@ std::string samples_to_bytes(const std::vector<store::SampleRecord>& rows) {
       o.pod(uint8_t(v.has_value()));
       o.pod(v.value_or(0.0));
     }
+    o.pod(uint64_t(r.reward_errors.size()));
+    for (const auto& [k, why] : r.reward_errors) {
+      o.str(k);
+      o.str(why);
+    }
     o.pod(r.reward);
     o.pod(uint8_t(r.correct));
     o.pod(r.advantage);
@@ -217,7 +222,7 @@ std::string samples_to_bytes(const std::vector<store::SampleRecord>& rows) {
 
 std::vector<store::SampleRecord> samples_from_bytes(const std::string& bytes) {
   if (bytes.size() < 8 || bytes.compare(0, 8, std::string(kSamplesMagic, 8)) != 0)
-    throw FormatError("data parallel: sample rows from another rank do not start with the RRLSMPL1 magic (version 1)");
+    throw FormatError("data parallel: sample rows from another rank do not start with the RRLSMPL2 magic (version 2)");
   In in{bytes, 8};
   std::vector<store::SampleRecord> out(size_t(in.pod<uint64_t>()));
   for (auto& r : out) {
@@ -233,6 +238,10 @@ std::vector<store::SampleRecord> samples_from_bytes(const std::string& bytes) {
       const bool has = in.pod<uint8_t>() != 0;
       const double v = in.pod<double>();
       r.reward_components[k] = has ? std::optional<double>(v) : std::nullopt;
+    }
+    for (auto n = in.pod<uint64_t>(); n > 0; --n) {
+      std::string k = in.str();
+      r.reward_errors[k] = in.str();
     }
     r.reward = in.pod<double>();
     r.correct = in.pod<uint8_t>() != 0;

@@ -287,17 +287,21 @@ json sample_json(const RolloutStore& st, int64_t id, bool exact_bytes) {
     else if (name == "correct") o[name] = s.i64(i) != 0;
     else o[name] = cell(s, i);
   }
-  json comps = json::object();
-  Stmt c = st.db().prepare("SELECT component, value FROM sample_rewards WHERE sample_id = ? ORDER BY component");
+  json comps = json::object(), errors = json::object();
+  Stmt c = st.db().prepare("SELECT component, value, error FROM sample_rewards WHERE sample_id = ? ORDER BY component");
   c.bind(1, id);
-  while (c.step()) comps[c.text(0)] = cell(c, 1);
+  while (c.step()) {
+    comps[c.text(0)] = cell(c, 1);
+    if (!c.is_null(2)) errors[c.text(0)] = c.text(2);
+  }
   o["reward_components"] = comps;
+  o["reward_errors"] = errors;  // component -> why it failed; a null value without an error = not applicable
   return o;
 }
 
 void print_sample(std::ostream& os, const json& o) {
   static const std::set<std::string> kLong = {"text", "text_bytes", "prompt_text", "gold", "reward_components",
-                                             "segments"};
+                                             "reward_errors", "segments"};
   size_t w = 0;
   for (auto it = o.begin(); it != o.end(); ++it)
     if (!kLong.count(it.key())) w = std::max(w, it.key().size());
@@ -308,7 +312,11 @@ void print_sample(std::ostream& os, const json& o) {
   size_t cw = 5;
   for (auto it = o["reward_components"].begin(); it != o["reward_components"].end(); ++it) cw = std::max(cw, it.key().size());
   for (auto it = o["reward_components"].begin(); it != o["reward_components"].end(); ++it)
-    os << fmt::format("  {:<{}}  {}\n", it.key(), cw, it.value().is_null() ? "n/a" : format_number(it.value()));
+  {
+    const json errs = o.value("reward_errors", json::object());
+    if (errs.contains(it.key())) os << fmt::format("  {:<{}}  failed: {}\n", it.key(), cw, errs[it.key()].get<std::string>());
+    else os << fmt::format("  {:<{}}  {}\n", it.key(), cw, it.value().is_null() ? "n/a" : format_number(it.value()));
+  }
   os << fmt::format("  {:<{}}  {}\n", "total", cw, format_number(o["reward"]));
   os << "\nprompt:\n" << o.value("prompt_text", "") << "\n\ngold: " << o.value("gold", "") << "\n\n";
   if (o.contains("text_bytes"))

@@ -134,8 +134,13 @@ UPDATE evaluations SET split = reasonrl_utf8_replace(split), stage = reasonrl_ut
                        key = reasonrl_utf8_replace(key)
   WHERE NOT (reasonrl_utf8_valid(split) AND reasonrl_utf8_valid(stage) AND reasonrl_utf8_valid(key));
 )sql",
+      // 4 -> 5: why a reward component failed on a sample (it threw, timed out, crashed, returned NaN/Inf, its plugin
+      // was disabled); value is then NULL. NULL error with NULL value = the component did not apply.
+      R"sql(
+ALTER TABLE sample_rewards ADD COLUMN error TEXT;
+)sql",
   };
-  static_assert(kSchemaVersion == 4, "add the migration for the new schema version");
+  static_assert(kSchemaVersion == 5, "add the migration for the new schema version");
   return kMigrations;
 }
 
@@ -284,7 +289,7 @@ void RolloutStore::prepare_writers() {
       "INSERT INTO samples (step, prompt_id, group_id, group_index, text, n_tokens, finish_reason, reward, correct, "
       "advantage, policy_version_min, policy_version_max, n_segments, segments_json, text_bytes) "
       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  w_->insert_reward = db_.prepare("INSERT INTO sample_rewards (sample_id, component, value) VALUES (?, ?, ?)");
+  w_->insert_reward = db_.prepare("INSERT INTO sample_rewards (sample_id, component, value, error) VALUES (?, ?, ?, ?)");
   w_->prompt_exists = db_.prepare("SELECT 1 FROM prompts WHERE id = ?");
   w_->upsert_prompt = db_.prepare(
       "INSERT INTO prompts (id, dataset, source_id, text, gold, difficulty, text_bytes, gold_bytes) "
@@ -428,8 +433,14 @@ void RolloutStore::write_step(const StepRecord& rec, const std::vector<SampleRec
     for (const auto& [comp, v] : smp.reward_components) {
       bind_text(w.insert_reward.bind(1, id), 2, comp);
       if (v && std::isfinite(*v)) w.insert_reward.bind(3, *v); else w.insert_reward.bind_null(3);
+      const auto err = smp.reward_errors.find(comp);
+      if (err != smp.reward_errors.end()) bind_text(w.insert_reward, 4, err->second); else w.insert_reward.bind_null(4);
       w.insert_reward.run();
     }
+    for (const auto& [comp, why] : smp.reward_errors)
+      if (!smp.reward_components.count(comp))
+        throw FormatError("write_step(" + std::to_string(rec.step) + "): sample has an error for reward component '" +
+                          comp + "' but no value entry for it");
   }
   t.commit();
 }

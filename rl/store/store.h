@@ -32,7 +32,7 @@ namespace reasonrl::store {
 //
 // The schema version this build writes (PRAGMA user_version). Older files are migrated on open for writing;
 // a newer file is a FormatError. PRAGMA application_id marks the file as ours (kApplicationId = 'RRLS').
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 inline constexpr int32_t kApplicationId = 0x52524C53;
 
 enum class Synchronous { Off, Normal, Full };
@@ -86,7 +86,8 @@ struct SampleRecord {
   std::string text;            // the completion: any bytes (stored as valid UTF-8 in text, exactly in text_bytes)
   int n_tokens = 0;
   std::string finish_reason;   // "stop", "length", "error", ...
-  std::map<std::string, std::optional<double>> reward_components;  // nullopt: the component did not apply
+  std::map<std::string, std::optional<double>> reward_components;  // nullopt: did not apply, or failed (see below)
+  std::map<std::string, std::string> reward_errors;  // component -> why it failed (sample_rewards.error); absent = ok
   double reward = 0;           // the total
   bool correct = false;
   double advantage = 0;

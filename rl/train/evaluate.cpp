@@ -56,11 +56,16 @@ EvalResult evaluate_greedy(model::Model& m, const datasets::Tokenizer& tok, cons
     const auto res = grader.score_one(make_reward_input(e, tpl.prompt(e), s.response, s.n_tokens,
                                                         cfg.max_completion_length, s.finish_reason));
     s.correct = res.correct;
+    if (!res.errors.empty() && ++r.reward_errors <= 3)
+      log_warn("evaluation: the grader failed on held-out example {} ({}){}", i, res.error,
+               r.reward_errors == 3 ? " (further failures are only counted)" : "");
     tokens += s.n_tokens;
     truncated += t.finish == policy::FinishReason::Length;
     correct += s.correct;
     r.samples[size_t(i)] = std::move(s);
   }
+  if (r.reward_errors > 0)
+    log_warn("evaluation: the grader failed on {} of {} held-out examples (counted as not correct)", r.reward_errors, n);
   r.n = n;
   r.pass_at_1 = correct / n;
   r.mean_tokens = tokens / n;

@@ -25,12 +25,14 @@ struct EvalResult {
   double mean_tokens = 0;     // mean response tokens
   double truncated_frac = 0;  // finish reason length
   int n = 0;
+  int reward_errors = 0;      // samples the grader failed on (counted as not correct; each logged, the first few)
   double seconds = 0;
   std::vector<EvalSample> samples;
 };
 
 // Greedy decoding (temperature 0) of the first cfg.size examples; graded with the `accuracy` reward (and `countdown`
-// for countdown examples).
+// for countdown examples). A sample the grader fails on is not correct, and is counted in reward_errors and logged
+// (the first 3 in full), never silently a 0.
 EvalResult evaluate_greedy(model::Model& m, const datasets::Tokenizer& tok, const datasets::PromptTemplate& tpl,
                            const std::vector<datasets::Example>& examples, const EvalConfig& cfg);
 

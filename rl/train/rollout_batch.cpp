@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "rl/core/advantages.h"
 #include "rl/dist/shard.h"
@@ -20,6 +21,7 @@ store::SampleRecord RolloutSample::store_row(long step, int version) const {
   sr.n_tokens = traj.length();
   sr.finish_reason = enum_to_string(traj.finish);
   sr.reward_components = reward.components;
+  sr.reward_errors = reward.errors;
   sr.reward = reward.total;
   sr.correct = reward.correct;
   sr.advantage = advantage;
@@ -168,13 +170,20 @@ std::vector<double> RolloutBatch::advantages(const rl::RlConfig& rc, const std::
   if (shaped.size() != samples_.size())
     throw Error("rollout batch: " + std::to_string(shaped.size()) + " rewards for " + std::to_string(samples_.size()) +
                 " samples");
-  if (dist::dist().size <= 1)
-    return samples_.empty() ? std::vector<double>{}
-                            : rl::compute_advantages(rc, shaped, rl::uniform_group_sizes(int(size()) / G_, G_));
+  // a skipped sample travels as NaN (no finite reward is NaN: rewards and their KL shaping are checked finite)
+  std::vector<double> r = shaped;
+  for (size_t i = 0; i < r.size(); ++i)
+    if (samples_[i].skipped) r[i] = std::numeric_limits<double>::quiet_NaN();
+  auto compute = [&](const std::vector<double>& all, int n_groups) {
+    std::vector<char> keep(all.size());
+    for (size_t i = 0; i < all.size(); ++i) keep[i] = !std::isnan(all[i]);
+    return rl::compute_advantages_skipping(rc, all, rl::uniform_group_sizes(n_groups, G_), keep);
+  };
+  if (dist::dist().size <= 1) return samples_.empty() ? std::vector<double>{} : compute(r, int(size()) / G_);
   const std::vector<int> pos = group_positions();
-  const std::vector<double> all = dist::allgather_positions(pos, shaped, G_);
+  const std::vector<double> all = dist::allgather_positions(pos, r, G_);
   if (all.empty()) return {};
-  return dist::select_positions(rl::compute_advantages(rc, all, rl::uniform_group_sizes(n_groups_all_, G_)), pos, G_);
+  return dist::select_positions(compute(all, n_groups_all_), pos, G_);
 }
 
 std::vector<store::SampleRecord> RolloutBatch::store_rows(long step, int version) const {

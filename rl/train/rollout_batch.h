@@ -33,6 +33,7 @@ struct RolloutSample {
   std::vector<float> old_logp;    // per response token: the policy before this step's updates
   std::vector<float> ref_logp;    // per response token: the reference policy (empty without one)
   double advantage = 0;
+  bool skipped = false;           // its reward failed and rewards.on_error left it out of the loss (mask all 0)
 
   int resp_len() const { return traj.length(); }
   const std::vector<float>& rollout_logp() const { return traj.logp; }
@@ -98,7 +99,8 @@ class RolloutBatch {
   // rank; `truncated_masked` gets the number of responses (every rank's) the overlong filter masked.
   rl::RejectionStats apply_loss_masks(const rl::RlConfig& rc, double& truncated_masked);
   // Per local sample: the advantages of `shaped` (per sample: the reward, KL-shaped or not) computed over every
-  // rank's groups, so batch statistics (scale_rewards batch, REINFORCE++) see the whole step.
+  // rank's groups, so batch statistics (scale_rewards batch, REINFORCE++) see the whole step. Skipped samples get 0
+  // and are left out: their group's advantages are those of its other samples alone (a group of G - k).
   std::vector<double> advantages(const rl::RlConfig& rc, const std::vector<double>& shaped) const;
   // The store rows of the step: on rank 0 every rank's, ordered by (group_id, group_index) as one process writes
   // them; empty on other ranks.

@@ -16,6 +16,7 @@
 #include "policy/replay_buffer.h"
 #include "policy/rollout.h"
 #include "rewards/manager.h"
+#include "rewards/reward_errors.h"
 #include "rl/dist/shard.h"
 #include "rl/core/rl.h"
 #include "rl/store/store.h"
@@ -70,6 +71,8 @@ struct StepState {
   StageTimer timer;
   Metrics mt;
   policy::RolloutStats rollout;  // summed over the step's generation rounds (and ranks)
+  rewards::RewardErrorCounts reward_errors;  // over every sample scored in the step (every round, kept or not)
+  std::string first_reward_error;            // "name: message" of the step's first failure on this rank
 };
 
 // Sums over the optimizer steps of one update (for its metrics).
@@ -111,6 +114,7 @@ class Trainer {
                            bool first_pass, UpdateSums& sums);
   double optimizer_step(std::vector<float>& violation);
   void record(StepState& st, const RolloutBatch& batch);
+  void account_reward_errors(StepState& st, RolloutBatch& batch);
 
   TrainConfig cfg_;
   bool resume_;
@@ -135,6 +139,7 @@ class Trainer {
   int max_prompt_len_ = 0;
   std::vector<std::vector<int32_t>> prompt_ids_;  // per training example
   Metrics last_metrics_;
+  rewards::RewardErrorLog reward_log_;
 };
 
 void Trainer::setup() {
@@ -317,13 +322,14 @@ EvalResult Trainer::evaluate(long step) {
   em.set("eval/mean_tokens", er.mean_tokens);
   em.set("eval/truncated_frac", er.truncated_frac);
   em.set("eval/n", er.n);
+  em.set("eval/reward_errors", er.reward_errors);
   evals_->write(step, em);
   if (store_) {
     store::EvalRecord rec;
     rec.step = step;
     rec.split = "heldout";
     rec.metrics = {{"pass@1", er.pass_at_1}, {"mean_tokens", er.mean_tokens}, {"truncated_frac", er.truncated_frac},
-                   {"n", double(er.n)}};
+                   {"n", double(er.n)}, {"reward_errors", double(er.reward_errors)}};
     store_->write_eval(rec);
   }
   log_info("eval at step {}: greedy pass@1 {:.3f} on {} held-out prompts, mean {:.1f} tokens ({:.1f}s)", step, er.pass_at_1,
@@ -341,6 +347,7 @@ long Trainer::step_once(long step) {
   if (rl::reset_optimizer_now(cfg_.rl, step)) opt_->reset_moments();
   if (ref_ && rl::refresh_reference_now(cfg_.rl, step)) ref_->copy_params_from(*policy_);
   RolloutBatch batch = generate_batch(st);
+  account_reward_errors(st, batch);
   logprobs(st, batch);
   advantages(batch);
   loss_masks(st, batch);
@@ -356,6 +363,7 @@ RolloutBatch Trainer::generate_batch(StepState& st) {
   const int G = cfg_.rollout.num_generations;
   rl::DynamicSampler ds(cfg_.rl, cfg_.prompts_per_step);
   RolloutBatch batch(G);
+  st.reward_errors = rewards::RewardErrorCounts(rewards_->names());
   int round = 0;
   while (!ds.done()) {
     int n_new = ds.groups_needed();
@@ -425,9 +433,44 @@ std::vector<RolloutSample> Trainer::score(StepState& st, std::vector<policy::Tra
     }
     const auto res = rewards_->score_group(group);
     if (res.size() != G) throw Error("rewards: " + std::to_string(res.size()) + " scores for a group of " + std::to_string(G));
-    for (size_t k = 0; k < G; ++k) out[g0 + k].reward = res[k];
+    for (size_t k = 0; k < G; ++k) {
+      out[g0 + k].reward = res[k];
+      st.reward_errors.add(res[k]);
+      if (res[k].errors.empty()) continue;
+      if (st.first_reward_error.empty()) st.first_reward_error = res[k].error;
+      reward_log_.note(res[k], fmt::format("step {}, prompt {}, sample {}", st.step + 1, out[g0 + k].traj.prompt_id, k));
+    }
   }
   return out;
+}
+
+// The step's reward failures: counted per component over every rank (reward/errors/<name>, reward/error_frac),
+// bounded (rewards.on_error fail: a RewardError past rewards.max_error_fraction, before the update), and the failed
+// samples of the batch left out of the loss (skip_sample, and fail under the bound): mask 0, and their group's
+// advantages computed over its other samples.
+void Trainer::account_reward_errors(StepState& st, RolloutBatch& batch) {
+  rewards::RewardErrorCounts& c = st.reward_errors;
+  if (dist::dist().size > 1) {
+    std::vector<double> v = c.per_component;
+    v.push_back(c.samples);
+    v.push_back(c.failed_samples);
+    dist::dist().allreduce_sum(v.data(), v.size());
+    c.failed_samples = v.back();
+    v.pop_back();
+    c.samples = v.back();
+    v.pop_back();
+    c.per_component = v;
+  }
+  for (size_t k = 0; k < c.names.size(); ++k) st.mt.set("reward/errors/" + c.names[k], c.per_component[k]);
+  st.mt.set("reward/error_frac", c.fraction());
+  if (dist::dist().is_root()) reward_log_.flush(fmt::format("step {}", st.step + 1));
+  rewards::check_error_fraction(cfg_.rewards, c, fmt::format("step {}", st.step + 1),
+                                st.first_reward_error.empty() ? "on another rank" : st.first_reward_error);
+  for (auto& s : batch.samples())
+    if (rewards::skip_failed_sample(cfg_.rewards, s.reward)) {
+      s.skipped = true;
+      std::fill(s.mask.begin(), s.mask.end(), 0.0f);
+    }
 }
 
 // Old (the policy before this step's updates) and reference log-probs, no gradient; and how far the trainer's
@@ -637,6 +680,9 @@ TrainResult Trainer::run() {
     } catch (const NumericError& e) {
       throw NumericError("step " + std::to_string(step + 1) + ": " + e.what() + "; the run stopped, the last good checkpoint is " +
                          last_good_checkpoint(cfg_.run_dir, kTrainerStateFormat));
+    } catch (const RewardError& e) {
+      throw RewardError(std::string(e.what()) + ". The run stopped before the step's update; the last good checkpoint is " +
+                        last_good_checkpoint(cfg_.run_dir, kTrainerStateFormat) + " (continue with --resume)");
     }
     ++done_here;
     const auto& m = last_metrics_;

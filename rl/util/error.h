@@ -21,6 +21,8 @@ struct NumericError : Error { using Error::Error; };
 struct CapacityError : Error { using Error::Error; };
 // A plugin (shared library or subprocess) misbehaved.
 struct PluginError : Error { using Error::Error; };
+// Reward functions failed on more of a step's samples than rewards.max_error_fraction allows (rewards.on_error fail).
+struct RewardError : Error { using Error::Error; };
 // A run stopped by SIGINT / SIGTERM after writing a checkpoint; main exits with 128 + signal.
 struct Interrupted : Error {
   Interrupted(const std::string& what, int sig) : Error(what), signal(sig) {}

@@ -1,5 +1,6 @@
 // `reasonrl score` as a user runs it: --explain says how each row was graded; a row that is not valid JSON or UTF-8 is
-// reported by line and counted while the rest is scored (exit 1), and --strict-input rejects the whole file.
+// reported by line and counted while the rest is scored (exit 1), and --strict-input rejects the whole file; a reward
+// that fails on a row is counted apart from n/a and bounded by --on_error / --max_error_fraction.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +86,40 @@ TEST_F(ScoreCli, TextExplanation) {
   EXPECT_NE(o.out.find("rule exact  verdict equal"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("line     4  input error"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("2 input error rows"), std::string::npos) << o.out;
+}
+
+// overlong needs response_tokens: row 3 has none, so the component fails there (an error, not n/a, never a 0).
+TEST_F(ScoreCli, RewardFailuresAreCountedAndBoundedByOnError) {
+  const std::string in = (dir_ / "fail.jsonl").string();
+  std::ofstream(in) << R"({"prompt":"a","response":"\\boxed{1}","gold":"1","response_tokens":10})" << "\n"
+                    << R"({"prompt":"b","response":"\\boxed{2}","gold":"1","response_tokens":95})" << "\n"
+                    << R"({"prompt":"c","response":"\\boxed{1}","gold":"1"})" << "\n";
+  auto score = [&](const std::string& args) {
+    return reasonrl::testing::run_reasonrl("score --rewards accuracy,overlong --overlong.max_completion_len 100 "
+                                           "--overlong.soft_punish_cache 10 --input " + in + " " + args, dir_);
+  };
+  const Out fail = score("");
+  EXPECT_EQ(fail.rc, 1) << fail.out << fail.err;  // on_error fail, max_error_fraction 0: any failure
+  EXPECT_NE(fail.err.find("the reward failed on 1 of 3 samples (overlong 1"), std::string::npos) << fail.err;
+  EXPECT_NE(fail.out.find("error: overlong:"), std::string::npos) << fail.out;  // every row is still printed
+  EXPECT_NE(fail.out.find("1 rows with reward errors"), std::string::npos) << fail.out;
+  EXPECT_NE(fail.out.find("(0 n/a, 1 errors)"), std::string::npos) << fail.out;
+  EXPECT_NE(fail.out.find("accuracy 0.5000 (1/2) over the 2 rows whose reward did not fail"), std::string::npos)
+      << fail.out;
+  EXPECT_EQ(score("--max_error_fraction 0.5").rc, 0);  // 1 of 3 is within the bound
+  const Out zero = score("--on_error zero");
+  EXPECT_EQ(zero.rc, 0) << zero.err;
+  EXPECT_NE(zero.out.find("accuracy 0.6667 (2/3)  0 input error rows  1 rows with reward errors"), std::string::npos)
+      << zero.out;
+  const Out skip = score("--on_error skip_sample");
+  EXPECT_EQ(skip.rc, 0) << skip.err;
+  EXPECT_NE(skip.out.find("over the 2 rows whose reward did not fail (rewards.on_error skip_sample)"), std::string::npos)
+      << skip.out;
+  const Out bad = score("--on_error ignore");
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_NE(bad.err.find("fail"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("skip_sample"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("zero"), std::string::npos) << bad.err;
 }
 
 }  // namespace

@@ -52,7 +52,8 @@ TEST(DistSingle, SampleRowsRoundTrip) {
   s.text = std::string("the answer is \"5\"\n\xff\xfe");  // raw bytes: not valid UTF-8
   s.n_tokens = 9;
   s.finish_reason = "stop";
-  s.reward_components = {{"accuracy", 1.0}, {"format", std::nullopt}};
+  s.reward_components = {{"accuracy", 1.0}, {"format", std::nullopt}, {"tidy", std::nullopt}};
+  s.reward_errors = {{"tidy", "plugin 'tidy': timed out after 5 s"}};  // failed, distinct from format's n/a
   s.reward = 1.25;
   s.correct = true;
   s.advantage = -0.125;
@@ -70,6 +71,7 @@ TEST(DistSingle, SampleRowsRoundTrip) {
   EXPECT_EQ(b.n_tokens, 9);
   EXPECT_EQ(b.finish_reason, "stop");
   EXPECT_EQ(b.reward_components, s.reward_components);
+  EXPECT_EQ(b.reward_errors, s.reward_errors);
   EXPECT_EQ(b.reward, 1.25);
   EXPECT_TRUE(b.correct);
   EXPECT_EQ(b.advantage, -0.125);

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "rl/core/kl.h"
+#include "rl/util/error.h"
 #include "rl/util/rng.h"
 
 namespace reasonrl::rl {
@@ -223,6 +224,37 @@ TEST(Advantages, ReinforcePpTokenReturnsSubtractKlTail) {
   EXPECT_NEAR(a[2], 0.325 / sd, 1e-5);
   EXPECT_EQ(a[3], 0.0f);
   EXPECT_NEAR(a[4], -0.475 / sd, 1e-5);
+}
+
+// rewards.on_error skip_sample: a left-out sample gets 0 and its group is normalised without it (hand-computed);
+// with every sample kept the result is compute_advantages' bit for bit.
+TEST(Advantages, SkippingLeavesSamplesOutOfTheirGroup) {
+  RlConfig c;
+  const std::vector<double> r = {1, 0, 1, 7, 0.5, 0.5, 3, 9};
+  const std::vector<int> sizes = {4, 4};
+  std::vector<char> keep = {1, 1, 1, 0, 1, 1, 0, 0};  // group 0 without its 7; group 1 without 3 and 9: zero variance
+  const auto a = compute_advantages_skipping(c, r, sizes, keep);
+  ASSERT_EQ(a.size(), 8u);
+  const double sd = std::sqrt(1.0 / 3.0);  // of (1, 0, 1): mean 2/3, unbiased variance (1/9 + 4/9 + 1/9) / 2
+  EXPECT_NEAR(a[0], (1.0 / 3.0) / (sd + c.adv_std_eps), 1e-12);
+  EXPECT_NEAR(a[1], (-2.0 / 3.0) / (sd + c.adv_std_eps), 1e-12);
+  EXPECT_NEAR(a[2], a[0], 1e-15);
+  for (int i : {3, 4, 5, 6, 7}) EXPECT_EQ(a[size_t(i)], 0.0) << i;
+  // a left-out reward is never read: NaN there is fine
+  std::vector<double> rn = r;
+  rn[3] = std::nan("");
+  EXPECT_EQ(compute_advantages_skipping(c, rn, sizes, keep), a);
+  // a whole group left out drops; batch statistics see kept samples only
+  c.scale_rewards = ScaleRewards::Batch;
+  keep = {1, 1, 1, 1, 0, 0, 0, 0};
+  const auto b = compute_advantages_skipping(c, r, sizes, keep);
+  const std::vector<double> first(r.begin(), r.begin() + 4);
+  const auto ref = compute_advantages(c, first, std::vector<int>{4});
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(b[i], ref[i]);
+  for (size_t i = 4; i < 8; ++i) EXPECT_EQ(b[i], 0.0);
+  keep.assign(8, 1);
+  EXPECT_EQ(compute_advantages_skipping(c, r, sizes, keep), compute_advantages(c, r, sizes));
+  EXPECT_THROW(compute_advantages_skipping(c, r, sizes, std::vector<char>(3, 1)), FormatError);
 }
 
 }  // namespace

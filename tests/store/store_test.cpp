@@ -232,6 +232,26 @@ TEST_F(StoreTest, EvaluationRewriteReplaces) {
   EXPECT_DOUBLE_EQ(s.f64(0), 0.45);
 }
 
+// A failed component: value NULL with its message in sample_rewards.error; "not applicable" is NULL with a NULL error.
+TEST_F(StoreTest, AFailedRewardComponentKeepsItsErrorApartFromNotApplicable) {
+  auto st = RolloutStore::open(path());
+  st.begin_run({"r1", "{}", "reasonrl 0.1.0", 1, ""});
+  st.upsert_prompts(two_prompts());
+  std::vector<SampleRecord> samples = {sample(0, 0, 0, 1.0), sample(0, 0, 1, 0.0)};
+  samples[1].reward_components["tidy"] = std::nullopt;
+  samples[1].reward_errors = {{"tidy", "plugin 'tidy': crashed (signal 11)"}};
+  st.write_step({0, {}}, samples);
+  EXPECT_EQ(st.db().scalar_text("SELECT error FROM sample_rewards WHERE component = 'tidy'"),
+            "plugin 'tidy': crashed (signal 11)");
+  EXPECT_EQ(count(st, "SELECT count(*) FROM sample_rewards WHERE component = 'tidy' AND value IS NULL"), 1);
+  EXPECT_EQ(count(st, "SELECT count(*) FROM sample_rewards WHERE error IS NULL AND value IS NULL"), 2);  // format: n/a
+  // an error for a component without a value entry is refused, and the step is not written
+  std::vector<SampleRecord> bad = {sample(1, 0, 0, 1.0)};
+  bad[0].reward_errors = {{"ghost", "x"}};
+  EXPECT_THROW(st.write_step({1, {}}, bad), FormatError);
+  EXPECT_EQ(st.last_step(), 0);
+}
+
 TEST_F(StoreTest, MigratesAVersion1File) {
   {
     Db db(path(), false);
@@ -245,6 +265,7 @@ TEST_F(StoreTest, MigratesAVersion1File) {
     db.exec("INSERT INTO samples (step, prompt_id, group_id, group_index, text, n_tokens, finish_reason, reward, "
             "correct, advantage, policy_version_min, policy_version_max, n_segments, segments_json) "
             "VALUES (0, 0, 0, 0, 'x', 1, 'stop', 1, 1, 0, 0, 0, 1, '[]')");
+    db.exec("INSERT INTO sample_rewards VALUES (1, 'accuracy', 1)");
   }
   // A reader refuses to read an old file, naming the way out.
   try {
@@ -258,6 +279,7 @@ TEST_F(StoreTest, MigratesAVersion1File) {
   EXPECT_TRUE(st.db().has_table("evaluations"));
   EXPECT_EQ(st.run_info()->name, "old");
   EXPECT_EQ(count(st, "SELECT count(*) FROM samples_view"), 1);
+  EXPECT_EQ(count(st, "SELECT count(*) FROM sample_rewards WHERE error IS NULL AND value = 1"), 1);  // version 4
   st.write_eval({0, "t", "", {{"pass@1", 1}}});
   auto ro = RolloutStore::open(path(), true);
   EXPECT_EQ(ro.schema_version(), kSchemaVersion);
