@@ -170,6 +170,8 @@ void Trainer::setup() {
     policy_->set_training_knobs(knobs);
   }
   if (rl::needs_reference(cfg_.rl)) ref_ = std::make_unique<model::Model>(*policy_);
+  // a forced fused / packed kernel that cannot give the sampler's (truncated) log-probs fails before the first step
+  resolve_train_kernel(cfg_.train_kernel, policy_->config().vocab_size, 0, cfg_.rollout.sampling());
   optc_ = cfg_.optim;
   if (optc_.max_steps == 0) optc_.max_steps = cfg_.steps;
   opt_ = std::make_unique<model::AdamW>(optc_);
@@ -421,10 +423,10 @@ void Trainer::logprobs(StepState& st, RolloutBatch& batch) {
     const std::vector<ResponseSeq> seqs = batch.seqs(0, batch.size());
     const policy::SamplingParams sp = cfg_.rollout.sampling();
     const size_t mb = size_t(cfg_.micro_batch_size);
-    auto old_logp = response_logprobs(*policy_, sp, seqs, mb);
+    auto old_logp = response_logprobs(*policy_, sp, seqs, mb, cfg_.train_kernel);
     for (size_t i = 0; i < batch.size(); ++i) batch[i].old_logp = std::move(old_logp[i]);
     if (ref_) {
-      auto ref_logp = response_logprobs(*ref_, sp, seqs, mb);
+      auto ref_logp = response_logprobs(*ref_, sp, seqs, mb, cfg_.train_kernel);
       for (size_t i = 0; i < batch.size(); ++i) batch[i].ref_logp = std::move(ref_logp[i]);
     }
   }
@@ -447,7 +449,7 @@ void Trainer::advantages(RolloutBatch& batch) {
 // later steps see ratios != 1 (and Kimi's tau term acts against its fixed reference).
 void Trainer::update(StepState& st, RolloutBatch& batch) {
   const auto& rc = cfg_.rl;
-  ResponseLogprobRunner runner(*policy_, cfg_.rollout.sampling());
+  ResponseLogprobRunner runner(*policy_, cfg_.rollout.sampling(), cfg_.train_kernel);
   const int per_mini = cfg_.ppo_mini_batch_size > 0 ? cfg_.ppo_mini_batch_size : batch.groups_all_ranks();
   UpdateSums sums;
   for (int it = 0; it < rc.num_iterations; ++it)
