@@ -50,7 +50,9 @@ TEST(SftKernel, FusedAndPackedEqualTheFullPath) {
     g[i].assign(m.grads().begin(), m.grads().end());
     size_t real = 0;
     for (const auto& s : seqs) real += s.ids.size();
-    if (ks[i] == TrainKernel::Packed) EXPECT_EQ(processed, real);
+    if (ks[i] == TrainKernel::Packed) {
+      EXPECT_EQ(processed, real);
+    }
   }
   EXPECT_GT(mtp[0], 0.0);
   EXPECT_GT(bal[0], 0.0);
