@@ -28,12 +28,14 @@ void check_targets(const int32_t* target, int N, int V) {
 }  // namespace
 
 template <class S>
-void fused_head_logprob_forward(S* logp, S* lse, const S* x, const S* w, const int32_t* target, int N, int D, int V) {
+void fused_head_logprob_forward(S* logp, S* lse, const S* x, const S* w, const int32_t* target, int N, int D, int V,
+                                S* entropy) {
   check_targets(target, N, V);
   constexpr int R = kFusedHeadRows, C = kFusedHeadCols;
   const int n_tiles = (V + C - 1) / C;
   const int nt = omp_get_max_threads();
-  std::vector<S> mt(size_t(nt) * R), st(size_t(nt) * R), tl(R);
+  // per thread and row: running max m, sum of exp(s - m), and (entropy only) a = sum exp(s - m) (s - m)
+  std::vector<S> mt(size_t(nt) * R), st(size_t(nt) * R), at(entropy ? size_t(nt) * R : 0), tl(R);
   for (int r0 = 0; r0 < N; r0 += R) {
     const int br = std::min(R, N - r0);
     MapCM<S> X(x + size_t(r0) * D, br, D);
@@ -42,9 +44,12 @@ void fused_head_logprob_forward(S* logp, S* lse, const S* x, const S* w, const i
       const int tid = omp_get_thread_num();
       S* m = mt.data() + size_t(tid) * R;
       S* s = st.data() + size_t(tid) * R;
+      S* a = entropy ? at.data() + size_t(tid) * R : nullptr;
       std::fill(m, m + br, -std::numeric_limits<S>::infinity());
       std::fill(s, s + br, S(0));
+      if (a) std::fill(a, a + br, S(0));
       RowMat<S> L(br, C);
+      std::vector<S> orig(entropy ? size_t(C) : 0);
 #pragma omp for schedule(static)
       for (int c = 0; c < n_tiles; ++c) {
         const int c0 = c * C, bc = std::min(C, V - c0);
@@ -56,7 +61,14 @@ void fused_head_logprob_forward(S* logp, S* lse, const S* x, const S* w, const i
           S mx = row[0];
           for (int j = 1; j < bc; ++j) mx = std::max(mx, row[j]);
           const S mnew = std::max(m[r], mx);
-          s[r] = s[r] * std::exp(m[r] - mnew) + simd::exp_shift_sum(row, bc, mnew);
+          if (a) std::copy(row, row + bc, orig.begin());
+          const S s_old = s[r], scale = std::exp(m[r] - mnew);
+          s[r] = s_old * scale + simd::exp_shift_sum(row, bc, mnew);
+          if (a) {  // rebase a to mnew, add this tile's exp(s - mnew) (s - mnew)
+            S tile = 0;
+            for (int j = 0; j < bc; ++j) tile += row[j] * (orig[size_t(j)] - mnew);
+            a[r] = (s_old > S(0) ? scale * (a[r] + (m[r] - mnew) * s_old) : S(0)) + tile;
+          }
           m[r] = mnew;
         }
       }
@@ -64,11 +76,17 @@ void fused_head_logprob_forward(S* logp, S* lse, const S* x, const S* w, const i
     for (int r = 0; r < br; ++r) {  // merge the threads' running sums in thread order
       S mx = -std::numeric_limits<S>::infinity();
       for (int k = 0; k < nt; ++k) mx = std::max(mx, mt[size_t(k) * R + r]);
-      S sum = 0;
-      for (int k = 0; k < nt; ++k)
-        if (st[size_t(k) * R + r] > S(0)) sum += st[size_t(k) * R + r] * std::exp(mt[size_t(k) * R + r] - mx);
+      S sum = 0, asum = 0;
+      for (int k = 0; k < nt; ++k) {
+        const S sk = st[size_t(k) * R + r], mk = mt[size_t(k) * R + r];
+        if (sk > S(0)) {
+          sum += sk * std::exp(mk - mx);
+          if (entropy) asum += std::exp(mk - mx) * (at[size_t(k) * R + r] + (mk - mx) * sk);
+        }
+      }
       lse[r0 + r] = mx + std::log(sum);
       logp[r0 + r] = tl[r] - lse[r0 + r];
+      if (entropy) entropy[r0 + r] = std::log(sum) - asum / sum;  // lse - E_p[s], both relative to mx
     }
   }
 }
@@ -116,7 +134,7 @@ void fused_head_logprob_backward(S* dx, S* dw, const S* dlogp, const S* lse, con
 }
 
 #define REASONRL_FUSED_HEAD_INST(S)                                                                               \
-  template void fused_head_logprob_forward<S>(S*, S*, const S*, const S*, const int32_t*, int, int, int);        \
+  template void fused_head_logprob_forward<S>(S*, S*, const S*, const S*, const int32_t*, int, int, int, S*);    \
   template void fused_head_logprob_backward<S>(S*, S*, const S*, const S*, const S*, const S*, const int32_t*, \
                                                int, int, int);
 REASONRL_FUSED_HEAD_INST(float)

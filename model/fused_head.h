@@ -13,9 +13,11 @@ inline constexpr int kFusedHeadRows = 128;
 inline constexpr int kFusedHeadCols = 512;
 
 // x (N, D) hidden rows, w (V, D) the head in the PyTorch layout, target (N) in [0, V).
-// Writes logp (N) = log softmax(x w^T)[target] and lse (N) = log sum_v exp(x . w_v) (kept for the backward).
+// Writes logp (N) = log softmax(x w^T)[target] and lse (N) = log sum_v exp(x . w_v) (kept for the backward), and, if
+// entropy is not null, entropy (N) = -sum_v p_v log p_v of the same softmax (no backward: a metric).
 template <class S>
-void fused_head_logprob_forward(S* logp, S* lse, const S* x, const S* w, const int32_t* target, int N, int D, int V);
+void fused_head_logprob_forward(S* logp, S* lse, const S* x, const S* w, const int32_t* target, int N, int D, int V,
+                                S* entropy = nullptr);
 // From dlogp (N) = dLoss/dlogp: dlogits[n][v] = dlogp[n] * (1[v == target[n]] - softmax(x_n w^T)[v]), and
 // dx (N, D) += dlogits @ w, dw (V, D) += dlogits^T @ x (ACCUMULATE; dx or dw may be null). Rows with dlogp == 0 add
 // nothing.

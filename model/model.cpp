@@ -149,7 +149,10 @@ struct BasicModel<S>::Impl {
   bool have_forward = false;
   AttentionKernel attn_kernel = AttentionKernel::Auto;
   bool tiled = false;       // the kernel the last forward used (backward uses the same)
-  std::vector<int> cu;      // cu_seqlens of the (B, T) batch for the tiled kernel
+  // Sequences of the last forward (cu_seqlens, issue 20 §2): uniform_cu_seqlens(B, T) for a padded batch; for a packed
+  // one (forward_hidden_packed: B = 1, T = N) the caller's boundaries. seg_of (N) = each token's sequence.
+  std::vector<int> cu, seg_of;
+  bool packed = false;
   std::vector<int32_t> tokens, pos;
   std::vector<S> mask;
   std::vector<std::vector<S>> resid;  // L + 1 of (N, D)
@@ -197,7 +200,8 @@ struct BasicModel<S>::Impl {
   // Fused-head mode (forward_hidden): no (N, V) logits; the head runs on chosen rows only (fused_head.h).
   bool head_fused = false;
   std::vector<int32_t> sel_pos, sel_tgt;   // (M) flat positions b*T + t, their targets tokens[b*T + t + 1]
-  std::vector<S> sel_x, sel_lse;           // (M, D) gathered final-normed rows, (M)
+  std::vector<S> sel_x, sel_lse;           // (M, D) gathered final-normed rows (times sel_scale), (M)
+  S sel_scale = 1;                         // the logit scale (1 / temperature) of the last selected_logprobs
   bool have_selected = false;
   std::vector<int32_t> mtp_rows, mtp_rtgt; // fused MTP head: rows with a counted target, their targets
   std::vector<S> mtp_rx, mtp_rlse;         // (M2, D), (M2)
@@ -366,8 +370,8 @@ struct BasicModel<S>::Impl {
 
   // ---- DeepSeekMoE -------------------------------------------------------------------------------------
   // x (N, D) normed input, y (N, D) output. training: count loads (rows with cnt != 0), honour frozen routing,
-  // compute the sequence-wise balance loss over the B rows of T tokens.
-  void moe_forward(const LayerOff& L, MoeCache<S>& mc, const S* x, S* y, int N, int B, int T, const S* cnt,
+  // compute the sequence-wise balance loss over the sequences of cu (the B rows of a padded batch).
+  void moe_forward(const LayerOff& L, MoeCache<S>& mc, const S* x, S* y, int N, int /*B*/, int /*T*/, const S* cnt,
                    bool training) {
     const ModelConfig& c = cfg;
     const int D = c.hidden_size, E = c.n_routed_experts, K = c.num_experts_per_tok, Fm = c.moe_intermediate_size;
@@ -484,8 +488,9 @@ struct BasicModel<S>::Impl {
     });
     // sequence-wise balance loss: alpha * sum_i f_i P_i per row, averaged over rows with counted tokens
     mc.bal_on = bal;
-    if (bal) {
-      S* bg = zeroed(mc.bal_g, size_t(B) * E);
+    if (bal) {  // per sequence of cu (the B rows of a padded batch)
+      const int nseg = int(cu.size()) - 1;
+      S* bg = zeroed(mc.bal_g, size_t(nseg) * E);
       S* ss = grow(mc.ssum, size_t(N));
       for (int n = 0; n < N; ++n) {
         S t = 0;
@@ -493,17 +498,16 @@ struct BasicModel<S>::Impl {
         ss[n] = t;
       }
       int rows = 0;
-      for (int b = 0; b < B; ++b) {
+      for (int b = 0; b < nseg; ++b) {
         int Tb = 0;
-        for (int t = 0; t < T; ++t) Tb += (!cnt || cnt[b * T + t] != S(0));
+        for (int n = cu[b]; n < cu[b + 1]; ++n) Tb += (!cnt || cnt[n] != S(0));
         rows += Tb > 0;
       }
       double loss = 0;
-      for (int b = 0; b < B; ++b) {
+      for (int b = 0; b < nseg; ++b) {
         std::vector<double> f(E, 0.0), Pm(E, 0.0);
         int Tb = 0;
-        for (int t = 0; t < T; ++t) {
-          const int n = b * T + t;
+        for (int n = cu[b]; n < cu[b + 1]; ++n) {
           if (cnt && cnt[n] == S(0)) continue;
           ++Tb;
           for (int k = 0; k < K; ++k) f[aux_idx[size_t(n) * K + k]] += 1.0;
@@ -521,7 +525,7 @@ struct BasicModel<S>::Impl {
   }
 
   // dy (N, D) -> dx (N, D) +=
-  void moe_backward(const LayerOff& L, MoeCache<S>& mc, const S* dy, const S* x, S* dx, int N, int T,
+  void moe_backward(const LayerOff& L, MoeCache<S>& mc, const S* dy, const S* x, S* dx, int N, int /*T*/,
                     const S* cnt) {
     const ModelConfig& c = cfg;
     const int D = c.hidden_size, E = c.n_routed_experts, K = c.num_experts_per_tok, Fm = c.moe_intermediate_size;
@@ -589,7 +593,7 @@ struct BasicModel<S>::Impl {
         for (int k = 0; k < K; ++k) dsn[in[k]] += rsf * dwn[k];
       }
       if (mc.bal_on && (!cnt || cnt[n] != S(0))) {
-        const S* g = mc.bal_g.data() + size_t(n / T) * E;
+        const S* g = mc.bal_g.data() + size_t(seg_of[size_t(n)]) * E;
         const S sum = mc.ssum[n];
         S dot = 0;
         for (int e = 0; e < E; ++e) dot += g[e] * sn[e] / sum;
@@ -642,8 +646,8 @@ struct BasicModel<S>::Impl {
     linear_forward(kv, bc.ckvn.data(), P(L.kv_b), N, C, H * (Dn + Dv));
     S* o = grow(bc.o, size_t(N) * H * Dv);
     if (tiled)
-      flash_mla_forward(o, grow(bc.lse, size_t(N) * H), bc.q.data(), kv, bc.kpe.data(), cu.data(), B, H, Dn, Dr, Dv,
-                        c.softmax_scale());
+      flash_mla_forward(o, grow(bc.lse, size_t(N) * H), bc.q.data(), kv, bc.kpe.data(), cu.data(), int(cu.size()) - 1,
+                        H, Dn, Dr, Dv, c.softmax_scale());
     else
       mla_attention_forward(o, grow(bc.att, size_t(B) * H * T * T), bc.q.data(), kv, bc.kpe.data(), B, T, H, Dn, Dr,
                             Dv, c.softmax_scale());
@@ -663,7 +667,7 @@ struct BasicModel<S>::Impl {
     S* dkpe = grow(w_dkpe, size_t(N) * Dr);
     if (tiled)
       flash_mla_backward(dq, dkv, dkpe, d_o, bc.o.data(), bc.lse.data(), bc.q.data(), bc.kv.data(), bc.kpe.data(),
-                         cu.data(), B, H, Dn, Dr, Dv, c.softmax_scale());
+                         cu.data(), int(cu.size()) - 1, H, Dn, Dr, Dv, c.softmax_scale());
     else
       mla_attention_backward(dq, dkv, dkpe, d_o, bc.att.data(), bc.q.data(), bc.kv.data(), bc.kpe.data(), B, T, H, Dn,
                              Dr, Dv, c.softmax_scale());
@@ -749,7 +753,7 @@ struct BasicModel<S>::Impl {
     const ModelConfig& c = cfg;
     if (B_ <= 0 || T_ <= 0) throw Error("model forward: B and T must be > 0 (got " + std::to_string(B_) + ", " +
                                         std::to_string(T_) + ")");
-    if (T_ > c.max_position_embeddings)
+    if (T_ > c.max_position_embeddings && !packed)
       throw CapacityError("model forward: T = " + std::to_string(T_) + " exceeds max_position_embeddings = " +
                           std::to_string(c.max_position_embeddings));
     B = B_;
@@ -763,8 +767,12 @@ struct BasicModel<S>::Impl {
       rc = BlockCache<S>{};
     }
     rc_holds = -1;
-    tiled = attn_kernel == AttentionKernel::Tiled || (attn_kernel == AttentionKernel::Auto && T >= kTiledAttentionMinT);
-    if (tiled) cu = uniform_cu_seqlens(B, T);
+    if (packed) {  // cu holds the caller's sequences (checked by forward_hidden_packed); only the tiled kernel packs
+      tiled = true;
+    } else {
+      tiled = attn_kernel == AttentionKernel::Tiled || (attn_kernel == AttentionKernel::Auto && T >= kTiledAttentionMinT);
+      cu = uniform_cu_seqlens(B, T);
+    }
     const int N = B * T, D = c.hidden_size, V = c.vocab_size, Ln = c.num_hidden_layers;
     check_tokens(tok, size_t(N));
     if (!forced.empty() && forced.size() != size_t(N) * size_t(n_main_moe) * size_t(c.num_experts_per_tok)) {
@@ -778,8 +786,10 @@ struct BasicModel<S>::Impl {
       ~ClearForced() { f.clear(); }
     } clear_forced{forced};
     tokens.assign(tok, tok + N);
+    seg_of.resize(size_t(N));
+    for (size_t s = 0; s + 1 < cu.size(); ++s) std::fill(seg_of.begin() + cu[s], seg_of.begin() + cu[s + 1], int(s));
     pos.resize(N);
-    for (int n = 0; n < N; ++n) pos[n] = n % T;
+    for (int n = 0; n < N; ++n) pos[n] = n - cu[size_t(seg_of[size_t(n)])];  // RoPE restarts per sequence
     mask.resize(N);
     for (int n = 0; n < N; ++n) mask[n] = loss_mask ? loss_mask[n] : S(1);
     bal_loss = 0;
@@ -814,15 +824,14 @@ struct BasicModel<S>::Impl {
     mtp_tgt.resize(N);
     S* wv = grow(mtp_w, size_t(N));
     S nvalid = 0;
-    for (int b = 0; b < B; ++b)
-      for (int t = 0; t < T; ++t) {
-        const int n = b * T + t;
-        mtp_next[n] = tokens[b * T + std::min(t + 1, T - 1)];
-        const bool ok = t + 2 < T;
-        mtp_tgt[n] = ok ? tokens[b * T + t + 2] : 0;
-        wv[n] = ok ? mask[b * T + t + 2] : S(0);
-        nvalid += wv[n];
-      }
+    for (int n = 0; n < N; ++n) {  // within n's sequence [.., end)
+      const int end = cu[size_t(seg_of[size_t(n)]) + 1];
+      mtp_next[n] = tokens[std::min(n + 1, end - 1)];
+      const bool ok = n + 2 < end;
+      mtp_tgt[n] = ok ? tokens[n + 2] : 0;
+      wv[n] = ok ? mask[n + 2] : S(0);
+      nvalid += wv[n];
+    }
     S* emb = grow(mtp_emb, size_t(N) * D);
     for (int n = 0; n < N; ++n) std::memcpy(emb + size_t(n) * D, P(embed) + size_t(mtp_next[n]) * D, sizeof(S) * D);
     rmsnorm_forward(grow(mtp_en, size_t(N) * D), grow(mtp_rstde, size_t(N)), emb, P(mtp.enorm), N, D, c.rms_norm_eps);
@@ -877,7 +886,7 @@ struct BasicModel<S>::Impl {
   }
 
   // positions (M) -> logp (M): the fused head on the chosen rows of the last forward_hidden.
-  void selected_logprobs(const int32_t* positions, int M, S* logp) {
+  void selected_logprobs(const int32_t* positions, int M, S* logp, S* entropy, S logit_scale) {
     if (!have_forward || !head_fused) throw Error("selected_logprobs: call forward_hidden first");
     if (M < 0) throw Error("selected_logprobs: M must be >= 0 (got " + std::to_string(M) + ")");
     ScopedTimer tm(&tim.fwd[LayerTimings::Head]);
@@ -887,14 +896,17 @@ struct BasicModel<S>::Impl {
     S* x = grow(sel_x, size_t(M) * D);
     for (int i = 0; i < M; ++i) {
       const int32_t p = positions[i];
-      if (p < 0 || p >= N || p % T == T - 1)
+      if (p < 0 || p >= N || p + 1 >= cu[size_t(seg_of[size_t(p)]) + 1])
         throw Error("selected_logprobs: position " + std::to_string(p) + " (index " + std::to_string(i) +
                     ") is not b*T + t with t < T-1 = " + std::to_string(T - 1) + " in a batch of " +
-                    std::to_string(B) + " rows");
+                    std::to_string(B) + " rows (packed: not followed by a token of its sequence)");
       sel_tgt[size_t(i)] = tokens[size_t(p) + 1];
       std::memcpy(x + size_t(i) * D, xf.data() + size_t(p) * D, sizeof(S) * D);
+      if (logit_scale != S(1))  // logits / temperature = (x / temperature) w^T
+        for (int d = 0; d < D; ++d) x[size_t(i) * D + d] *= logit_scale;
     }
-    fused_head_logprob_forward(logp, grow(sel_lse, size_t(M)), x, P(lm_head), sel_tgt.data(), M, D, V);
+    sel_scale = logit_scale;
+    fused_head_logprob_forward(logp, grow(sel_lse, size_t(M)), x, P(lm_head), sel_tgt.data(), M, D, V, entropy);
     have_selected = true;
   }
 
@@ -910,7 +922,7 @@ struct BasicModel<S>::Impl {
                                   sel_tgt.data(), M, D, V);
       for (int i = 0; i < M; ++i) {  // positions may repeat: add
         S* row = dxf + size_t(sel_pos[size_t(i)]) * D;
-        for (int d = 0; d < D; ++d) row[d] += dx[size_t(i) * D + d];
+        for (int d = 0; d < D; ++d) row[d] += sel_scale == S(1) ? dx[size_t(i) * D + d] : sel_scale * dx[size_t(i) * D + d];
       }
     }
     backward_body(dxf);
@@ -1275,6 +1287,7 @@ void BasicModel<S>::copy_params_from(const BasicModel& other) {
 }
 template <class S>
 void BasicModel<S>::forward(const int32_t* tokens, int B, int T, S* logits, const S* loss_mask) {
+  im_->packed = false;
   im_->head_fused = false;
   im_->have_selected = false;
   im_->forward(tokens, B, T, logits, loss_mask);
@@ -1286,6 +1299,7 @@ void BasicModel<S>::backward(const S* dlogits, S aux_loss_scale) {
 }
 template <class S>
 void BasicModel<S>::forward_hidden(const int32_t* tokens, int B, int T, const S* loss_mask) {
+  im_->packed = false;
   im_->head_fused = true;
   im_->have_selected = false;
   try {
@@ -1295,9 +1309,33 @@ void BasicModel<S>::forward_hidden(const int32_t* tokens, int B, int T, const S*
     throw;
   }
 }
+// ---- packed variable-length batches (issue 20 §2) ----
 template <class S>
-void BasicModel<S>::selected_logprobs(const int32_t* positions, int M, S* logp) {
-  im_->selected_logprobs(positions, M, logp);
+void BasicModel<S>::forward_hidden_packed(const int32_t* tokens, const int* cu_seqlens, int nseq, const S* loss_mask) {
+  if (nseq <= 0 || cu_seqlens[0] != 0)
+    throw Error("forward_hidden_packed: need nseq > 0 and cu_seqlens[0] = 0 (got nseq " + std::to_string(nseq) + ")");
+  const int max_len = im_->cfg.max_position_embeddings;
+  for (int s = 0; s < nseq; ++s) {
+    const int len = cu_seqlens[s + 1] - cu_seqlens[s];
+    if (len <= 0 || len > max_len)
+      throw CapacityError("forward_hidden_packed: sequence " + std::to_string(s) + " has " + std::to_string(len) +
+                          " tokens; each needs 1 to max_position_embeddings = " + std::to_string(max_len));
+  }
+  im_->cu.assign(cu_seqlens, cu_seqlens + nseq + 1);
+  im_->packed = true;
+  im_->head_fused = true;
+  im_->have_selected = false;
+  try {
+    im_->forward(tokens, 1, cu_seqlens[nseq], nullptr, loss_mask);
+  } catch (...) {
+    im_->packed = false;
+    im_->head_fused = false;
+    throw;
+  }
+}
+template <class S>
+void BasicModel<S>::selected_logprobs(const int32_t* positions, int M, S* logp, S* entropy, S logit_scale) {
+  im_->selected_logprobs(positions, M, logp, entropy, logit_scale);
 }
 template <class S>
 void BasicModel<S>::backward_selected(const S* dlogp, S aux_loss_scale) {

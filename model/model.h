@@ -135,7 +135,16 @@ class BasicModel {
   // (the summation order differs), so existing callers keep forward(). For a mean CE over the positions, pass
   // dlogp = -1/M; for a policy-gradient loss sum_i c_i * logp_i, dlogp = c.
   void forward_hidden(const int32_t* tokens, int B, int T, const S* loss_mask = nullptr);
-  void selected_logprobs(const int32_t* positions, int M, S* logp);
+  // A packed variable-length batch instead of a padded one (FlashAttention's varlen layout, verl's use_remove_padding):
+  // sequence s owns tokens [cu_seqlens[s], cu_seqlens[s+1]) of the N = cu_seqlens[nseq] tokens (each 1 to
+  // max_position_embeddings long); RoPE positions restart at 0 per sequence, attention (always the tiled kernel) never
+  // crosses a boundary, and MTP targets and the balance loss's rows are per sequence, so the result equals running
+  // the sequences one by one (to float rounding). Then selected_logprobs takes flat token indices p (p + 1 in the same
+  // sequence) and backward_selected follows as after forward_hidden.
+  void forward_hidden_packed(const int32_t* tokens, const int* cu_seqlens, int nseq, const S* loss_mask = nullptr);
+  // entropy (M), if not null: the entropy of each selected row's softmax (a metric; not differentiated).
+  // logit_scale multiplies the logits (1 / temperature: the sampler's untruncated distribution).
+  void selected_logprobs(const int32_t* positions, int M, S* logp, S* entropy = nullptr, S logit_scale = S(1));
   void backward_selected(const S* dlogp, S aux_loss_scale = S(1));
   S last_mtp_loss() const;      // lambda-weighted MTP loss of the last forward (0 if off)
   S last_balance_loss() const;  // alpha-weighted sequence-wise balance loss of the last forward, summed over layers

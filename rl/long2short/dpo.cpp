@@ -97,8 +97,9 @@ PairLogps make_logps(const TokenPair& p, const double* cur, const double* ref) {
 
 }  // namespace
 
-std::vector<double> pair_logps(model::Model& m, const std::vector<TokenPair>& pairs, int micro_batch_size) {
-  train::ResponseLogprobRunner run(m, kFullSoftmax);
+std::vector<double> pair_logps(model::Model& m, const std::vector<TokenPair>& pairs, int micro_batch_size,
+                               train::TrainKernel kernel) {
+  train::ResponseLogprobRunner run(m, kFullSoftmax, kernel);
   std::vector<double> out(2 * pairs.size(), 0.0);
   const size_t mb = size_t(std::max(1, micro_batch_size));
   for (size_t i0 = 0; i0 < pairs.size(); i0 += mb) {
@@ -113,7 +114,7 @@ std::vector<double> pair_logps(model::Model& m, const std::vector<TokenPair>& pa
 
 DpoStats dpo_stats(model::Model& policy, const std::vector<TokenPair>& pairs, const std::vector<double>& ref,
                    const DpoOptions& opt) {
-  const auto cur = pair_logps(policy, pairs, opt.micro_batch_size);
+  const auto cur = pair_logps(policy, pairs, opt.micro_batch_size, opt.train_kernel);
   DpoStats s;
   for (size_t i = 0; i < pairs.size(); ++i) {
     const PairLoss l = dpo_pair_loss(opt.loss_params(), make_logps(pairs[i], &cur[2 * i], &ref[2 * i]));
@@ -131,8 +132,17 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
   const int limit = opt.max_length > 0 ? std::min(opt.max_length, policy.config().max_position_embeddings)
                                        : policy.config().max_position_embeddings;
   std::vector<TokenPair> pairs;
-  for (const auto& p : all_pairs) {
+  const int context = policy.config().max_position_embeddings;
+  for (size_t i = 0; i < all_pairs.size(); ++i) {
+    const TokenPair& p = all_pairs[i];
     const size_t longest = p.prompt.size() + std::max(p.chosen.size(), p.rejected.size());
+    if (longest > size_t(context))
+      throw CapacityError((p.source.empty() ? "preference pair " + std::to_string(i) : p.source + ": the pair") +
+                          " has " + std::to_string(p.prompt.size()) + " prompt + " + std::to_string(p.chosen.size()) +
+                          " chosen / " + std::to_string(p.rejected.size()) + " rejected tokens: " +
+                          std::to_string(longest) + " tokens, more than the model's context (max_position_embeddings " +
+                          std::to_string(context) + "). HINT: drop or shorten the pair, or set dpo.max_length to skip "
+                          "longer pairs");
     if (p.prompt.empty() || p.chosen.empty() || p.rejected.empty() || int(longest) > limit) {
       ++res.pairs_skipped;
       continue;
@@ -158,7 +168,7 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
                         " reference pairs, the data has " + std::to_string(pairs.size()) + " (another train_file?)");
   } else {
     log_info("dpo: reference log-probs of {} pairs (computed once)", pairs.size());
-    ref = pair_logps(policy, pairs, opt.micro_batch_size);
+    ref = pair_logps(policy, pairs, opt.micro_batch_size, opt.train_kernel);
   }
 
   model::AdamWConfig oc = opt.optim;
@@ -204,7 +214,7 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
   };
   std::unique_ptr<train::MetricsWriter> mw;
   if (!metrics_path.empty()) mw = std::make_unique<train::MetricsWriter>(metrics_path, resumed);
-  train::ResponseLogprobRunner run(policy, kFullSoftmax);
+  train::ResponseLogprobRunner run(policy, kFullSoftmax, opt.train_kernel);
   const int B = std::min<int>(opt.batch_size, int(pairs.size()));
   train::Progress prog("dpo", opt.steps, start_step);
   for (long step = start_step; step < opt.steps; ++step) {
@@ -293,6 +303,7 @@ std::vector<TextPair> load_preference_jsonl(const std::string& path) {
     }
     if (!j.is_object()) throw FormatError(path + ":" + std::to_string(ln) + ": expected a JSON object");
     TextPair p;
+    p.source = path + ":" + std::to_string(ln);
     for (auto [key, dst] : {std::pair<const char*, std::string*>{"prompt", &p.prompt}, {"chosen", &p.chosen},
                             {"rejected", &p.rejected}}) {
       auto it = j.find(key);
@@ -334,6 +345,7 @@ std::vector<TokenPair> tokenize_pairs(const std::vector<TextPair>& pairs, const 
     datasets::Example e;
     e.prompt = p.prompt;
     TokenPair t;
+    t.source = p.source;
     const auto pr = tpl.encode_prompt(tok, e);
     t.prompt.assign(pr.begin(), pr.end());
     const auto c = tok.encode(p.chosen), r = tok.encode(p.rejected);

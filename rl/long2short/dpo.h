@@ -19,6 +19,7 @@ namespace reasonrl::long2short {
 // One preference pair in token ids. chosen / rejected are response ids (EOS last when the response ended).
 struct TokenPair {
   std::vector<int32_t> prompt, chosen, rejected;
+  std::string source;  // "file:line" when read from a file (for errors), else empty
 };
 
 // DPO knobs (TRL DPOConfig names where they exist).
@@ -30,6 +31,7 @@ struct DpoOptions {
   int batch_size = 16;          // pairs per optimizer step
   int micro_batch_size = 8;     // pairs per forward/backward (2x sequences); the gradient does not depend on it
   int max_length = 0;           // prompt + response tokens; longer pairs are skipped (0 = the model's limit)
+  train::TrainKernel train_kernel = train::TrainKernel::Auto;
   uint64_t seed = 1;
   model::AdamWConfig optim = [] {
     model::AdamWConfig o;
@@ -46,7 +48,13 @@ struct DpoOptions {
     v("steps", steps, "optimizer steps");
     v("batch_size", batch_size, "preference pairs per optimizer step");
     v("micro_batch_size", micro_batch_size, "pairs per forward/backward pass");
-    v("max_length", max_length, "skip pairs whose prompt + response exceeds this many tokens (0 = model limit)");
+    v("max_length", max_length,
+      "skip pairs whose prompt + response exceeds this many tokens (0 = model limit; a pair longer than the model's "
+      "context is an error)");
+    v("train_kernel", train_kernel,
+      "full: padded micro-batch, logits at every position; fused: only response positions reach the output head; "
+      "packed: sequences packed without padding + fused head; auto: packed when the vocabulary has >= 32768 entries "
+      "or a sequence >= 512 tokens, else full");
     v("seed", seed, "seed for shuffling pairs");
     v("optim", optim, "AdamW and LR schedule");
   }
@@ -71,7 +79,8 @@ struct DpoResult {
 
 // Summed response log-probs (temperature 1, full softmax) of seqs = prompt + response, in micro-batches.
 // Writes one value per (pair, side): out[2*i] = chosen, out[2*i+1] = rejected.
-std::vector<double> pair_logps(model::Model& m, const std::vector<TokenPair>& pairs, int micro_batch_size);
+std::vector<double> pair_logps(model::Model& m, const std::vector<TokenPair>& pairs, int micro_batch_size,
+                               train::TrainKernel kernel = train::TrainKernel::Auto);
 
 // Checkpoints of a DPO run (`reasonrl dpo`): every save_every steps, and on SIGINT / SIGTERM, the loop's whole state
 // (weights, optimizer, step, data order, RNG, the reference log-probs) goes to <run_dir>/checkpoints/step_N.
@@ -96,6 +105,7 @@ DpoStats dpo_stats(model::Model& policy, const std::vector<TokenPair>& pairs, co
 // ---- TRL-layout preference JSONL ----
 struct TextPair {
   std::string prompt, chosen, rejected;
+  std::string source;  // "file:line" when read from a file (for errors), else empty
 };
 // Reads {"prompt","chosen","rejected"} string fields per line (other keys ignored). FormatError names file:line and key.
 std::vector<TextPair> load_preference_jsonl(const std::string& path);

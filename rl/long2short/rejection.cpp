@@ -164,8 +164,8 @@ PairSet build_dpo_pairs(const std::vector<PromptSamples>& ps, const std::vector<
         continue;
       }
       any = true;
-      out.pairs.push_back({p.prompt, c.tokens, r.tokens});
-      out.text.push_back({examples[p.example].prompt, c.text, r.text});
+      out.pairs.push_back({p.prompt, c.tokens, r.tokens, ""});
+      out.text.push_back({examples[p.example].prompt, c.text, r.text, ""});
       json x;
       x["id"] = examples[p.example].id;
       x["chosen_tokens"] = c.n_tokens;

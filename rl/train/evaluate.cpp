@@ -28,6 +28,9 @@ EvalResult evaluate_greedy(model::Model& m, const datasets::Tokenizer& tok, cons
   rc.stop_token_ids = stop_ids(tok);
   rc.repeat_detection = false;
   policy::RolloutEngine engine(rc);
+  // a held-out prompt that does not fit with its completion budget is an error naming it (file:line or id)
+  check_prompts_fit({examples.begin(), examples.begin() + n}, tok, tpl, cfg.max_completion_length,
+                    m.config().max_position_embeddings, "eval.max_completion_length");
   std::vector<policy::Prompt> prompts(static_cast<size_t>(n));
   int max_prompt = 0;
   for (int i = 0; i < n; ++i) {

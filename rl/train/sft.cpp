@@ -40,6 +40,64 @@ int pad_sft_batch(const std::vector<const datasets::SftSequence*>& batch, int pa
   return T;
 }
 
+int pack_sft_batch(const std::vector<const datasets::SftSequence*>& batch, std::vector<int32_t>& tokens,
+                   std::vector<float>& mask, std::vector<int>& cu) {
+  tokens.clear();
+  mask.clear();
+  cu.assign(1, 0);
+  int longest = 0;
+  for (const auto* s : batch) {
+    for (int t = 0; t < int(s->ids.size()); ++t) {
+      tokens.push_back(s->ids[size_t(t)]);
+      mask.push_back(t >= s->prompt_len ? 1.0f : 0.0f);
+    }
+    cu.push_back(int(tokens.size()));
+    longest = std::max(longest, int(s->ids.size()));
+  }
+  return longest;
+}
+
+double sft_loss_and_grad(model::Model& m, const std::vector<const datasets::SftSequence*>& batch, int pad,
+                         TrainKernel kernel, size_t* processed) {
+  const int B = int(batch.size()), V = m.config().vocab_size;
+  std::vector<int32_t> tokens;
+  std::vector<float> mask;
+  if (kernel == TrainKernel::Full) {
+    const int T = pad_sft_batch(batch, pad, tokens, mask);
+    std::vector<float> logits(size_t(B) * T * V), dlogits(logits.size());
+    m.forward(tokens.data(), B, T, logits.data(), mask.data());
+    const double loss = model::next_token_loss(logits.data(), tokens.data(), B, T, V, mask.data(), dlogits.data());
+    if (std::isfinite(loss)) m.backward(dlogits.data());
+    if (processed) *processed = tokens.size();
+    return loss;
+  }
+  // fused / packed: the positions p whose next token (in the same sequence) is a target
+  std::vector<int> cu;
+  if (kernel == TrainKernel::Packed) {
+    pack_sft_batch(batch, tokens, mask, cu);
+  } else {
+    const int T = pad_sft_batch(batch, pad, tokens, mask);
+    cu.assign(1, 0);
+    for (int b = 0; b < B; ++b) cu.push_back(cu.back() + T);
+  }
+  std::vector<int32_t> pos;
+  for (int b = 0; b < B; ++b)
+    for (int p = cu[size_t(b)]; p + 1 < cu[size_t(b) + 1]; ++p)
+      if (mask[size_t(p) + 1] != 0.0f) pos.push_back(p);
+  if (kernel == TrainKernel::Packed) m.forward_hidden_packed(tokens.data(), cu.data(), B, mask.data());
+  else m.forward_hidden(tokens.data(), B, cu[1], mask.data());
+  const int M = int(pos.size());
+  std::vector<float> logp(pos.size());
+  m.selected_logprobs(pos.data(), M, logp.data());
+  double tot = 0;
+  for (float l : logp) tot -= double(l);
+  const double loss = M > 0 ? tot / M : 0.0;
+  std::vector<float> dlogp(pos.size(), M > 0 ? -1.0f / float(M) : 0.0f);  // d(mean CE)/dlogp
+  if (std::isfinite(loss)) m.backward_selected(dlogp.data());
+  if (processed) *processed = tokens.size();
+  return loss;
+}
+
 namespace {
 constexpr const char* kSftStateFormat = "reasonrl.sft_state";
 constexpr int kSftKeepCheckpoints = 2;  // periodic checkpoints kept in checkpoints/ (the final one is checkpoint/)
@@ -110,8 +168,12 @@ SftResult run_sft(const SftConfig& cfg, bool resume) {
   const int max_len = m->config().max_position_embeddings;
   for (const auto& e : sft_examples) {
     auto s = tpl.encode_sft(tok, e);
-    if (int(s.ids.size()) > max_len) throw ConfigError("SFT example '" + e.id + "' has " + std::to_string(s.ids.size()) +
-                                                       " tokens, more than max_position_embeddings " + std::to_string(max_len));
+    if (int(s.ids.size()) > max_len)
+      throw ConfigError((e.source.empty() ? "SFT example '" + e.id + "'" : e.source + ": the SFT example") + " has " +
+                        std::to_string(s.prompt_len) + " prompt + " + std::to_string(int(s.ids.size()) - s.prompt_len) +
+                        " target = " + std::to_string(s.ids.size()) +
+                        " tokens, more than the model's context (max_position_embeddings " + std::to_string(max_len) +
+                        "). HINT: drop or shorten the example, or use a model with a longer context");
     seqs.push_back(std::move(s));
   }
   const int pad = tok.pad_id() >= 0 ? tok.pad_id() : tok.eos_id();
@@ -179,8 +241,6 @@ SftResult run_sft(const SftConfig& cfg, bool resume) {
   if (start_step == 0 && cfg.eval.size > 0 && !data.heldout.empty()) res.initial_eval = run_eval(0);
 
   const int V = m->config().vocab_size;
-  std::vector<int32_t> tokens;
-  std::vector<float> mask, logits, dlogits;
   Progress prog("sft", cfg.steps, start_step);
   double loss = 0;
   for (long step = start_step; step < cfg.steps; ++step) {
@@ -193,20 +253,20 @@ SftResult run_sft(const SftConfig& cfg, bool resume) {
       }
       batch.push_back(&seqs[order[cursor++]]);
     }
-    const int B = int(batch.size());
-    const int T = pad_sft_batch(batch, pad, tokens, mask);
-    logits.resize(size_t(B) * T * V);
-    dlogits.resize(logits.size());
+    int longest = 0;
+    double target_tokens = 0;
+    for (const auto* q : batch) {
+      longest = std::max(longest, int(q->ids.size()));
+      target_tokens += double(q->ids.size()) - double(std::min<size_t>(q->ids.size(), size_t(std::max(q->prompt_len, 0))));
+    }
+    const TrainKernel kern = resolve_train_kernel(cfg.train_kernel, V, longest, policy::SamplingParams{});
     m->zero_grad();
-    m->forward(tokens.data(), B, T, logits.data(), mask.data());
-    loss = model::next_token_loss(logits.data(), tokens.data(), B, T, V, mask.data(), dlogits.data());
+    size_t processed = 0;
+    loss = sft_loss_and_grad(*m, batch, pad, kern, &processed);
     if (!std::isfinite(loss)) throw NumericError("sft step " + std::to_string(step) + ": loss is " + std::to_string(loss));
-    m->backward(dlogits.data());
     const double lr = oc.lr_at(step);
     const double gnorm = opt.step(*m, float(lr));
     const auto viol = m->update_router_bias();
-    double target_tokens = 0;
-    for (float x : mask) target_tokens += x;
     const double dt = now_seconds() - t0;
 
     Metrics mt;
@@ -218,11 +278,11 @@ SftResult run_sft(const SftConfig& cfg, bool resume) {
     double vmax = 0;
     for (float v : viol) vmax = std::max<double>(vmax, v);
     mt.set("moe/max_violation", vmax);
-    mt.set("tokens_per_s", double(B) * T / dt);
+    mt.set("tokens_per_s", double(processed) / dt);
     mt.set("target_tokens", target_tokens);
     mt.set("time/step_ms", dt * 1e3);
     mw.write(step + 1, mt);
-    prog.update(step + 1, {{"loss", fmt::format("{:.4f}", loss)}, {"tok/s", fmt::format("{:.0f}", double(B) * T / dt)}});
+    prog.update(step + 1, {{"loss", fmt::format("{:.4f}", loss)}, {"tok/s", fmt::format("{:.0f}", double(processed) / dt)}});
     if (cfg.eval.every > 0 && (step + 1) % cfg.eval.every == 0 && step + 1 < cfg.steps && cfg.eval.size > 0) {
       prog.finish();
       run_eval(step + 1);

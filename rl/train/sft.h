@@ -27,5 +27,16 @@ SftResult run_sft(const SftConfig& cfg, bool resume = false);
 // target positions (index >= prompt_len and < length). Returns T.
 int pad_sft_batch(const std::vector<const datasets::SftSequence*>& batch, int pad, std::vector<int32_t>& tokens,
                   std::vector<float>& mask);
+// The same batch packed without padding (train_kernel packed): tokens and mask (N) back to back, cu (B + 1) the
+// sequences' boundaries (cu_seqlens). Returns the longest sequence.
+int pack_sft_batch(const std::vector<const datasets::SftSequence*>& batch, std::vector<int32_t>& tokens,
+                   std::vector<float>& mask, std::vector<int>& cu);
+
+// One SFT micro-batch's mean next-token loss over the target tokens, through `kernel` (never Auto): full = forward +
+// next_token_loss + backward; fused / packed = only the positions whose next token is a target reach the output head
+// (Model::selected_logprobs). Accumulates the gradients into m. Returns the loss; *processed = token rows the model
+// ran (B x T padded, N packed).
+double sft_loss_and_grad(model::Model& m, const std::vector<const datasets::SftSequence*>& batch, int pad,
+                         TrainKernel kernel, size_t* processed = nullptr);
 
 }  // namespace reasonrl::train

@@ -13,6 +13,7 @@
 #include "rewards/reward_config.h"
 #include "rl/core/rl_config.h"
 #include "rl/store/store.h"
+#include "rl/train/train_kernel.h"
 #include "rl/util/config.h"
 #include "sampler/prompt_sampler.h"
 
@@ -86,6 +87,7 @@ struct SftConfig {
   int save_every = 0;     // 0 = only at the end
   EvalConfig eval;
   std::string sft_file;   // optional JSONL of {prompt, cot/response, answer} instead of the task's own chains of thought
+  TrainKernel train_kernel = TrainKernel::Auto;
   template <class V>
   void visit(V& v) {
     v("run_dir", run_dir, "output directory (checkpoint/, metrics.jsonl, config.json)");
@@ -101,6 +103,10 @@ struct SftConfig {
     v("save_every", save_every, "checkpoint every N steps (0 = at the end only)");
     v("eval", eval, "greedy evaluation on the held-out split");
     v("sft_file", sft_file, "optional JSONL of SFT examples (generic layout) instead of the task's chains of thought");
+    v("train_kernel", train_kernel,
+      "full: padded batch, logits at every position; fused: padded, only the target positions reach the output head "
+      "(fused chunked head); packed: sequences packed without padding + fused head; auto: packed when the vocabulary "
+      "has >= 32768 entries or a sequence >= 512 tokens, else full");
   }
   void validate() const;
 };
@@ -126,6 +132,7 @@ struct TrainConfig {
   int save_every = 50;          // checkpoint every N steps (0 = at the end only)
   int keep_checkpoints = 2;     // 0 = keep all
   int stop_after = 0;           // stop (as if interrupted) after this many steps of this invocation; 0 = off (tests)
+  TrainKernel train_kernel = TrainKernel::Auto;
   EvalConfig eval;
   template <class V>
   void visit(V& v) {
@@ -157,9 +164,15 @@ struct TrainConfig {
     v("save_every", save_every, "checkpoint every N steps (0 = at the end only)");
     v("keep_checkpoints", keep_checkpoints, "checkpoints kept on disk (older ones are deleted); 0 = keep all");
     v("stop_after", stop_after, "stop after N steps of this invocation, as if interrupted (0 = off)");
+    v("train_kernel", train_kernel,
+      "log-prob passes and update: full: padded micro-batch, logits at every position; fused: padded, only response "
+      "positions reach the output head (fused chunked head); packed: sequences packed without padding + fused head; "
+      "auto: packed when the vocabulary has >= 32768 entries or a sequence >= 512 tokens (and sampling is "
+      "untruncated), else full");
     v("eval", eval, "greedy evaluation on the held-out split");
   }
   void validate() const;
+  TrainKernel rl_train_kernel() const;  // the log-prob passes' kernel (train_kernel; full for the entropy bonus)
 };
 
 }  // namespace reasonrl::train

@@ -57,6 +57,19 @@ void TrainConfig::validate() const {
                       std::to_string(rollout.num_generations));
   if (rl.dynamic_sampling && rollout.partial_rollout)
     throw ConfigError("rl.dynamic_sampling together with rollout.partial_rollout is not supported: choose one");
+  rl_train_kernel();  // a forced fused / packed kernel with the entropy bonus is an error here, before the run starts
+}
+
+// The kernel of every log-prob pass of the RL step (old, reference, update: one kernel, so the ratio at the first
+// update is exactly 1). The entropy bonus needs the entropies' gradient, which only the full path gives: auto picks
+// full then, a forced fused / packed kernel is a ConfigError.
+TrainKernel TrainConfig::rl_train_kernel() const {
+  if (rl.entropy_coeff <= 0) return train_kernel;
+  if (train_kernel == TrainKernel::Fused || train_kernel == TrainKernel::Packed)
+    throw ConfigError("train_kernel " + std::string(enum_to_string(train_kernel)) +
+                      " cannot be used with rl.entropy_coeff > 0 (the fused head gives no entropy gradient): use "
+                      "train_kernel full or auto");
+  return TrainKernel::Full;
 }
 
 namespace {
@@ -182,6 +195,8 @@ void Trainer::setup() {
     policy_->set_training_knobs(knobs);
   }
   if (rl::needs_reference(cfg_.rl)) ref_ = std::make_unique<model::Model>(*policy_);
+  // a forced fused / packed kernel that cannot give the sampler's (truncated) log-probs fails before the first step
+  resolve_train_kernel(cfg_.train_kernel, policy_->config().vocab_size, 0, cfg_.rollout.sampling());
   optc_ = cfg_.optim;
   if (optc_.max_steps == 0) optc_.max_steps = cfg_.steps;
   opt_ = std::make_unique<model::AdamW>(optc_);
@@ -482,8 +497,8 @@ void Trainer::logprobs(StepState& st, RolloutBatch& batch) {
     const policy::SamplingParams sp = cfg_.rollout.sampling();
     const size_t mb = size_t(cfg_.micro_batch_size);
     RouteCounts routes, own;
-    auto old_logp = response_logprobs(*policy_, sp, seqs, mb, cfg_.rl.router_replay == rl::RouterReplay::Rollout,
-                                      &routes, &own);
+    auto old_logp = response_logprobs(*policy_, sp, seqs, mb, cfg_.rl_train_kernel(),
+                                      cfg_.rl.router_replay == rl::RouterReplay::Rollout, &routes, &own);
     for (size_t i = 0; i < batch.size(); ++i) batch[i].old_logp = std::move(old_logp[i]);
     if (policy_->route_width() > 0) {  // (token, layer) pairs whose top-k set differs from the rollout's, every rank
       double v[4] = {double(routes.pairs), double(routes.pairs_differ), double(own.pairs), double(own.pairs_differ)};
@@ -492,7 +507,7 @@ void Trainer::logprobs(StepState& st, RolloutBatch& batch) {
       st.mt.set("moe/route_mismatch_own", v[2] > 0 ? v[3] / v[2] : 0.0);
     }
     if (ref_) {
-      auto ref_logp = response_logprobs(*ref_, sp, seqs, mb);
+      auto ref_logp = response_logprobs(*ref_, sp, seqs, mb, cfg_.rl_train_kernel());
       for (size_t i = 0; i < batch.size(); ++i) batch[i].ref_logp = std::move(ref_logp[i]);
     }
   }
@@ -529,7 +544,8 @@ void Trainer::loss_masks(StepState& st, RolloutBatch& batch) {
 // later steps see ratios != 1 (and Kimi's tau term acts against its fixed reference).
 void Trainer::update(StepState& st, RolloutBatch& batch) {
   const auto& rc = cfg_.rl;
-  ResponseLogprobRunner runner(*policy_, cfg_.rollout.sampling(), cfg_.rl.router_replay == rl::RouterReplay::Rollout);
+  ResponseLogprobRunner runner(*policy_, cfg_.rollout.sampling(), cfg_.rl_train_kernel(),
+                               cfg_.rl.router_replay == rl::RouterReplay::Rollout);
   if (probe_ && !probe_->has_baseline()) {  // the first step of this process: the probe's routes before it
     auto sc = st.timer.time("moe_probe");
     probe_->measure(*policy_);

@@ -8,6 +8,7 @@
 #include "policy/logprob.h"
 #include "rl/long2short/dpo.h"
 #include "rl/long2short/dpo_loss.h"
+#include "rl/util/error.h"
 #include "rl/util/rng.h"
 
 namespace reasonrl::long2short {
@@ -182,14 +183,62 @@ TEST(DpoTrain, MicroBatchingDoesNotChangeTheUpdate) {
   EXPECT_LT(maxd, 1e-4 * maxp);
 }
 
+// Packed (no padding, only response positions through the fused head) gives the same update as the full path.
+TEST(DpoTrain, PackedKernelGivesTheFullPathUpdate) {
+  const auto pairs = toy_pairs(6, 4);
+  DpoOptions o;
+  o.steps = 2;
+  o.batch_size = 6;
+  o.micro_batch_size = 4;
+  o.optim.max_grad_norm = 0;
+  model::Model a(tiny_model()), b(tiny_model());
+  a.init_weights(2);
+  b.init_weights(2);
+  o.train_kernel = train::TrainKernel::Full;
+  const DpoResult ra = train_dpo(a, pairs, o);
+  o.train_kernel = train::TrainKernel::Packed;
+  const DpoResult rb = train_dpo(b, pairs, o);
+  EXPECT_NEAR(rb.final_stats.loss, ra.final_stats.loss, 1e-5);
+  EXPECT_NEAR(rb.final_stats.margin, ra.final_stats.margin, 1e-4);
+  double maxd = 0, maxp = 0;
+  for (size_t i = 0; i < a.params().size(); ++i) {
+    maxd = std::max(maxd, double(std::fabs(a.params()[i] - b.params()[i])));
+    maxp = std::max(maxp, double(std::fabs(a.params()[i])));
+  }
+  EXPECT_LT(maxd, 1e-4 * maxp);
+}
+
+// A pair longer than the model's context is an error naming it (file:line) and its lengths, not a silent skip.
+TEST(DpoTrain, PairLongerThanTheContextIsAnError) {
+  auto pairs = toy_pairs(3, 5);
+  model::Model m(tiny_model());
+  m.init_weights(3);
+  const int ctx = m.config().max_position_embeddings;
+  pairs[1].rejected.assign(size_t(ctx), 31);
+  pairs[1].source = "prefs.jsonl:2";
+  DpoOptions o;
+  o.steps = 1;
+  try {
+    train_dpo(m, pairs, o);
+    FAIL() << "no error";
+  } catch (const CapacityError& e) {
+    const std::string want = "prefs.jsonl:2: the pair has " + std::to_string(pairs[1].prompt.size()) + " prompt + " +
+                             std::to_string(pairs[1].chosen.size()) + " chosen / " + std::to_string(ctx) +
+                             " rejected tokens: " + std::to_string(pairs[1].prompt.size() + size_t(ctx)) +
+                             " tokens, more than the model's context (max_position_embeddings " + std::to_string(ctx) + ")";
+    EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+  }
+}
+
 TEST(DpoJsonl, ReadsTrlLayoutAndNamesBadLines) {
   const std::string path = std::string(REASONRL_BINARY_DIR) + "/l2s_pref_test.jsonl";
-  write_preference_jsonl(path, {{"1+1", "<answer>2</answer>", "<think>long</think><answer>3</answer>"}},
+  write_preference_jsonl(path, {{"1+1", "<answer>2</answer>", "<think>long</think><answer>3</answer>", ""}},
                          {json{{"chosen_tokens", 3}}});
   const auto p = load_preference_jsonl(path);
   ASSERT_EQ(p.size(), 1u);
   EXPECT_EQ(p[0].prompt, "1+1");
   EXPECT_EQ(p[0].rejected, "<think>long</think><answer>3</answer>");
+  EXPECT_EQ(p[0].source, path + ":1");  // for errors about the pair
   write_file_atomic(path, "{\"prompt\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n{\"prompt\":\"a\",\"chosen\":\"b\"}\n");
   try {
     load_preference_jsonl(path);

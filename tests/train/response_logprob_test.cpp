@@ -5,7 +5,11 @@
 //  - its gradient for the mean response NLL equals the gradient of model::next_token_loss (a separate cross-entropy,
 //    pinned against PyTorch in the golden tests) over the same tokens;
 //  - its gradient of sum_k w_k logp_k agrees with central finite differences of that sum along the gradient;
-//  - response_logprobs does not depend on the micro-batch size; bad input is an error naming the problem.
+//  - response_logprobs does not depend on the micro-batch size; bad input is an error naming the problem;
+//  - the fused (only response positions reach the head) and packed (no padding) kernels give the full path's log-probs,
+//    entropies and gradients (float: the summation order differs, to 2e-5 of each value and 1e-4 of the largest
+//    gradient, as the NLL test above), their gradient matches finite differences, and `auto` keeps the full path on
+//    small vocabularies; a forced fused kernel with truncated sampling is a ConfigError.
 #include "rl/train/response_logprob.h"
 
 #include <gtest/gtest.h>
@@ -221,6 +225,108 @@ TEST(ResponseLogprob, GradientWithEntropyTermMatchesFiniteDifferences) {
   EXPECT_NEAR(fd, norm, 2e-3 * norm) << "finite difference " << fd << ", |gradient| " << norm;
 }
 
+// Full vs fused vs packed on the same micro-batch (temperature 0.7, untruncated): log-probs, entropies, gradients.
+TEST(ResponseLogprob, FusedAndPackedKernelsEqualTheFullPath) {
+  Case c(9, 6);
+  auto& [m, s, views] = c;
+  policy::SamplingParams sp;
+  sp.temperature = 0.7f;
+  Rng rng(19);
+  std::vector<float> w;
+  struct Out {
+    std::vector<float> logp, ent, grads;
+  };
+  auto run_with = [&](TrainKernel k) {
+    ResponseLogprobRunner run(m, sp, k);
+    m.zero_grad();
+    const ResponseLogprobs& o = run.forward(views, true);
+    EXPECT_EQ(run.last_kernel(), k);
+    if (w.empty())
+      for (size_t i = 0; i < o.logp.size(); ++i) w.push_back(float(rng.uniform() * 2 - 1));
+    Out r{o.logp, o.entropy, {}};
+    run.backward(w, 0.5f);
+    r.grads.assign(m.grads().begin(), m.grads().end());
+    return r;
+  };
+  const Out full = run_with(TrainKernel::Full), fused = run_with(TrainKernel::Fused),
+            packed = run_with(TrainKernel::Packed);
+  ASSERT_EQ(full.logp.size(), fused.logp.size());
+  ASSERT_EQ(full.logp.size(), packed.logp.size());
+  for (size_t k = 0; k < full.logp.size(); ++k)
+    for (const Out* o : {&fused, &packed}) {
+      EXPECT_NEAR(o->logp[k], full.logp[k], 2e-5 * (1 + std::fabs(full.logp[k]))) << k;
+      EXPECT_NEAR(o->ent[k], full.ent[k], 2e-5 * (1 + full.ent[k])) << k;
+    }
+  double gmax = 0, dfused = 0, dpacked = 0;
+  for (size_t i = 0; i < full.grads.size(); ++i) {
+    gmax = std::max(gmax, double(std::fabs(full.grads[i])));
+    dfused = std::max(dfused, double(std::fabs(fused.grads[i] - full.grads[i])));
+    dpacked = std::max(dpacked, double(std::fabs(packed.grads[i] - full.grads[i])));
+  }
+  EXPECT_GT(gmax, 1e-3);
+  EXPECT_LT(dfused, 1e-4 * gmax) << "largest gradient " << gmax;
+  EXPECT_LT(dpacked, 1e-4 * gmax) << "largest gradient " << gmax;
+}
+
+TEST(ResponseLogprob, PackedGradientMatchesFiniteDifferences) {
+  Case c(10, 4);
+  auto& [m, s, views] = c;
+  policy::SamplingParams sp;
+  sp.temperature = 0.8f;
+  ResponseLogprobRunner run(m, sp, TrainKernel::Packed);
+  Rng rng(23);
+  const size_t n_tok = run.forward(views, false).logp.size();
+  std::vector<float> w(n_tok);
+  for (float& x : w) x = float(rng.uniform() * 2 - 1);
+  auto objective = [&] {
+    const ResponseLogprobs& o = run.forward(views, false);
+    double l = 0;
+    for (size_t k = 0; k < n_tok; ++k) l += double(w[k]) * o.logp[k];
+    return l;
+  };
+  m.zero_grad();
+  objective();
+  run.backward(w, 1.0f);
+  std::vector<float> g(m.grads().begin(), m.grads().end());
+  double norm = 0;
+  for (float x : g) norm += double(x) * x;
+  norm = std::sqrt(norm);
+  ASSERT_GT(norm, 1e-3);
+  const std::vector<float> p0(m.params().begin(), m.params().end());
+  const double eps = 1e-2;
+  auto at = [&](double e) {
+    for (size_t i = 0; i < p0.size(); ++i) m.params()[i] = float(p0[i] + e * g[i] / norm);
+    return objective();
+  };
+  const double fd = (at(eps) - at(-eps)) / (2 * eps);
+  EXPECT_NEAR(fd, norm, 2e-3 * norm) << "finite difference " << fd << ", |gradient| " << norm;
+}
+
+TEST(ResponseLogprob, AutoKernelRule) {
+  policy::SamplingParams sp;
+  EXPECT_EQ(resolve_train_kernel(TrainKernel::Auto, 320, 200, sp), TrainKernel::Full);  // the demo
+  EXPECT_EQ(resolve_train_kernel(TrainKernel::Auto, 320, 511, sp), TrainKernel::Full);
+  EXPECT_EQ(resolve_train_kernel(TrainKernel::Auto, 320, 512, sp), TrainKernel::Packed);
+  EXPECT_EQ(resolve_train_kernel(TrainKernel::Auto, 128000, 20, sp), TrainKernel::Packed);
+  sp.top_p = 0.9f;  // truncated: the fused head cannot give these log-probs
+  EXPECT_EQ(resolve_train_kernel(TrainKernel::Auto, 128000, 2000, sp), TrainKernel::Full);
+  EXPECT_THROW(resolve_train_kernel(TrainKernel::Packed, 128000, 20, sp), ConfigError);
+  sp.top_p = 1.0f;
+  sp.temperature = 0.0f;  // greedy
+  EXPECT_EQ(resolve_train_kernel(TrainKernel::Auto, 128000, 20, sp), TrainKernel::Full);
+  EXPECT_THROW(resolve_train_kernel(TrainKernel::Fused, 128000, 20, sp), ConfigError);
+  model::Model m(runner_model_config());
+  m.init_weights(7);
+  policy::SamplingParams topk;
+  topk.top_k = 5;
+  EXPECT_THROW(ResponseLogprobRunner(m, topk, TrainKernel::Fused), ConfigError);
+  ResponseLogprobRunner run(m, policy::SamplingParams{});
+  const std::vector<int32_t> prompt = {3}, resp = {1, 2};
+  const std::vector<ResponseSeq> ok = {{prompt, resp}};
+  run.forward(ok, false);
+  EXPECT_EQ(run.last_kernel(), TrainKernel::Full);  // 32 entries, 3 tokens
+}
+
 TEST(ResponseLogprob, MicroBatchSizeDoesNotChangeTheLogprobs) {
   Case c(6, 7);
   auto& [m, s, views] = c;
@@ -261,6 +367,20 @@ TEST(ResponseLogprob, BadInputIsAnError) {
     FAIL() << "no error";
   } catch (const FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("3 gradients for the 2 response tokens"), std::string::npos) << e.what();
+  }  const int ctx = m.config().max_position_embeddings;
+  const std::vector<int32_t> long_prompt(size_t(ctx - 1), 4), long_resp = {1, 2, 3};
+  const std::vector<ResponseSeq> too_long = {{prompt, resp}, {long_prompt, long_resp}};
+  for (TrainKernel k : {TrainKernel::Full, TrainKernel::Packed}) {
+    ResponseLogprobRunner r(m, policy::SamplingParams{}, k);
+    try {
+      r.forward(too_long, false);
+      FAIL() << "no error";
+    } catch (const CapacityError& e) {
+      const std::string want = "sequence 1 of the micro-batch has " + std::to_string(ctx - 1) + " prompt + 3 response = " +
+                               std::to_string(ctx + 2) + " tokens, more than the model's context (max_position_embeddings " +
+                               std::to_string(ctx) + ")";
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    }
   }
 }
 
