@@ -1,5 +1,5 @@
 // builtin.cpp: the built-in reward functions (accuracy, format, tag_count, length, overlong, repetition, countdown,
-// language_consistency) as Reward classes, and their registration.
+// countdown_trace, language_consistency) as Reward classes, and their registration.
 #include <cstdlib>
 
 #include "rewards/countdown.h"
@@ -90,6 +90,19 @@ bool countdown_problem(const RewardInput& in, std::vector<int64_t>& nums, int64_
   return true;
 }
 
+// Scores each sample of a countdown group with f(response, numbers, target, score); a sample whose problem cannot be
+// read gets that error and no value.
+template <class F>
+std::vector<RewardScore> score_countdown_group(const std::vector<RewardInput>& group, F f) {
+  std::vector<RewardScore> out(group.size());
+  for (size_t i = 0; i < group.size(); ++i) {
+    std::vector<int64_t> nums;
+    int64_t target = 0;
+    if (countdown_problem(group[i], nums, target, out[i].error)) f(group[i].response, nums, target, out[i]);
+  }
+  return out;
+}
+
 class AccuracyReward final : public Reward {
  public:
   explicit AccuracyReward(AccuracyOptions o) : o_(o) {}
@@ -129,20 +142,26 @@ class CountdownReward final : public Reward {
   explicit CountdownReward(CountdownOptions o) : o_(o) {}
   bool is_verifier() const override { return true; }
   std::vector<RewardScore> score_group(const std::vector<RewardInput>& group, const GroupContext&) override {
-    std::vector<RewardScore> out(group.size());
-    for (size_t i = 0; i < group.size(); ++i) {
-      std::vector<int64_t> nums;
-      int64_t target = 0;
-      if (!countdown_problem(group[i], nums, target, out[i].error)) continue;
-      const CountdownCheck c = check_countdown(group[i].response, nums, target);
-      out[i].value = c.correct ? o_.correct_reward : (c.valid ? o_.format_score : 0.0);
-      out[i].correct = c.correct;
-    }
-    return out;
+    return score_countdown_group(group, [&](const std::string& response, const std::vector<int64_t>& nums, int64_t target, RewardScore& s) {
+      const CountdownCheck c = check_countdown(response, nums, target);
+      s.value = c.correct ? o_.correct_reward : (c.valid ? o_.format_score : 0.0);
+      s.correct = c.correct;
+    });
   }
 
  private:
   CountdownOptions o_;
+};
+
+// Share of the search trace's attempts that are consistent (check_countdown_trace); 0 for a response with no attempt.
+class CountdownTraceReward final : public Reward {
+ public:
+  std::vector<RewardScore> score_group(const std::vector<RewardInput>& group, const GroupContext&) override {
+    return score_countdown_group(group, [](const std::string& response, const std::vector<int64_t>& nums, int64_t target, RewardScore& s) {
+      const CountdownTrace t = check_countdown_trace(response, nums, target);
+      s.value = t.attempts == 0 ? 0.0 : double(t.consistent) / t.attempts;
+    });
+  }
 };
 
 class FormatReward final : public Reward {
@@ -279,6 +298,8 @@ void register_builtin_rewards() {
                   "n-gram repetition penalty (open-r1/TRL)");
   register_reward("countdown", [](const json& o) { return std::make_unique<CountdownReward>(parse_options<CountdownOptions>(o, "countdown")); },
                   "countdown: each number used once, equation reaches the target");
+  register_reward("countdown_trace", [](const json&) { return std::make_unique<CountdownTraceReward>(); },
+                  "countdown search trace: share of attempts whose arithmetic, numbers and verdict are right");
   register_reward("language_consistency",
                   [](const json& o) { return std::make_unique<LanguageReward>(parse_options<LanguageOptions>(o, "language_consistency")); },
                   "share of chain-of-thought words in the target language (R1)");

@@ -179,4 +179,117 @@ CountdownCheck check_countdown(std::string_view response, const std::vector<int6
   return c;
 }
 
+namespace {
+
+// A cursor over one attempt's text.
+struct TraceCursor {
+  std::string_view s;
+  size_t i = 0;
+  void spaces() {
+    while (i < s.size() && s[i] == ' ') ++i;
+  }
+  bool lit(std::string_view w) {
+    spaces();
+    if (s.substr(i, w.size()) != w) return false;
+    i += w.size();
+    return true;
+  }
+  // An integer with an optional leading '-'; at most 15 digits.
+  bool num(int64_t& v) {
+    spaces();
+    size_t j = i;
+    const bool neg = j < s.size() && s[j] == '-';
+    if (neg) ++j;
+    const size_t d0 = j;
+    v = 0;
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9' && j - d0 < 15) v = v * 10 + (s[j++] - '0');
+    if (j == d0 || (j < s.size() && s[j] >= '0' && s[j] <= '9')) return false;
+    if (neg) v = -v;
+    i = j;
+    return true;
+  }
+  bool end() {
+    spaces();
+    return i == s.size();
+  }
+};
+
+// Takes one unused given number equal to v (marks it used); false if there is none.
+bool take(int64_t v, const std::vector<int64_t>& numbers, std::vector<bool>& used) {
+  for (size_t k = 0; k < numbers.size(); ++k)
+    if (!used[k] && numbers[k] == v) return used[k] = true;
+  return false;
+}
+
+bool attempt_consistent(std::string_view text, const std::vector<int64_t>& numbers, int64_t target) {
+  TraceCursor c{text};
+  if (!c.lit("try")) return false;
+  std::vector<bool> used(numbers.size(), false);
+  int64_t prev = 0;
+  for (int step = 0;; ++step) {
+    int64_t a = 0, b = 0, r = 0;
+    if (!c.num(a)) return false;
+    c.spaces();
+    if (c.i >= c.s.size()) return false;
+    const char op = c.s[c.i++];
+    if (!c.num(b) || !c.lit("=") || !c.num(r)) return false;
+    int64_t v = 0;
+    switch (op) {
+      case '+': v = a + b; break;
+      case '-': v = a - b; break;
+      case '*': v = a * b; break;
+      case '/':
+        if (b == 0 || a % b != 0) return false;
+        v = a / b;
+        break;
+      default: return false;
+    }
+    if (v != r) return false;
+    if (step == 0) {
+      if (!take(a, numbers, used) || !take(b, numbers, used)) return false;
+    } else {
+      // the previous result and one unused given number, in either order
+      const bool ok = (a == prev && take(b, numbers, used)) || (b == prev && take(a, numbers, used));
+      if (!ok) return false;
+    }
+    prev = r;
+    if (!c.lit(",")) break;
+  }
+  bool says_equal = false;
+  if (c.lit("!=") || c.lit("\u2260")) says_equal = false;
+  else if (c.lit("=")) says_equal = true;
+  else return false;
+  int64_t t = 0;
+  if (!c.num(t) || !c.end()) return false;
+  return t == target && says_equal == (prev == target);
+}
+
+}  // namespace
+
+CountdownTrace check_countdown_trace(std::string_view response, const std::vector<int64_t>& numbers, int64_t target) {
+  std::string_view think = response;
+  const size_t open = response.find("<think>");
+  const size_t close = response.find("</think>");
+  if (open != std::string_view::npos || close != std::string_view::npos) {
+    const size_t b = open == std::string_view::npos ? 0 : open + 7;
+    const size_t e = close == std::string_view::npos || close < b ? response.size() : close;
+    think = response.substr(b, e - b);
+  }
+  CountdownTrace t;
+  size_t p = 0;
+  while (p <= think.size()) {
+    size_t q = think.find(';', p);
+    if (q == std::string_view::npos) q = think.size();
+    std::string_view seg = think.substr(p, q - p);
+    while (!seg.empty() && (seg.front() == ' ' || seg.front() == '\n')) seg.remove_prefix(1);
+    while (!seg.empty() && (seg.back() == ' ' || seg.back() == '\n')) seg.remove_suffix(1);
+    if (!seg.empty()) {
+      ++t.attempts;
+      t.consistent += attempt_consistent(seg, numbers, target);
+    }
+    p = q + 1;
+  }
+  return t;
+}
+
 }  // namespace reasonrl::rewards

@@ -20,4 +20,16 @@ struct CountdownCheck {
 // a trailing "= target" is allowed.
 CountdownCheck check_countdown(std::string_view response, const std::vector<int64_t>& numbers, int64_t target);
 
+// The search chain of thought's own consistency (the `countdown_trace` reward). The trace is the text inside
+// <think>..</think> (to the end if unclosed; the whole response if there is no tag), made of attempts separated by
+// ';', each "try a op b=r, r op c=s, ... V T" with the verdict V one of "=", "≠" or "!=". An attempt is consistent when
+// every step parses, each step's result is its arithmetic (exact integer division), the first step's operands are two
+// of the given numbers, each later step combines the previous result with a given number not yet used in the attempt,
+// the verdict's T is the problem's target, and V is "=" exactly when the last result equals the target.
+struct CountdownTrace {
+  int attempts = 0;    // non-empty ';'-separated segments of the trace (each should be a "try ..." attempt)
+  int consistent = 0;  // of them, consistent as above
+};
+CountdownTrace check_countdown_trace(std::string_view response, const std::vector<int64_t>& numbers, int64_t target);
+
 }  // namespace reasonrl::rewards

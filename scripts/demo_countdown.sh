@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The countdown demo: SFT a tiny DeepSeek-V3-style MoE on 2,000 short search traces (at most one failed attempt
-# before the solution), then GRPO on answer-only countdown prompts (accuracy + format reward, no length bonus), and
-# print the held-out pass@1, mean response tokens and attempts per response at each evaluation. Install and build as
-# scripts/demo.sh. Extra arguments go to `reasonrl train`.
+# before the solution), then GRPO on answer-only countdown prompts (accuracy + format + 0.25 x countdown_trace, the
+# share of attempts whose arithmetic and verdict are right; no length bonus), and print the held-out pass@1, mean
+# response tokens and attempts per response at each evaluation. Install and build as scripts/demo.sh. Extra arguments
+# go to `reasonrl train`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/demo_common.sh

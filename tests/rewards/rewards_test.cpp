@@ -34,7 +34,7 @@ TEST(Registry, UnknownRewardListsRegisteredOnes) {
     EXPECT_NE(m.find("accuracy"), std::string::npos) << m;
     EXPECT_NE(m.find("language_consistency"), std::string::npos) << m;
   }
-  for (const char* n : {"accuracy", "format", "tag_count", "length", "overlong", "repetition", "countdown", "language_consistency"})
+  for (const char* n : {"accuracy", "format", "tag_count", "length", "overlong", "repetition", "countdown", "countdown_trace", "language_consistency"})
     EXPECT_TRUE(reward_registered(n)) << n;
 }
 
@@ -346,6 +346,60 @@ TEST(Countdown, EachNumberOnceAndTarget) {
   cfg.rewards = {"accuracy"};
   RewardManager a(cfg);
   EXPECT_TRUE(a.score_one(x).correct);
+}
+
+// Every case below was checked by hand (the arithmetic, the numbers used and the verdict of each attempt).
+TEST(CountdownTrace, AttemptsCheckedByHand) {
+  auto tr = [](const char* r, std::vector<int64_t> nums, int64_t target) {
+    const CountdownTrace t = check_countdown_trace(r, nums, target);
+    return std::pair<int, int>(t.consistent, t.attempts);
+  };
+  using P = std::pair<int, int>;
+  // 8+7 is 15, so "≠ 15" is a false verdict; 7+5=12, 12+3=15 reaches 15 and says so
+  EXPECT_EQ(tr("<think>try 3+5=8, 8+7=15 \u2260 15; try 7+5=12, 12+3=15 = 15</think><answer>7+5+3</answer>", {3, 5, 7}, 15),
+            P(1, 2));
+  EXPECT_EQ(tr("<think>try 3+5=8, 8+7=15 = 15; try 7+5=12, 12+3=15 = 15</think>", {3, 5, 7}, 15), P(2, 2));
+  EXPECT_EQ(tr("<think>try 3*5=15, 15-7=8 \u2260 15; try 7+5=12, 12+3=15 = 15</think>", {3, 5, 7}, 15), P(2, 2));
+  // the GRPO model's own responses: 12+3 is 15 not 18; 12-3 is 9 not 15 (a false "= target")
+  EXPECT_EQ(tr("<think>try 7+5=12, 12+3=18 \u2260 15; try 7+5=12, 12-3=15 = 15</think>", {3, 5, 7}, 15), P(0, 2));
+  // 23-14 is 9 and 14 is used twice; 14-10=4, 4+9=13 misses 5 and says so
+  EXPECT_EQ(tr("<think>try 14+9=23, 23-14=2 \u2260 5; try 14-10=4, 4+9=13 \u2260 5</think>", {10, 9, 14}, 5), P(1, 2));
+  // verdicts: the right number with the wrong relation, the wrong number, the ASCII "!="
+  EXPECT_EQ(tr("try 9+13=22, 22+6=28 \u2260 28", {9, 13, 6}, 28), P(0, 1));
+  EXPECT_EQ(tr("try 9+13=22, 22+6=28 = 24", {9, 13, 6}, 28), P(0, 1));
+  EXPECT_EQ(tr("try 9+13=22, 22+6=28 = 28", {9, 13, 6}, 28), P(1, 1));
+  EXPECT_EQ(tr("try 9+13=22, 22-6=16 != 28", {9, 13, 6}, 28), P(1, 1));
+  EXPECT_EQ(tr("try 9+13=22, 22+6=28 != 28", {9, 13, 6}, 28), P(0, 1));
+  // numbers: a given number twice, one not given, the previous result on either side
+  EXPECT_EQ(tr("try 9+9=18, 18+6=24 \u2260 28", {9, 13, 6}, 28), P(0, 1));
+  EXPECT_EQ(tr("try 2+13=15, 15+6=21 \u2260 28", {9, 13, 6}, 28), P(0, 1));
+  EXPECT_EQ(tr("try 9+9=18, 18+6=24 \u2260 28", {9, 9, 6}, 28), P(1, 1));  // 9 given twice
+  EXPECT_EQ(tr("try 6*4=24, 3+24=27 \u2260 30", {6, 4, 3}, 30), P(1, 1));
+  EXPECT_EQ(tr("try 6*4=24, 3+6=9 \u2260 30", {6, 4, 3}, 30), P(0, 1));   // the second step drops the result
+  // exact division only; negative intermediate results are arithmetic too
+  EXPECT_EQ(tr("try 12/4=3, 3*5=15 = 15", {12, 4, 5}, 15), P(1, 1));
+  EXPECT_EQ(tr("try 13/4=3, 3*5=15 = 15", {13, 4, 5}, 15), P(0, 1));
+  EXPECT_EQ(tr("try 3-5=-2, -2+7=5 = 5", {3, 5, 7}, 5), P(1, 1));
+  // cut off mid-attempt, no verdict, text after the verdict, no attempt at all
+  EXPECT_EQ(tr("<think>try 3*5=15, 15-7=8 \u2260 15; try 7+", {3, 5, 7}, 15), P(1, 2));
+  EXPECT_EQ(tr("<think>try 7+5=12, 12+3=15</think>", {3, 5, 7}, 15), P(0, 1));
+  EXPECT_EQ(tr("<think>try 7+5=12, 12+3=15 = 15 done</think>", {3, 5, 7}, 15), P(0, 1));
+  EXPECT_EQ(tr("<think></think><answer>7+5+3</answer>", {3, 5, 7}, 15), P(0, 0));
+  EXPECT_EQ(tr("<answer>7+5+3</answer>", {3, 5, 7}, 15), P(0, 1));  // no tag: the whole response is the trace
+}
+
+TEST(CountdownTrace, RewardIsTheConsistentShareWeighted) {
+  RewardConfig cfg;
+  cfg.rewards = {"countdown_trace"};
+  cfg.weights = {{"countdown_trace", 0.5}};
+  RewardManager m(cfg);
+  auto x = in("<think>try 7+5=12, 12+3=18 \u2260 15; try 7+5=12, 12+3=15 = 15</think><answer>7+5+3</answer>", "15", "countdown");
+  x.meta = {{"nums", {3, 5, 7}}, {"target", 15}};
+  EXPECT_DOUBLE_EQ(m.score_one(x).total, 0.5 * 0.5);  // one of two attempts consistent, weight 0.5
+  x.response = "<think></think><answer>7+5+3</answer>";
+  EXPECT_DOUBLE_EQ(m.score_one(x).total, 0.0);
+  x.meta = nlohmann::ordered_json::object();  // no numbers: an error, not a 0
+  EXPECT_NE(m.score_one(x).error.find("countdown_trace"), std::string::npos);
 }
 
 TEST(Language, ScriptsAndLatinWords) {
