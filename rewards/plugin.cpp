@@ -147,7 +147,8 @@ class SupervisedReward final : public Reward {
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
-    const rlim_t mem = spec_.max_memory_mb > 0 ? rlim_t(spec_.max_memory_mb) << 20 : RLIM_INFINITY;
+    const rlim_t mem = spec_.max_memory_mb > 0 && plugin_memory_limit_enforced() ? rlim_t(spec_.max_memory_mb) << 20
+                                                                                  : RLIM_INFINITY;
     const pid_t pid = fork();
     if (pid < 0) {
       close(sv[0]);
@@ -368,6 +369,20 @@ std::unique_ptr<Reward> make_plugin_reward(const PluginSpec& spec) {
     return std::make_unique<SupervisedReward>(spec, /*worker=*/true);
   }
   return std::make_unique<SupervisedReward>(spec, /*worker=*/false);
+}
+
+bool plugin_memory_limit_enforced() {
+#if defined(__SANITIZE_ADDRESS__)
+  return false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return false;
+#else
+  return true;
+#endif
+#else
+  return true;
+#endif
 }
 
 }  // namespace reasonrl::rewards

@@ -31,4 +31,9 @@ std::unique_ptr<Reward> make_plugin_reward(const PluginSpec& spec);
 // running program, else the one of this build tree. PluginError when none is executable.
 std::string reward_worker_path();
 
+// Whether max_memory_mb (RLIMIT_AS on the plugin's process) is applied. False in an AddressSanitizer build only: ASan
+// reserves terabytes of shadow address space at start, so any address-space limit would stop every worker before it
+// runs; sanitized builds run plugins without the memory limit (the CPU and wall-clock limits still apply).
+bool plugin_memory_limit_enforced();
+
 }  // namespace reasonrl::rewards

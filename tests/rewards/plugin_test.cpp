@@ -159,6 +159,7 @@ TEST(SharedLibraryWorker, ASpinIsStoppedByTheCpuLimitPerCall) {
 }
 
 TEST(SharedLibraryWorker, AnAllocationPastTheMemoryLimitIsAnError) {
+  if (!plugin_memory_limit_enforced()) GTEST_SKIP() << "AddressSanitizer build: RLIMIT_AS cannot apply (plugin.h)";
   auto spec = worker_spec();
   spec.max_memory_mb = 256;
   auto r = make_plugin_reward(spec);
