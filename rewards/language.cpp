@@ -345,15 +345,4 @@ std::string language_name(const std::string& code) {
   return it == names.end() ? code : it->second;
 }
 
-bool valid_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  const int32_t n = static_cast<int32_t>(s.size());
-  for (int32_t i = 0; i < n;) {
-    UChar32 c;
-    U8_NEXT(p, i, n, c);
-    if (c < 0) return false;
-  }
-  return true;
-}
-
 }  // namespace reasonrl::rewards

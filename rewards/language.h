@@ -38,7 +38,5 @@ std::vector<LanguageSegment> segment_languages(std::string_view text);
 std::string language_name(const std::string& code);
 // Removes math and code spans.
 std::string strip_math_and_code(std::string_view text);
-// True when `s` is well-formed UTF-8 (ICU's U8_NEXT: no overlong forms, surrogates or code points past U+10FFFF).
-bool valid_utf8(std::string_view s);
 
 }  // namespace reasonrl::rewards

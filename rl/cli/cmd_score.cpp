@@ -6,13 +6,13 @@
 #include <fstream>
 #include <iostream>
 
-#include "rewards/language.h"
 #include "rewards/manager.h"
 #include "rewards/reward_errors.h"
 #include "rewards/math_verify.h"
 #include "rl/cli/commands.h"
 #include "rl/cli/config_cli.h"
 #include "rl/util/error.h"
+#include "rl/util/utf8.h"
 
 namespace reasonrl::cli {
 
@@ -105,7 +105,7 @@ void run_score(const rewards::RewardConfig& cfg, const ScoreOptions& o) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = fmt::format("{}:{}", o.input, ln);
     try {
-      if (!rewards::valid_utf8(line)) throw FormatError(where + ": not valid UTF-8");
+      if (!utf8_valid(line)) throw FormatError(where + ": not valid UTF-8");
       json row;
       try {
         row = json::parse(line);

@@ -7,10 +7,10 @@
 
 #include "policy/model_decoder.h"
 #include "policy/rollout.h"
-#include "rewards/language.h"
 #include "rewards/manager.h"
 #include "rl/train/task_data.h"
 #include "rl/util/log.h"
+#include "rl/util/utf8.h"
 
 namespace reasonrl::long2short {
 
@@ -159,7 +159,7 @@ PairSet build_dpo_pairs(const std::vector<PromptSamples>& ps, const std::vector<
       const auto& c = p.samples[size_t(ci)];
       const auto& r = p.samples[size_t(ri)];
       // Sampled bytes need not be UTF-8 (a byte-level tokenizer can stop inside a character); JSON text must be.
-      if (!rewards::valid_utf8(c.text) || !rewards::valid_utf8(r.text)) {  // could not be written as TRL-layout JSONL: left out
+      if (!utf8_valid(c.text) || !utf8_valid(r.text)) {  // could not be written as TRL-layout JSONL: left out
         ++out.skipped_not_utf8;
         continue;
       }
