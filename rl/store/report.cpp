@@ -517,7 +517,9 @@ Quantiles length_quantiles(const RolloutStore& st) {
 }
 
 // Reward weights from the run's resolved config ("rewards": {"weights": {...}}); a missing weight is 1.
-std::map<std::string, double> reward_weights(const RunData& r) {
+// The run's rewards.weights from its stored config. A config or weights entry that cannot be read leaves the weights
+// at 1 and says why in `problem` (shown on the chart), never silently.
+std::map<std::string, double> reward_weights(const RunData& r, std::string* problem) {
   std::map<std::string, double> w;
   if (!r.info) return w;
   try {
@@ -525,7 +527,10 @@ std::map<std::string, double> reward_weights(const RunData& r) {
     if (c.contains("rewards") && c["rewards"].contains("weights"))
       for (auto it = c["rewards"]["weights"].begin(); it != c["rewards"]["weights"].end(); ++it)
         w[it.key()] = it.value().get<double>();
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
+    w.clear();
+    *problem = fmt::format("rewards.weights in the run's stored config could not be read ({}), so all are taken as 1",
+                           e.what());
   }
   return w;
 }
@@ -535,7 +540,8 @@ std::map<std::string, double> reward_weights(const RunData& r) {
 // the mean total as a line. The note counts samples whose stored total is not the weighted sum.
 std::string reward_stack_chart(const RunData& r, const std::string& id, const std::string& title) {
   const Db& db = r.st->db();
-  const auto w = reward_weights(r);
+  std::string weights_problem;
+  const auto w = reward_weights(r, &weights_problem);
   auto weight = [&](const std::string& c) { return w.count(c) ? w.at(c) : 1.0; };
   std::map<int64_t, int64_t> n_at;
   std::map<int64_t, double> total_at;
@@ -600,7 +606,9 @@ std::string reward_stack_chart(const RunData& r, const std::string& id, const st
   std::string out = figure_open(id, title, "stack",
                                 fmt::format("mean over each step's samples of weight \xC3\x97 value (n/a = 0); "
                                             "weights from the config: {}{}",
-                                            w.empty() ? "none given (all 1)" : wtext,
+                                            !weights_problem.empty() ? weights_problem
+                                            : w.empty()              ? "none given (all 1)"
+                                                                     : wtext,
                                             mismatched ? fmt::format("; {} sample totals are NOT the weighted sum", mismatched)
                                                        : "; every sample's total is the weighted sum"));
   std::vector<Series> all = series;

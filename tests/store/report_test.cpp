@@ -222,6 +222,21 @@ TEST_F(ReportTest, WeightedRewardComponentsStackToTheMeanReward) {
     st.write_step({0, {}}, {s});
   }
   EXPECT_NE(render_report(RolloutStore::open(db_, true)).find("1 sample totals are NOT the weighted sum"), std::string::npos);
+  // Weights that cannot be read are said to be unread (and taken as 1), not reported as "none given".
+  fs::remove(db_);
+  {
+    auto st = RolloutStore::open(db_);
+    st.begin_run({"unreadable", R"({"rewards": {"weights": {"format": "half"}}})", "v", 1, ""});
+    st.upsert_prompts({{0, "d", "", "p", "g", 1}});
+    SampleRecord s;
+    s.reward_components["format"] = 1.0;
+    s.reward = 0.5;
+    s.finish_reason = "stop";
+    st.write_step({0, {}}, {s});
+  }
+  const std::string unread = render_report(RolloutStore::open(db_, true));
+  EXPECT_NE(unread.find("rewards.weights in the run&#39;s stored config could not be read"), std::string::npos);
+  EXPECT_EQ(unread.find("none given (all 1)"), std::string::npos);
 }
 
 // Noisy series get a trailing rolling mean (window max(5, n/20)); a trend does not.
