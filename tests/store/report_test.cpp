@@ -32,6 +32,8 @@ class ReportTest : public ::testing::Test {
     db_ = (dir_ / "rollouts.db").string();
   }
   void TearDown() override { fs::remove_all(dir_); }
+  void write_one_sample_run(const std::string& name, const std::string& config, const std::string& component,
+                            double value, double reward);
   fs::path dir_;
   std::string db_;
 };
@@ -160,6 +162,20 @@ TEST_F(ReportTest, SampleChartsMatchSql) {
   EXPECT_EQ(trunc.find("<td>stop</td>"), std::string::npos);
 }
 
+// A fresh database holding one run (name, stored config) with one sample: one reward component and the total.
+void ReportTest::write_one_sample_run(const std::string& name, const std::string& config, const std::string& component,
+                                      double value, double reward) {
+  fs::remove(db_);
+  auto st = RolloutStore::open(db_);
+  st.begin_run({name, config, "v", 1, ""});
+  st.upsert_prompts({{0, "d", "", "p", "g", 1}});
+  SampleRecord s;
+  s.reward_components[component] = value;
+  s.reward = reward;
+  s.finish_reason = "stop";
+  st.write_step({0, {}}, {s});
+}
+
 // The weighted reward components of each step add up to the step's mean total reward, each part being
 // weight * (mean of the component over all samples, n/a = 0), with the weights from the run's config.
 TEST_F(ReportTest, WeightedRewardComponentsStackToTheMeanReward) {
@@ -210,30 +226,10 @@ TEST_F(ReportTest, WeightedRewardComponentsStackToTheMeanReward) {
   while (m.step()) EXPECT_NEAR(sum_parts[std::to_string(m.i64(0))], m.f64(1), 1e-12) << "step " << m.i64(0);
   EXPECT_NE(html.find("every sample&#39;s total is the weighted sum"), std::string::npos);
   // A total the weights do not explain is counted and shown.
-  fs::remove(db_);
-  {
-    auto st = RolloutStore::open(db_);
-    st.begin_run({"bad", "{}", "v", 1, ""});
-    st.upsert_prompts({{0, "d", "", "p", "g", 1}});
-    SampleRecord s;
-    s.reward_components["accuracy"] = 1.0;
-    s.reward = 0.25;
-    s.finish_reason = "stop";
-    st.write_step({0, {}}, {s});
-  }
+  write_one_sample_run("bad", "{}", "accuracy", 1.0, 0.25);
   EXPECT_NE(render_report(RolloutStore::open(db_, true)).find("1 sample totals are NOT the weighted sum"), std::string::npos);
   // Weights that cannot be read are said to be unread (and taken as 1), not reported as "none given".
-  fs::remove(db_);
-  {
-    auto st = RolloutStore::open(db_);
-    st.begin_run({"unreadable", R"({"rewards": {"weights": {"format": "half"}}})", "v", 1, ""});
-    st.upsert_prompts({{0, "d", "", "p", "g", 1}});
-    SampleRecord s;
-    s.reward_components["format"] = 1.0;
-    s.reward = 0.5;
-    s.finish_reason = "stop";
-    st.write_step({0, {}}, {s});
-  }
+  write_one_sample_run("unreadable", R"({"rewards": {"weights": {"format": "half"}}})", "format", 1.0, 0.5);
   const std::string unread = render_report(RolloutStore::open(db_, true));
   EXPECT_NE(unread.find("rewards.weights in the run&#39;s stored config could not be read"), std::string::npos);
   EXPECT_EQ(unread.find("none given (all 1)"), std::string::npos);
