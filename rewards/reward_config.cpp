@@ -29,6 +29,11 @@ void PluginSpec::validate() const {
   if (max_restarts < 0) throw ConfigError("plugins[].max_restarts must be >= 0 (plugin '" + name + "')");
   if (max_memory_mb < 0) throw ConfigError("plugins[].max_memory_mb must be >= 0 (0 = no limit) (plugin '" + name + "')");
   if (!(max_cpu_s >= 0)) throw ConfigError("plugins[].max_cpu_s must be >= 0 (0 = timeout_s) (plugin '" + name + "')");
+  if (workers < 1 || workers > 256)
+    throw ConfigError("plugins[].workers must be in [1, 256], got " + std::to_string(workers) + " (plugin '" + name + "')");
+  if (workers > 1 && kind == PluginKind::SharedLibrary && isolation == PluginIsolation::None)
+    throw ConfigError("plugins[].workers " + std::to_string(workers) + " needs isolation process: with isolation none "
+                      "the plugin runs in the trainer, once (plugin '" + name + "')");
   if (name.find('/') != std::string::npos || name == "mean" || name == "std" || name == "error_frac")
     throw ConfigError("plugins[].name '" + name + "' is not allowed: it names the metric reward/<name>, so it must not "
                       "contain '/' nor be mean, std or error_frac (reward/errors/<name>, reward/error_frac are taken)");
