@@ -3,11 +3,22 @@
 
 #include <set>
 
+#include "rewards/language.h"
+
 namespace reasonrl::rewards {
 
 void AccuracyOptions::validate() const {
   if (float_rounding < 0 || float_rounding > 15) throw ConfigError("accuracy.float_rounding must be in [0, 15]");
   if (tail_chars < 0) throw ConfigError("accuracy.tail_chars must be >= 0");
+}
+
+// A code the counter has no words for would score 0 on every sample, silently (fuzz_config review).
+void LanguageOptions::validate() const {
+  if (target_language.empty() || language_code_known(target_language)) return;
+  std::string known;
+  for (const auto& c : known_language_codes()) known += (known.empty() ? "" : ", ") + c;
+  throw ConfigError("language_consistency.target_language '" + target_language + "' is not a language it can count " +
+                    "words of (every sample would score 0); known: " + known + " (or empty: from meta/prompt)");
 }
 
 void OverlongOptions::validate() const {

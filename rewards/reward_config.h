@@ -76,6 +76,7 @@ struct LanguageOptions {
     v("target_language", target_language, "target language code (en, zh, ja, ko, ru, ar, es, fr, de, ...); empty = from meta/prompt");
     v("scope", scope, "text scored: think (the chain of thought; whole response if no tags) or response");
   }
+  void validate() const;
 };
 
 struct LengthOptions {
