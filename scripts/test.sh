@@ -42,7 +42,7 @@ if [[ "${REASONRL_SKIP_ASAN:-0}" != 1 ]]; then
   phase "ASan unit tests + smoke:" run_ctest build-asan -L '^(unit|smoke)$'
 fi
 if [[ "${REASONRL_SKIP_FUZZ:-0}" != 1 ]]; then
-  echo "== libFuzzer: 3 targets (grader, tokenizer, JSONL) and their properties, 60 s each (clang, ASan + UBSan)"
+  echo "== libFuzzer: 4 targets (grader, tokenizer, JSONL, config) and their properties, 60 s each, two at a time (clang, ASan + UBSan)"
   if phase "Fuzz (build + 4 x 60 s, two at a time):" bash scripts/fuzz.sh 60; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FUZZ FAILED"; fi
 fi
 echo
