@@ -256,13 +256,34 @@ LanguageCount count_words_by_language(std::string_view text) {
   return c;
 }
 
-double language_consistency(std::string_view text, const std::string& target) {
-  const LanguageCount c = count_words_by_language(text);
-  if (c.total == 0) return 0.0;
+namespace {
+std::string normalize_code(const std::string& target) {
   std::string t = lower_ascii(target);
   if (t == "cn" || t == "zh-cn" || t == "zh-tw" || t == "chinese") t = "zh";
   if (t == "english") t = "en";
-  auto it = c.words.find(t);
+  return t;
+}
+}  // namespace
+
+std::vector<std::string> known_language_codes() {
+  std::set<std::string> codes;
+  for (const auto& [l, w] : stop_words()) codes.insert(l);
+  for (int s = 0; s < USCRIPT_CODE_LIMIT; ++s)
+    if (const char* l = script_language(UScriptCode(s))) codes.insert(l);
+  return {codes.begin(), codes.end()};
+}
+
+bool language_code_known(const std::string& code) {
+  const std::string t = normalize_code(code);
+  for (const auto& k : known_language_codes())
+    if (k == t) return true;
+  return false;
+}
+
+double language_consistency(std::string_view text, const std::string& target) {
+  const LanguageCount c = count_words_by_language(text);
+  if (c.total == 0) return 0.0;
+  auto it = c.words.find(normalize_code(target));
   return it == c.words.end() ? 0.0 : static_cast<double>(it->second) / c.total;
 }
 

@@ -19,6 +19,10 @@ LanguageCount count_words_by_language(std::string_view text);
 // Share of words in `target` (0..1). Empty text (no words) = 0. Latin words of no identified language count
 // towards the target when it is a Latin-script language.
 double language_consistency(std::string_view text, const std::string& target);
+// The codes language_consistency can find words of (Latin-script languages with stop-word lists, languages with a
+// script of their own), sorted; language_code_known also takes the aliases cn, zh-cn, zh-tw, chinese and english.
+std::vector<std::string> known_language_codes();
+bool language_code_known(const std::string& code);
 // The dominant language and its share; "" when there are no words.
 std::string detect_dominant_language(std::string_view text, double* confidence = nullptr);
 // The language a prompt asks for: an explicit "in English"/"in Chinese"/"用中文" request, else the prompt's own language.

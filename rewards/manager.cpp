@@ -37,44 +37,62 @@ RewardManager::RewardManager(const RewardConfig& cfg) : cfg_(cfg) {
 
 RewardManager::~RewardManager() = default;
 
+namespace {
+std::vector<RewardScore> failed_scores(size_t n, const std::string& why) {
+  std::vector<RewardScore> s(n);
+  for (auto& x : s) x.error = why;
+  return s;
+}
+}  // namespace
+
 std::vector<RewardResult> RewardManager::score_group(const std::vector<RewardInput>& group) {
-  const size_t n = group.size();
-  std::vector<RewardResult> out(n);
-  GroupContext ctx;
-  ctx.correct.assign(n, std::nullopt);
+  return std::move(score_groups(std::span(&group, 1))[0]);
+}
+
+// Reward by reward over the whole batch (verifiers first: their verdicts fill each group's context for the rest).
+std::vector<std::vector<RewardResult>> RewardManager::score_groups(std::span<const std::vector<RewardInput>> groups) {
+  const size_t G = groups.size();
+  std::vector<std::vector<RewardResult>> out(G);
+  std::vector<GroupContext> ctx(G);
+  for (size_t g = 0; g < G; ++g) {
+    out[g].resize(groups[g].size());
+    ctx[g].correct.assign(groups[g].size(), std::nullopt);
+  }
   for (size_t k = 0; k < rewards_.size(); ++k) {
     const std::string& name = names_[k];
-    std::vector<RewardScore> s;
+    std::vector<std::vector<RewardScore>> all;
     try {
-      s = rewards_[k]->score_group(group, ctx);
+      all = rewards_[k]->score_groups(groups, ctx);
     } catch (const std::exception& e) {
-      s.assign(n, RewardScore{});
-      for (auto& x : s) x.error = e.what();
+      all.assign(G, {});
+      for (size_t g = 0; g < G; ++g) all[g] = failed_scores(groups[g].size(), e.what());
     }
-    if (s.size() != n) {
-      s.assign(n, RewardScore{});
-      for (auto& x : s) x.error = "returned the wrong number of scores";
-    }
+    if (all.size() != G) all.assign(G, {});
     const double w = cfg_.weight(name);
-    for (size_t i = 0; i < n; ++i) {
-      std::optional<double> v = s[i].value;
-      if (v && !std::isfinite(*v)) {
-        s[i].error = "non-finite value";
-        v.reset();
-      }
-      out[i].components[name] = v;
-      if (v) out[i].total += w * *v;
-      if (!s[i].error.empty()) {
-        out[i].error += (out[i].error.empty() ? "" : "; ") + name + ": " + s[i].error;
-        out[i].errors[name] = s[i].error;
-      }
-      if (s[i].correct) {
-        if (!ctx.correct[i]) ctx.correct[i] = *s[i].correct;
-        else ctx.correct[i] = *ctx.correct[i] && *s[i].correct;
+    for (size_t g = 0; g < G; ++g) {
+      const size_t n = groups[g].size();
+      std::vector<RewardScore>& s = all[g];
+      if (s.size() != n) s = failed_scores(n, "returned the wrong number of scores");
+      for (size_t i = 0; i < n; ++i) {
+        RewardResult& r = out[g][i];
+        std::optional<double> v = s[i].value;
+        if (v && !std::isfinite(*v)) {
+          s[i].error = "non-finite value";
+          v.reset();
+        }
+        r.components[name] = v;
+        if (v) r.total += w * *v;
+        if (!s[i].error.empty()) {
+          r.error += (r.error.empty() ? "" : "; ") + name + ": " + s[i].error;
+          r.errors[name] = s[i].error;
+        }
+        std::optional<bool>& c = ctx[g].correct[i];
+        if (s[i].correct) c = c ? *c && *s[i].correct : *s[i].correct;
       }
     }
   }
-  for (size_t i = 0; i < n; ++i) out[i].correct = ctx.correct[i].value_or(false);
+  for (size_t g = 0; g < G; ++g)
+    for (size_t i = 0; i < groups[g].size(); ++i) out[g][i].correct = ctx[g].correct[i].value_or(false);
   return out;
 }
 

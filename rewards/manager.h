@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ class RewardManager {
   // Scores all responses to one prompt. Verifiers (accuracy, countdown) run first and their verdicts feed
   // group rewards that need them (Kimi length). total = sum over applicable components of weight * value.
   std::vector<RewardResult> score_group(const std::vector<RewardInput>& group);
+  // Scores a batch of groups: the same results as score_group on each group in turn (every reward is pure), but each
+  // reward sees the whole batch at once, so plugins with workers > 1 score its groups in parallel.
+  std::vector<std::vector<RewardResult>> score_groups(std::span<const std::vector<RewardInput>> groups);
   // Convenience: a group of one.
   RewardResult score_one(const RewardInput& input);
 

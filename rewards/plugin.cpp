@@ -1,6 +1,7 @@
 // plugin.cpp: reward plugins: the supervisor of out-of-process plugins (a subprocess speaking JSON lines, or a shared
 // library hosted by reasonrl-reward-worker: socketpair, request ids, per-call deadline, kill + restart after a crash,
-// a hang or a protocol error, RLIMIT_AS) and in-process shared libraries (isolation none).
+// a hang or a protocol error, RLIMIT_AS), its pool of `workers` processes scoring a batch's groups in parallel, and
+// in-process shared libraries (isolation none).
 #include "rewards/plugin.h"
 
 #include <fcntl.h>
@@ -15,7 +16,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
+#include <thread>
 
 #include "rl/util/error.h"
 
@@ -40,9 +43,11 @@ class InProcessLibraryReward final : public Reward {
 
 // ---- out-of-process plugins: a subprocess, or the worker hosting a shared library ---------------------------
 
-class SupervisedReward final : public Reward {
+// One supervised process. `who` names it in errors: "plugin 'name'", with "(worker k of N)" in a pool.
+class SupervisedProcess {
  public:
-  SupervisedReward(const PluginSpec& spec, bool worker) : spec_(spec), worker_(worker), options_(json::parse(spec.options)) {
+  SupervisedProcess(const PluginSpec& spec, bool worker, std::string who)
+      : spec_(spec), worker_(worker), who_(std::move(who)), options_(json::parse(spec.options)) {
     if (worker_) {
       program_ = reward_worker_path();
       if (access(spec.path.c_str(), R_OK) != 0)
@@ -51,7 +56,7 @@ class SupervisedReward final : public Reward {
       args_ = {spec.name, spec.path, spec.options, std::to_string(cpu)};
       std::string err;
       if (!start(err))  // load errors now, as for isolation none
-        throw PluginError(err.rfind("plugin '", 0) == 0 ? err : "plugin '" + spec.name + "' (" + spec.path + "): " + err);
+        throw PluginError(err.rfind("plugin '", 0) == 0 ? err : who_ + " (" + spec.path + "): " + err);
     } else {
       program_ = spec.path;
       args_ = spec.args;
@@ -59,9 +64,14 @@ class SupervisedReward final : public Reward {
         throw PluginError("plugin '" + spec.name + "': '" + spec.path + "' is not an executable file");
     }
   }
-  ~SupervisedReward() override { stop(false); }
+  ~SupervisedProcess() { stop(false); }
+  SupervisedProcess(const SupervisedProcess&) = delete;
+  SupervisedProcess& operator=(const SupervisedProcess&) = delete;
 
-  std::vector<RewardScore> score_group(const std::vector<RewardInput>& group, const GroupContext&) override {
+  // False once the process has crashed more than max_restarts times: every later call is an error.
+  bool usable() const { return !disabled_ && !(pid_ <= 0 && started_ > 0 && restarts_ >= spec_.max_restarts); }
+
+  std::vector<RewardScore> score(const std::vector<RewardInput>& group) {
     const size_t n = group.size();
     std::vector<RewardScore> s(n);
     auto fail_all = [&](const std::string& why) {
@@ -70,21 +80,21 @@ class SupervisedReward final : public Reward {
     };
     auto fail_and_restart = [&](const std::string& why) {
       stop(true);
-      return fail_all("plugin '" + spec_.name + "': " + why);
+      return fail_all(who_ + ": " + why);
     };
-    if (disabled_) return fail_all("plugin '" + spec_.name + "' disabled after " + std::to_string(restarts_) + " restarts");
+    if (disabled_) return fail_all(who_ + " disabled after " + std::to_string(restarts_) + " restarts");
     if (pid_ <= 0) {
       if (started_ > 0) {
         if (restarts_ >= spec_.max_restarts) {
           disabled_ = true;
-          return fail_all("plugin '" + spec_.name + "' disabled after " + std::to_string(restarts_) + " restarts");
+          return fail_all(who_ + " disabled after " + std::to_string(restarts_) + " restarts");
         }
         ++restarts_;
       }
       std::string err;
       if (!start(err)) {
         stop(true);
-        return fail_all("plugin '" + spec_.name + "': " + err);
+        return fail_all(who_ + ": " + err);
       }
     }
     const auto deadline = std::chrono::steady_clock::now() +
@@ -121,7 +131,7 @@ class SupervisedReward final : public Reward {
     if (!buf_.empty()) return fail_and_restart("wrote more than one line for one request (" + excerpt(buf_) + ")");
     const json& res = r.contains("results") ? r["results"] : json();
     if (!res.is_array() || res.size() != n)
-      return fail_all("plugin '" + spec_.name + "': expected " + std::to_string(n) + " results, got " +
+      return fail_all(who_ + ": expected " + std::to_string(n) + " results, got " +
                       (res.is_array() ? std::to_string(res.size()) : std::string("none")) +
                       (r.contains("error") ? " (" + r["error"].dump() + ")" : std::string()));
     for (size_t i = 0; i < n; ++i) s[i] = score_from_json(res[i]);
@@ -324,6 +334,7 @@ class SupervisedReward final : public Reward {
 
   PluginSpec spec_;
   bool worker_;
+  std::string who_;
   json options_;
   std::string program_;
   std::vector<std::string> args_;
@@ -333,6 +344,65 @@ class SupervisedReward final : public Reward {
   bool disabled_ = false;
   uint64_t next_id_ = 0;
   std::string buf_;
+};
+
+// The out-of-process plugin as a Reward: `workers` supervised processes (plugins[].workers), each with its own timeout,
+// limits, restarts and max_restarts. A batch's groups are dealt round-robin over the processes still usable when the
+// batch starts (group g to the (g mod U)-th) and each process scores its groups in order on its own thread; results go
+// back to their group's slot. The plugin is pure, so the values never depend on the number of workers; the assignment
+// depends only on the batch and on which processes are disabled, never on timing, so neither do the errors.
+class SupervisedReward final : public Reward {
+ public:
+  SupervisedReward(const PluginSpec& spec, bool worker) {
+    const int n = std::max(1, spec.workers);
+    for (int k = 0; k < n; ++k) {
+      std::string who = "plugin '" + spec.name + "'";
+      if (n > 1) who += " (worker " + std::to_string(k + 1) + " of " + std::to_string(n) + ")";
+      procs_.push_back(std::make_unique<SupervisedProcess>(spec, worker, std::move(who)));
+    }
+  }
+
+  std::vector<RewardScore> score_group(const std::vector<RewardInput>& group, const GroupContext&) override {
+    return first_usable().score(group);
+  }
+
+  std::vector<std::vector<RewardScore>> score_groups(std::span<const std::vector<RewardInput>> groups,
+                                                     std::span<const GroupContext>) override {
+    std::vector<SupervisedProcess*> usable;
+    for (auto& p : procs_)
+      if (p->usable()) usable.push_back(p.get());
+    std::vector<std::vector<RewardScore>> out(groups.size());
+    if (usable.size() <= 1 || groups.size() <= 1) {  // also: every process disabled (each call says so)
+      SupervisedProcess& p = usable.empty() ? *procs_[0] : *usable[0];
+      for (size_t g = 0; g < groups.size(); ++g) out[g] = p.score(groups[g]);
+      return out;
+    }
+    const size_t U = std::min(usable.size(), groups.size());
+    std::vector<std::exception_ptr> failed(U);
+    auto run = [&](size_t w) {
+      try {
+        for (size_t g = w; g < groups.size(); g += U) out[g] = usable[w]->score(groups[g]);
+      } catch (...) {
+        failed[w] = std::current_exception();
+      }
+    };
+    std::vector<std::thread> threads;
+    for (size_t w = 1; w < U; ++w) threads.emplace_back(run, w);
+    run(0);
+    for (auto& t : threads) t.join();
+    for (auto& e : failed)
+      if (e) std::rethrow_exception(e);
+    return out;
+  }
+
+ private:
+  SupervisedProcess& first_usable() {
+    for (auto& p : procs_)
+      if (p->usable()) return *p;
+    return *procs_[0];
+  }
+
+  std::vector<std::unique_ptr<SupervisedProcess>> procs_;
 };
 
 bool executable(const std::string& p) { return !p.empty() && access(p.c_str(), X_OK) == 0; }

@@ -3,6 +3,9 @@
 // and restart after a crash, a hang or a protocol error (at most max_restarts times, then errors only), an address
 // space limit (RLIMIT_AS), and errors recorded per sample (never a 0 score). A shared library runs in a worker process
 // (reasonrl-reward-worker, plugins[].isolation process, the default) or, with isolation none, in the trainer (unsafe).
+// With plugins[].workers N > 1, N such processes score a batch's groups in parallel (group g goes to the (g mod N)-th
+// process still usable when the batch starts), each supervised on its own: a crash costs the groups of that process's
+// call, and only that process restarts.
 //
 // Subprocess protocol, version 2. One request line per batch, with an id the reply must echo:
 //   {"version":2,"id":7,"options":{...},"samples":[{"prompt":..,"response":..,"gold":..,"task":..,"meta":{..},

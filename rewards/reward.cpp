@@ -1,4 +1,4 @@
-// reward.cpp: the registry of reward functions by name.
+// reward.cpp: the registry of reward functions by name, and the default batch scoring (group by group).
 #include "rewards/reward.h"
 
 #include <algorithm>
@@ -41,6 +41,20 @@ class SimpleReward final : public Reward {
   std::function<std::optional<double>(const RewardInput&)> fn_;
 };
 }  // namespace
+
+std::vector<std::vector<RewardScore>> Reward::score_groups(std::span<const std::vector<RewardInput>> groups,
+                                                           std::span<const GroupContext> ctx) {
+  std::vector<std::vector<RewardScore>> out(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    try {
+      out[g] = score_group(groups[g], ctx[g]);
+    } catch (const std::exception& e) {
+      out[g].assign(groups[g].size(), RewardScore{});
+      for (auto& x : out[g]) x.error = e.what();
+    }
+  }
+  return out;
+}
 
 void register_reward(const std::string& name, RewardFactory factory, const std::string& help) {
   if (name.empty()) throw ConfigError("register_reward: empty reward name");

@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,11 @@ class Reward {
   virtual ~Reward() = default;
   // Scores `group` (one prompt). Returns exactly group.size() scores.
   virtual std::vector<RewardScore> score_group(const std::vector<RewardInput>& group, const GroupContext& ctx) = 0;
+  // Scores several groups (a batch), ctx[g] for groups[g]; result g has groups[g].size() scores. The default calls
+  // score_group group by group, a group that throws getting the message as the error of each of its samples;
+  // out-of-process plugins with workers > 1 score the groups concurrently (the result never depends on it).
+  virtual std::vector<std::vector<RewardScore>> score_groups(std::span<const std::vector<RewardInput>> groups,
+                                                             std::span<const GroupContext> ctx);
   // True if the function produces the accuracy verdict (runs first; its `correct` feeds GroupContext).
   virtual bool is_verifier() const { return false; }
   // True if the function reads GroupContext::correct (runs after the verifiers).

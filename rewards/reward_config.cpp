@@ -3,11 +3,22 @@
 
 #include <set>
 
+#include "rewards/language.h"
+
 namespace reasonrl::rewards {
 
 void AccuracyOptions::validate() const {
   if (float_rounding < 0 || float_rounding > 15) throw ConfigError("accuracy.float_rounding must be in [0, 15]");
   if (tail_chars < 0) throw ConfigError("accuracy.tail_chars must be >= 0");
+}
+
+// A code the counter has no words for would score 0 on every sample, silently (fuzz_config review).
+void LanguageOptions::validate() const {
+  if (target_language.empty() || language_code_known(target_language)) return;
+  std::string known;
+  for (const auto& c : known_language_codes()) known += (known.empty() ? "" : ", ") + c;
+  throw ConfigError("language_consistency.target_language '" + target_language + "' is not a language it can count " +
+                    "words of (every sample would score 0); known: " + known + " (or empty: from meta/prompt)");
 }
 
 void OverlongOptions::validate() const {
@@ -29,6 +40,11 @@ void PluginSpec::validate() const {
   if (max_restarts < 0) throw ConfigError("plugins[].max_restarts must be >= 0 (plugin '" + name + "')");
   if (max_memory_mb < 0) throw ConfigError("plugins[].max_memory_mb must be >= 0 (0 = no limit) (plugin '" + name + "')");
   if (!(max_cpu_s >= 0)) throw ConfigError("plugins[].max_cpu_s must be >= 0 (0 = timeout_s) (plugin '" + name + "')");
+  if (workers < 1 || workers > 256)
+    throw ConfigError("plugins[].workers must be in [1, 256], got " + std::to_string(workers) + " (plugin '" + name + "')");
+  if (workers > 1 && kind == PluginKind::SharedLibrary && isolation == PluginIsolation::None)
+    throw ConfigError("plugins[].workers " + std::to_string(workers) + " needs isolation process: with isolation none "
+                      "the plugin runs in the trainer, once (plugin '" + name + "')");
   if (name.find('/') != std::string::npos || name == "mean" || name == "std" || name == "error_frac")
     throw ConfigError("plugins[].name '" + name + "' is not allowed: it names the metric reward/<name>, so it must not "
                       "contain '/' nor be mean, std or error_frac (reward/errors/<name>, reward/error_frac are taken)");

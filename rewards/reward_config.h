@@ -76,6 +76,7 @@ struct LanguageOptions {
     v("target_language", target_language, "target language code (en, zh, ja, ko, ru, ar, es, fr, de, ...); empty = from meta/prompt");
     v("scope", scope, "text scored: think (the chain of thought; whole response if no tags) or response");
   }
+  void validate() const;
 };
 
 struct LengthOptions {
@@ -129,6 +130,11 @@ struct PluginSpec {
   PluginIsolation isolation = PluginIsolation::Process;  // shared_library only
   int max_memory_mb = 4096;      // RLIMIT_AS of the plugin's process (0 = no limit)
   double max_cpu_s = 0;          // shared_library in a worker: CPU seconds per call (RLIMIT_CPU; 0 = timeout_s)
+  // Supervised processes scoring a batch's groups in parallel (a process pool's size, as verl's parallel reward
+  // managers have): each with its own timeout, limits and restarts. 1 by default: every worker is a full copy of the
+  // plugin (its max_memory_mb applies per worker, under MPI per rank too) and a plugin need not be safe to run twice at
+  // once (a shared cache or sandbox), so parallelism is asked for, e.g. one per core the trainer leaves free.
+  int workers = 1;
   template <class V>
   void visit(V& v) {
     v("name", name, "reward name");
@@ -143,6 +149,9 @@ struct PluginSpec {
       "run) or none (in the trainer's process: faster, UNSAFE: a crash kills the trainer, a hang ignores timeout_s)");
     v("max_memory_mb", max_memory_mb, "address-space limit (RLIMIT_AS) of the plugin's process in MiB (0 = none)");
     v("max_cpu_s", max_cpu_s, "shared_library in a worker: CPU seconds per call (RLIMIT_CPU; 0 = timeout_s)");
+    v("workers", workers,
+      "processes scoring a batch's groups in parallel, each supervised on its own (timeout, limits, restarts); the "
+      "rewards do not depend on it. 1 = one process; not with isolation none");
   }
   void validate() const;
 };

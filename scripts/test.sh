@@ -3,7 +3,7 @@
 # unit + conformance + golden + smoke + short e2e in a Release build (-Werror), then under ASan/UBSan (Debug, only the
 # unit test targets and the reasonrl binary are built) the unit tests and the smoke pass (every command once on the micro
 # model: tests/cli/smoke_e2e_test.sh), then 60 s of each libFuzzer target, two at a time (scripts/fuzz.sh: the grader,
-# the tokenizer, the JSONL loader).
+# the tokenizer, the JSONL loader, the config files and command-line values: two rounds of 60 s).
 # Set REASONRL_SKIP_ASAN=1 / REASONRL_SKIP_FUZZ=1 to skip the sanitizer pass / the fuzz run locally.
 # Prints the wall time of each phase.
 set -uo pipefail
@@ -42,8 +42,8 @@ if [[ "${REASONRL_SKIP_ASAN:-0}" != 1 ]]; then
   phase "ASan unit tests + smoke:" run_ctest build-asan -L '^(unit|smoke)$'
 fi
 if [[ "${REASONRL_SKIP_FUZZ:-0}" != 1 ]]; then
-  echo "== libFuzzer: 3 targets (grader, tokenizer, JSONL) and their properties, 60 s each (clang, ASan + UBSan)"
-  if phase "Fuzz (build + 3 x 60 s, two at a time):" bash scripts/fuzz.sh 60; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FUZZ FAILED"; fi
+  echo "== libFuzzer: 4 targets (grader, tokenizer, JSONL, config) and their properties, 60 s each, two at a time (clang, ASan + UBSan)"
+  if phase "Fuzz (build + 4 x 60 s, two at a time):" bash scripts/fuzz.sh 60; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FUZZ FAILED"; fi
 fi
 echo
 printf '%s\n' "${times[@]}"

@@ -122,17 +122,17 @@ void run_score(const rewards::RewardConfig& cfg, const ScoreOptions& o) {
     }
   }
   rewards::RewardManager mgr(cfg);
-  // Consecutive rows with the same group key form a group (all responses to one prompt).
-  std::vector<RewardResult> results;
+  // Consecutive rows with the same group key form a group (all responses to one prompt); one batch of groups.
+  std::vector<std::vector<RewardInput>> groups;
   for (size_t b = 0; b < rows.size();) {
     size_t e = b + 1;
     while (e < rows.size() && rows[e].key == rows[b].key) ++e;
-    std::vector<RewardInput> group;
+    std::vector<RewardInput>& group = groups.emplace_back();
     for (size_t i = b; i < e; ++i) group.push_back(rows[i].in);
-    auto r = mgr.score_group(group);
-    results.insert(results.end(), r.begin(), r.end());
     b = e;
   }
+  std::vector<RewardResult> results;
+  for (auto& r : mgr.score_groups(groups)) results.insert(results.end(), r.begin(), r.end());
   std::map<std::string, double> sum;
   std::map<std::string, int> applicable, errors;
   double total = 0;

@@ -431,13 +431,15 @@ policy::RolloutResult Trainer::generate(StepState& st, int n_new, int round) {
   return rr;
 }
 
-// Decodes and scores the trajectories group by group (G consecutive per prompt); they move into the samples.
+// Decodes the trajectories and scores them as one batch of groups (G consecutive per prompt: plugins with workers > 1
+// score the groups in parallel); they move into the samples.
 std::vector<RolloutSample> Trainer::score(StepState& st, std::vector<policy::Trajectory>& trajs) {
   auto sc = st.timer.time("score");
   const size_t G = size_t(cfg_.rollout.num_generations);
   std::vector<RolloutSample> out(trajs.size());
+  std::vector<std::vector<rewards::RewardInput>> groups;
   for (size_t g0 = 0; g0 < trajs.size(); g0 += G) {
-    std::vector<rewards::RewardInput> group;
+    std::vector<rewards::RewardInput>& group = groups.emplace_back();
     for (size_t k = g0; k < g0 + G; ++k) {
       RolloutSample& s = out[k];
       s.traj = std::move(trajs[k]);
@@ -446,7 +448,11 @@ std::vector<RolloutSample> Trainer::score(StepState& st, std::vector<policy::Tra
       group.push_back(make_reward_input(e, tpl_->prompt(e), s.text, s.traj.length(), cfg_.rollout.max_completion_length,
                                         enum_to_string(s.traj.finish)));
     }
-    const auto res = rewards_->score_group(group);
+  }
+  const auto all = rewards_->score_groups(groups);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto& res = all[g];
+    const size_t g0 = g * G;
     if (res.size() != G) throw Error("rewards: " + std::to_string(res.size()) + " scores for a group of " + std::to_string(G));
     for (size_t k = 0; k < G; ++k) {
       out[g0 + k].reward = res[k];

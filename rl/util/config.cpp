@@ -6,6 +6,8 @@
 #include <cctype>
 #include <set>
 
+#include "rl/util/utf8.h"
+
 namespace reasonrl {
 namespace cfg_detail {
 
@@ -169,6 +171,9 @@ void unknown_key_error(const Ctx& c, const std::string& path, const std::string&
 }
 
 json parse_cli_value(const std::string& key, const std::string& type, const std::string& value) {
+  // JSON text is UTF-8: an ill-formed byte would be accepted here and fail later, when config.json is written
+  if (!utf8_valid(value))
+    throw ConfigError("command line: --" + key + ": '" + utf8_escape_invalid(value) + "' is not valid UTF-8");
   if (type == "string" || type.rfind("enum{", 0) == 0) return value;
   if (type.rfind("list[", 0) == 0 && !value.empty() && value.front() != '[') {
     // comma-separated list

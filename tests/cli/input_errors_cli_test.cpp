@@ -92,6 +92,36 @@ TEST_F(InputErrors, DuplicateKeysAreRefused) {
   expect_error("train --config " + cfg, {"c.json:3", "duplicate key 'steps'", "line 2"});
 }
 
+// A model too large for memory ended as exit 2 "internal error: std::bad_alloc". The address space is limited to
+// 3 GB (ulimit -v) so the 23 GiB model fails at allocation on any machine, without touching its memory.
+TEST_F(InputErrors, AModelTooLargeForMemorySaysHowMuchItNeeds) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer build: it reserves terabytes of address space, so ulimit -v cannot apply";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  GTEST_SKIP() << "AddressSanitizer build: it reserves terabytes of address space, so ulimit -v cannot apply";
+#endif
+#endif
+  const std::string out = (dir_ / "out.txt").string(), err = (dir_ / "err.txt").string();
+  const std::string cmd = "ulimit -v 3000000; " + std::string(REASONRL_BIN) + " sft --run_dir " + (dir_ / "run").string() +
+                          " --steps 1 --model.hidden_size 256 --model.intermediate_size 4000000 >" + out + " 2>" + err;
+  const int st = std::system(("bash -c '" + cmd + "'").c_str());
+  const std::string e = slurp(err);
+  ASSERT_TRUE(WIFEXITED(st)) << e;
+  EXPECT_EQ(WEXITSTATUS(st), 1) << e;
+  EXPECT_EQ(e.find("internal error"), std::string::npos) << e;
+  // about 3.07e9 parameters (an FFN of 4e6 x 256 x 3 per dense layer, more in the MoE ones): 2 x 4 bytes each
+  const auto at = e.find("out of memory: the model's ");
+  ASSERT_NE(at, std::string::npos) << e;
+  const double params = std::atof(e.c_str() + at + 27);
+  const auto need = e.find("parameters need ");
+  ASSERT_NE(need, std::string::npos) << e;
+  const double gib = std::atof(e.c_str() + need + 16);
+  EXPECT_GT(params, 3.0e9) << e;
+  EXPECT_NEAR(gib, params * 8 / double(1ull << 30), 0.01) << e;
+  EXPECT_NE(e.find("model-info"), std::string::npos) << e;
+}
+
 TEST_F(InputErrors, ADirectoryAsConfigIsRefused) {
   expect_error("train --config " + dir_.string(), {"directory"});
 }

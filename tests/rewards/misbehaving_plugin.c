@@ -4,8 +4,8 @@
  * text selects: "segv" (a write through NULL), "hang" (sleeps forever), "spin" (burns CPU forever), "hog" (allocates
  * and touches 64 MiB blocks, up to 3 GiB, and writes through the NULL a failed malloc returns, as a naive plugin would;
  * past 3 GiB it gives up and scores 1, so a missing limit fails the test without eating the machine), "nan" (scores
- * NaN), "print" (printf to stdout). Options (create): "flaky" = an error for every response of even length;
- * "segv_always" = every call crashes. */
+ * NaN), "print" (printf to stdout), "pid" (scores the id of the process that scored it: which worker of a pool).
+ * Options (create): "flaky" = an error for every response of even length; "segv_always" = every call crashes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +63,7 @@ int reasonrl_reward_score(void* state, const reasonrl_reward_sample* samples, si
     }
     if (strstr(meta, "\"hog\"")) results[i].score = hog();
     if (strstr(meta, "\"nan\"")) results[i].score = NAN;
+    if (strstr(meta, "\"pid\"")) results[i].score = (double)getpid();
     if (strstr(meta, "\"print\"")) {
       printf("debug output from the plugin\n");
       fflush(stdout);

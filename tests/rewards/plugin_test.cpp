@@ -1,11 +1,15 @@
 // Tests for reward plugins: the example shared library (in a worker process and in-process) and subprocess, ABI
 // version mismatch, missing symbols, subprocess plugins that crash or hang (errors per sample, restart, disable after
 // max_restarts), a subprocess that writes an extra line (request ids: never a shifted reply), and shared libraries
-// that segfault, hang, spin or allocate too much in their worker (errors, restart; the test process survives).
+// that segfault, hang, spin or allocate too much in their worker (errors, restart; the test process survives); pools
+// of workers (plugins[].workers): the same rewards as one process, every worker used, a crash costs its groups only.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cmath>
+#include <set>
+
+#include <unistd.h>
 
 #include "rewards/manager.h"
 #include "rewards/plugin.h"
@@ -299,6 +303,151 @@ TEST(SubprocessPlugin, ProtocolVersionMismatchIsAnError) {
   EXPECT_NE(s[0].error.find("protocol version mismatch"), std::string::npos) << s[0].error;
   spec.path = "/nonexistent/program";
   EXPECT_THROW(make_plugin_reward(spec), PluginError);
+}
+
+// ---- pools: plugins[].workers processes score a batch's groups in parallel ----
+
+// Five groups of different sizes, applicable, not applicable and failing samples, for the example plugins.
+std::vector<std::vector<RewardInput>> pool_batch() {
+  std::vector<std::vector<RewardInput>> b;
+  for (int g = 0; g < 5; ++g) {
+    auto& grp = b.emplace_back();
+    for (int i = 0; i <= g % 3; ++i)
+      grp.push_back(sample((i + g) % 2 ? "therefore \\boxed{1}. Done." : "so it is \\boxed{2}\nmaybe"));
+    if (g == 3) grp.push_back(sample("therefore", {{"fail", true}}));
+    if (g == 4) grp.push_back(sample(""));
+  }
+  return b;
+}
+
+void expect_same_results(const std::vector<std::vector<RewardResult>>& a, const std::vector<std::vector<RewardResult>>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t g = 0; g < a.size(); ++g) {
+    ASSERT_EQ(a[g].size(), b[g].size()) << g;
+    for (size_t i = 0; i < a[g].size(); ++i) {
+      EXPECT_EQ(a[g][i].components, b[g][i].components) << g << "/" << i;
+      EXPECT_EQ(a[g][i].errors, b[g][i].errors) << g << "/" << i;
+      EXPECT_EQ(a[g][i].total, b[g][i].total) << g << "/" << i;
+      EXPECT_EQ(a[g][i].correct, b[g][i].correct) << g << "/" << i;
+    }
+  }
+}
+
+TEST(PluginWorkers, TwoWorkersScoreABatchAsOneProcessDoes) {
+  for (PluginSpec spec : {so_spec(EXAMPLE_PLUGIN_SO), py_spec()}) {
+    RewardConfig c;
+    c.rewards = {spec.name, "accuracy"};
+    c.plugins = {spec};
+    const auto batch = pool_batch();
+    RewardManager one(c);
+    std::vector<std::vector<RewardResult>> by_group;  // one process, group by group (the trainer before pools)
+    for (const auto& g : batch) by_group.push_back(one.score_group(g));
+    c.plugins[0].workers = 2;
+    RewardManager two(c);
+    const auto pooled = two.score_groups(batch);
+    expect_same_results(pooled, by_group);
+    c.plugins[0].workers = 3;
+    RewardManager three(c);
+    expect_same_results(three.score_groups(batch), by_group);
+    // the batch's values are really there: applicable, not applicable and failed samples
+    int applicable = 0, failed = 0;
+    for (const auto& g : pooled)
+      for (const auto& r : g) {
+        applicable += r.components.at(spec.name).has_value();
+        failed += r.errors.count(spec.name) != 0;
+      }
+    EXPECT_GT(applicable, 5) << spec.name;
+    EXPECT_EQ(failed, 1) << spec.name;
+  }
+}
+
+// Four groups, each with one "pid" sample (scored with the id of the process that scored it); `crash` adds a sample
+// that segfaults its worker to group 1.
+std::vector<std::vector<RewardInput>> pid_batch(bool crash) {
+  std::vector<std::vector<RewardInput>> b(4);
+  for (auto& g : b) g.push_back(sample("x", {{"pid", true}}));
+  if (crash) b[1].push_back(sample("y", {{"segv", true}}));
+  return b;
+}
+
+double pid_of(const std::vector<RewardScore>& s) {
+  EXPECT_TRUE(s[0].value.has_value()) << s[0].error;
+  return s[0].value.value_or(-1);
+}
+
+TEST(PluginWorkers, EveryWorkerIsUsedAndACrashCostsOnlyItsWorkersGroups) {
+  PluginSpec spec = worker_spec();
+  spec.workers = 2;
+  auto r = make_plugin_reward(spec);
+  const std::vector<GroupContext> ctx(4);
+  auto b = pid_batch(false);
+  auto s = r->score_groups(b, ctx);
+  const double p0 = pid_of(s[0]), p1 = pid_of(s[1]);
+  EXPECT_NE(p0, p1) << "both groups went to one process";
+  EXPECT_NE(p0, double(getpid()));
+  EXPECT_NE(p1, double(getpid()));
+  EXPECT_EQ(pid_of(s[2]), p0);  // round robin: groups 0, 2 -> worker 1; 1, 3 -> worker 2
+  EXPECT_EQ(pid_of(s[3]), p1);
+
+  b = pid_batch(true);  // worker 2 crashes on group 1
+  s = r->score_groups(b, ctx);
+  for (const auto& x : s[1]) {
+    EXPECT_FALSE(x.value.has_value());
+    EXPECT_NE(x.error.find("plugin 'bad' (worker 2 of 2): plugin crashed (signal 11)"), std::string::npos) << x.error;
+  }
+  for (size_t g : {0, 2, 3}) EXPECT_TRUE(s[g][0].error.empty()) << g << ": " << s[g][0].error;
+  EXPECT_EQ(pid_of(s[0]), p0);  // worker 1 untouched
+  EXPECT_EQ(pid_of(s[2]), p0);
+  const double p1b = pid_of(s[3]);  // worker 2 restarted for its next group
+  EXPECT_NE(p1b, p1);
+  EXPECT_NE(p1b, p0);
+}
+
+TEST(PluginWorkers, ADisabledWorkersGroupsGoToTheOthers) {
+  PluginSpec spec = worker_spec();
+  spec.workers = 2;
+  spec.max_restarts = 0;
+  auto r = make_plugin_reward(spec);
+  const std::vector<GroupContext> ctx(4);
+  auto b = pid_batch(true);
+  auto s = r->score_groups(b, ctx);
+  const double p0 = pid_of(s[0]);
+  EXPECT_NE(s[1][0].error.find("worker 2 of 2"), std::string::npos) << s[1][0].error;
+  EXPECT_NE(s[3][0].error.find("(worker 2 of 2) disabled after 0 restarts"), std::string::npos) << s[3][0].error;
+  b = pid_batch(false);
+  s = r->score_groups(b, ctx);  // worker 2 is out of restarts: worker 1 scores every group
+  for (size_t g = 0; g < 4; ++g) EXPECT_EQ(pid_of(s[g]), p0) << g;
+}
+
+TEST(PluginWorkers, SubprocessPoolCrashCostsOnlyItsGroups) {
+  PluginSpec spec = py_spec();
+  spec.workers = 2;
+  auto r = make_plugin_reward(spec);
+  const std::vector<GroupContext> ctx(4);
+  std::vector<std::vector<RewardInput>> b = {{sample("A.")}, {sample("B.", {{"crash", true}})}, {sample("C.")}, {sample("D.")}};
+  auto s = r->score_groups(b, ctx);
+  EXPECT_NE(s[1][0].error.find("plugin 'tidy' (worker 2 of 2): plugin exited with status 3"), std::string::npos)
+      << s[1][0].error;
+  for (size_t g : {0, 2, 3}) {
+    ASSERT_TRUE(s[g][0].value.has_value()) << g << ": " << s[g][0].error;
+    EXPECT_DOUBLE_EQ(*s[g][0].value, 1.0);
+  }
+}
+
+TEST(PluginWorkers, WorkersMustBePositiveAndNeedIsolationProcess) {
+  PluginSpec spec = so_spec(EXAMPLE_PLUGIN_SO);
+  for (int w : {0, -2, 257}) {
+    spec.workers = w;
+    EXPECT_THROW(spec.validate(), ConfigError) << w;
+  }
+  spec.workers = 2;
+  spec.isolation = PluginIsolation::None;
+  try {
+    spec.validate();
+    FAIL() << "workers 2 with isolation none accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs isolation process"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

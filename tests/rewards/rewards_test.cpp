@@ -86,6 +86,33 @@ TEST(Manager, ConfigErrors) {
   EXPECT_THROW(RewardManager{d}, ConfigError);
 }
 
+// A target language the counter has no words for ("eng", "sv", "klingon") scored 0 on every sample, silently; each
+// known code, and each alias, is one the counter really finds words of.
+TEST(Language, AnUnknownTargetLanguageIsAConfigError) {
+  RewardConfig d;
+  for (const char* code : {"eng", "sv", "klingon"}) {
+    try {
+      config_apply_json(d, json::parse(std::string(R"({"language_consistency":{"target_language":")") + code + "\"}}"), "t.json");
+      ADD_FAILURE() << code << " accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("target_language '" + std::string(code) + "'"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("en, es"), std::string::npos) << e.what();
+    }
+  }
+  const std::map<std::string, std::string> text = {
+      {"en", "the answer is the sum of the two numbers"}, {"zh", "这是用中文写的回答"}, {"ru", "Ответ равен пяти"},
+      {"de", "der Hund und die Katze"}, {"fr", "le chat et les chiens"}, {"ja", "ひらがなのぶん"}};
+  for (const auto& [code, t] : text) {
+    EXPECT_TRUE(language_code_known(code)) << code;
+    EXPECT_GT(language_consistency(t, code), 0.5) << code;
+  }
+  for (const char* alias : {"Chinese", "zh-CN", "cn", "english", "EN"}) EXPECT_TRUE(language_code_known(alias)) << alias;
+  const auto codes = known_language_codes();
+  EXPECT_GE(codes.size(), 20u);
+  config_apply_json(d, json::parse(R"({"language_consistency":{"target_language":"zh"}})"), "t.json");
+  EXPECT_EQ(d.language_consistency.target_language, "zh");
+}
+
 TEST(MathVerify, GoldFirstAndTriState) {
   EXPECT_EQ(math_verify("\\frac{1}{2}", "The answer is $\\boxed{0.5}$"), Verdict::Equal);
   EXPECT_EQ(math_verify("\\frac{1}{2}", "\\boxed{\\frac{1}{3}}"), Verdict::NotEqual);

@@ -85,5 +85,23 @@ TEST_F(ResumeInputs, AHeldOutPromptTooLongIsNamedAtSetup) {
                std::filesystem::file_size(dir + "/run/evals.jsonl") > 0);  // failed before the first evaluation
 }
 
+TEST_F(ResumeInputs, ATrainPromptTooLongIsNamedAtSetup) {
+  const std::string dir = scratch_dir("resume_inputs_long_train_prompt");
+  const std::string train = dir + "/train.jsonl";
+  std::ofstream(train) << R"({"prompt": "1+1", "answer": "2"})" << "\n"
+                       << R"({"prompt": ")" << std::string(3000, '9') << R"(", "answer": "1"})" << "\n";
+  TrainConfig c = testing::tiny_train_config(dir + "/run", sft_ckpt_, 1);
+  c.data.source = "jsonl";
+  c.data.train_file = train;
+  c.eval.size = 0;
+  try {
+    run_train(c, false);
+    FAIL() << "a train prompt longer than the context was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.jsonl:2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("rollout.max_completion_length"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace reasonrl::train
