@@ -29,6 +29,14 @@ struct Data {
 
 using LogpSet = std::vector<std::vector<float>>;  // per sequence, per response token
 
+// The trainer's log-prob function (policy::sampling_logprob) of one row of decode logits, as the rollout records it
+// in deterministic mode.
+float row_logp(const float* logits, int V, const policy::SamplingParams& sp, int32_t target) {
+  float lp = 0;
+  policy::sampling_logprob(logits, 1, V, sp, &target, &lp);
+  return lp;
+}
+
 // Decode: every sequence is prefilled, then response token j is fed at step j and the logits of step j - 1 (the
 // prefill's last logits for j = 0) give its log-prob. rows_per_step sequences share each decode_step (1 = alone);
 // sequences that run out of tokens leave the step (row compaction, as in the rollout engine).
@@ -43,7 +51,7 @@ LogpSet decode_logp(model::Model& m, const Data& d, int rows_per_step) {
     const int g1 = std::min(S, g0 + rows_per_step);
     for (int s = g0; s < g1; ++s) {
       dec.prefill(s, d.prompts[size_t(s)].data(), int(d.prompts[size_t(s)].size()), logits.data() + size_t(s) * V);
-      out[size_t(s)].push_back(float(policy::token_logprob(logits.data() + size_t(s) * V, V, sp, d.responses[size_t(s)][0])));
+      out[size_t(s)].push_back(row_logp(logits.data() + size_t(s) * V, V, sp, d.responses[size_t(s)][0]));
     }
     for (size_t j = 1;; ++j) {
       std::vector<int> slots;
@@ -55,7 +63,7 @@ LogpSet decode_logp(model::Model& m, const Data& d, int rows_per_step) {
       dec.decode_step(slots.data(), toks.data(), int(slots.size()), lg.data());
       for (size_t i = 0; i < slots.size(); ++i)
         out[size_t(slots[i])].push_back(
-            float(policy::token_logprob(lg.data() + i * V, V, sp, d.responses[size_t(slots[i])][j])));
+            row_logp(lg.data() + i * V, V, sp, d.responses[size_t(slots[i])][j]));
     }
   }
   return out;
@@ -109,31 +117,44 @@ int main(int argc, char** argv) {
     LogpSet lp;
     double secs = 0;
   };
-  std::vector<Variant> vs = {{"decode rows=16 threads=2", true, 16, 2, {}},  {"decode rows=1 threads=2", true, 1, 2, {}},
-                             {"decode rows=16 threads=1", true, 16, 1, {}},  {"train mb=16 threads=2", false, 16, 2, {}},
-                             {"train mb=1 threads=2", false, 1, 2, {}},      {"train mb=16 threads=1", false, 16, 1, {}},
-                             {"train mb=4 threads=2", false, 4, 2, {}}};
-  for (auto& v : vs) {
-    omp_set_num_threads(v.threads);
-    const double t0 = omp_get_wtime();
-    v.lp = v.decode ? decode_logp(m, d, v.batch) : train_logp(m, d, size_t(v.batch));
-    v.secs = omp_get_wtime() - t0;
-    std::printf("time %-28s %.3f s\n", v.name, v.secs);
-  }
-  for (const auto& r : vs[0].lp)
+  const std::vector<Variant> variants = {
+      {"decode rows=16 threads=2", true, 16, 2, {}}, {"decode rows=1 threads=2", true, 1, 2, {}},
+      {"decode rows=16 threads=1", true, 16, 1, {}}, {"train mb=16 threads=2", false, 16, 2, {}},
+      {"train mb=1 threads=2", false, 1, 2, {}},     {"train mb=16 threads=1", false, 16, 1, {}},
+      {"train mb=4 threads=2", false, 4, 2, {}}};
+  // Both modes, interleaved per variant so that the time ratios see the same machine load.
+  std::vector<Variant> vs[2] = {variants, variants};
+  for (size_t k = 0; k < variants.size(); ++k)
+    for (int det = 0; det < 2; ++det) {
+      Variant& v = vs[det][k];
+      m.set_deterministic(det == 1);
+      omp_set_num_threads(v.threads);
+      const double t0 = omp_get_wtime();
+      v.lp = v.decode ? decode_logp(m, d, v.batch) : train_logp(m, d, size_t(v.batch));
+      v.secs = omp_get_wtime() - t0;
+    }
+  for (const auto& r : vs[0][0].lp)
     for (float x : r) mean_lp += x, n_lp += 1;
   std::printf("init_std %g, mean token logp %.3f over %.0f tokens\n", mc.initializer_range, mean_lp / n_lp, n_lp);
-  auto pair = [&](int a, int b, const char* why) {
-    const Diff d = diff(vs[size_t(a)].lp, vs[size_t(b)].lp);
-    std::printf("max_abs_diff %-26s vs %-26s %.3e  tokens differing %.3f  (%s)\n", vs[size_t(a)].name,
-                vs[size_t(b)].name, d.max, d.frac, why);
-  };
-  pair(0, 1, "decode: batch composition / compaction");
-  pair(0, 2, "decode: thread count");
-  pair(3, 4, "train: batch composition / padding");
-  pair(3, 6, "train: micro-batch 16 vs 4");
-  pair(3, 5, "train: thread count");
-  pair(1, 4, "decode alone vs forward alone: the two code paths");
-  pair(0, 3, "what the trainer reports (rollout/logp_max_abs_diff)");
+  for (size_t k = 0; k < variants.size(); ++k)
+    std::printf("time %-26s default %.3f s  deterministic %.3f s  ratio %.2f\n", variants[k].name, vs[0][k].secs,
+                vs[1][k].secs, vs[1][k].secs / vs[0][k].secs);
+  for (int det = 0; det < 2; ++det) {
+    std::printf("%s mode:\n", det ? "deterministic" : "default");
+    auto pair = [&](int a, int b, const char* why) {
+      const Diff df = diff(vs[det][size_t(a)].lp, vs[det][size_t(b)].lp);
+      std::printf("  max_abs_diff %-26s vs %-26s %.3e  tokens differing %.3f  (%s)\n", variants[size_t(a)].name,
+                  variants[size_t(b)].name, df.max, df.frac, why);
+    };
+    pair(0, 1, "decode: batch composition / compaction");
+    pair(0, 2, "decode: thread count");
+    pair(3, 4, "train: batch composition / padding");
+    pair(3, 6, "train: micro-batch 16 vs 4");
+    pair(3, 5, "train: thread count");
+    pair(1, 4, "decode alone vs forward alone: the two code paths");
+    pair(0, 3, "what the trainer reports (rollout/logp_max_abs_diff)");
+  }
+  const Diff dd = diff(vs[0][0].lp, vs[1][0].lp);
+  std::printf("default vs deterministic (decode rows=16): %.3e\n", dd.max);
   return 0;
 }
