@@ -122,7 +122,8 @@ constexpr int kSmallGemmMaxN = 16;        // linear_forward (training and decodi
 constexpr int kSmallGemmMaxNDecode = 64;  // linear_forward_decode
 constexpr size_t kGemvParallelMacs = size_t(1) << 16;
 constexpr size_t kSmallGemmParallelMacs = size_t(1) << 17;
-inline void small_gemm(float* y, const float* x, const float* w, int N, int I, int O) {
+// One 8-row block b of W (the last block: the remaining < 8 rows) against the N rows of x.
+inline void small_gemm_block(float* y, const float* x, const float* w, int N, int I, int O, int b) {
   auto rows = [&](auto R_, int o) {
     constexpr int R = decltype(R_)::value;
     const float* wb = w + size_t(o) * I;
@@ -151,12 +152,26 @@ inline void small_gemm(float* y, const float* x, const float* w, int N, int I, i
       default: break;
     }
   };
-  const int blocks = (O + 7) / 8;  // the last block takes the remainder (< 8 rows) as 4 + 1 + 1 + 1
-  parallel_for(blocks, size_t(N) * I * O >= kSmallGemmParallelMacs, [&](int b) {
-    int o = 8 * b;
-    if (o + 8 <= O) return rows(std::integral_constant<int, 8>{}, o);
-    if (o + 4 <= O) rows(std::integral_constant<int, 4>{}, o), o += 4;
-    for (; o < O; ++o) rows(std::integral_constant<int, 1>{}, o);
+  int o = 8 * b;  // the last block takes the remainder (< 8 rows) as 4 + 1 + 1 + 1
+  if (o + 8 <= O) return rows(std::integral_constant<int, 8>{}, o);
+  if (o + 4 <= O) rows(std::integral_constant<int, 4>{}, o), o += 4;
+  for (; o < O; ++o) rows(std::integral_constant<int, 1>{}, o);
+}
+inline void small_gemm(float* y, const float* x, const float* w, int N, int I, int O) {
+  const int blocks = (O + 7) / 8;
+  parallel_for(blocks, size_t(N) * I * O >= kSmallGemmParallelMacs,
+               [&](int b) { small_gemm_block(y, x, w, N, I, O, b); });
+}
+
+// The batch-invariant GEMM: small_gemm's blocks over chunks of kInvariantChunk rows of x (a chunk stays in cache while
+// the blocks of W stream past), the (chunk, block) pairs split over the threads. Every output is one block_dot_sums
+// sum, whose order depends on neither N, the chunking, the block shape nor the thread count.
+constexpr int kInvariantChunk = 64;
+inline void invariant_gemm(float* y, const float* x, const float* w, int N, int I, int O) {
+  const int blocks = (O + 7) / 8, chunks = (N + kInvariantChunk - 1) / kInvariantChunk;
+  parallel_for(chunks * blocks, size_t(N) * I * O >= kSmallGemmParallelMacs, [&](int i) {
+    const int c = i / blocks, b = i % blocks, n0 = c * kInvariantChunk;
+    small_gemm_block(y + size_t(n0) * O, x + size_t(n0) * I, w, std::min(kInvariantChunk, N - n0), I, O, b);
   });
 }
 
@@ -259,6 +274,18 @@ void linear_forward_decode(S* y, const S* x, const S* w, int N, int I, int O) {
     if (N > kSmallGemmMaxN && N <= kSmallGemmMaxNDecode && O > 0 && I > 0) return small_gemm(y, x, w, N, I, O);
   }
   linear_forward(y, x, w, N, I, O);
+}
+
+template <class S>
+void linear_forward_invariant(S* y, const S* x, const S* w, int N, int I, int O) {
+  if (N == 0 || O == 0) return;
+  if constexpr (std::is_same_v<S, float>) {
+    if (I == 0) return (void)std::fill(y, y + size_t(N) * O, 0.0f);
+    invariant_gemm(y, x, w, N, I, O);
+  } else {
+    for (int n = 0; n < N; ++n)  // double (finite-difference tests): one dot per output, the order of dot()
+      for (int o = 0; o < O; ++o) y[size_t(n) * O + o] = dot(x + size_t(n) * I, w + size_t(o) * I, I);
+  }
 }
 
 template <class S>
@@ -829,6 +856,7 @@ void mla_decode_attention_forward_ref(S* o, const S* q, const S* const* kv, cons
 #define REASONRL_INSTANTIATE(S)                                                                               \
   template void linear_forward<S>(S*, const S*, const S*, int, int, int);                                     \
   template void linear_forward_decode<S>(S*, const S*, const S*, int, int, int);                              \
+  template void linear_forward_invariant<S>(S*, const S*, const S*, int, int, int);                           \
   template void swiglu_forward_decode<S>(S*, const S*, int, int);                                             \
   template void linear_backward<S>(S*, S*, const S*, const S*, const S*, int, int, int);                      \
   template void linear_forward_ref<S>(S*, const S*, const S*, int, int, int);                                 \

@@ -23,6 +23,11 @@ void linear_forward(S* y, const S* x, const S* w, int N, int I, int O);
 // pinned to them) do not move; the two agree to float rounding.
 template <class S>
 void linear_forward_decode(S* y, const S* x, const S* w, int N, int I, int O);
+// The same, batch-invariant (the deterministic mode, model.h set_deterministic): every output is summed in one fixed
+// order (16 lanes in order, one halving tree, the tail last: dot()'s) whatever N, the row's place in the batch and
+// the thread count, so a row's result is bit-identical alone or among any others.
+template <class S>
+void linear_forward_invariant(S* y, const S* x, const S* w, int N, int I, int O);
 // dx (N, I) += dy (N, O) @ w (O, I);  dw (O, I) += dy^T @ x.   dx or dw may be null.
 template <class S>
 void linear_backward(S* dx, S* dw, const S* dy, const S* x, const S* w, int N, int I, int O);

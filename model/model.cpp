@@ -210,21 +210,26 @@ struct BasicModel<S>::Impl {
   LayerTimings tim;
   // workspaces
   std::vector<S> w_tmp, w_kva, w_do, w_dq, w_dkv, w_dkpe, w_dckvn, w_dckv, w_dkva, w_dcqn, w_dcq, w_dxn1, w_dxn2,
-      w_dxmid, w_dye, w_dw, w_dae, w_dgue, w_dxe, w_ds, w_dgu, w_da, w_dA, w_dB, w_dxf, w_mtp, w_qlat;
+      w_dxmid, w_dye, w_dw, w_dae, w_dgue, w_dxe, w_ds, w_dgu, w_da, w_dA, w_dB, w_dxf, w_mtp, w_qlat, w_lat;
   std::vector<const S*> d_kv;         // decode: every row's block table for one layer, rows one after another
   std::vector<const S* const*> d_tab;  // decode: row m's block table (into d_kv)
   std::vector<int> d_len;
+  std::vector<const S*> d_kvc;  // deterministic training forward: each token's sequence start in BlockCache::lat
   // decode workspace
   std::vector<S> d_x, d_xn, d_out, d_y, d_xf, d_rstd;
   // True inside decode_tokens: the linears shared with training (projections, FFN, experts) then take the decode
   // kernels (linear_forward_decode), and training's results stay those of linear_forward.
   bool decoding = false;
+  // Deterministic mode (set_deterministic): every linear of training and decoding is linear_forward_invariant and
+  // both take the decode activation, so a row's numbers do not depend on the batch or the thread count.
+  bool det = false;
   void lin(S* y, const S* x, const S* w, int N, int I, int O) const {
-    if (decoding) linear_forward_decode(y, x, w, N, I, O);
+    if (det) linear_forward_invariant(y, x, w, N, I, O);
+    else if (decoding) linear_forward_decode(y, x, w, N, I, O);
     else linear_forward(y, x, w, N, I, O);
   }
   void act(S* a, const S* gu, int N, int F) const {
-    if (decoding) swiglu_forward_decode(a, gu, N, F);
+    if (decoding || det) swiglu_forward_decode(a, gu, N, F);
     else swiglu_forward(a, gu, N, F);
   }
   BlockCache<S> dec;
@@ -651,7 +656,27 @@ struct BasicModel<S>::Impl {
     else
       mla_attention_forward(o, grow(bc.att, size_t(B) * H * T * T), bc.q.data(), kv, bc.kpe.data(), B, T, H, Dn, Dr,
                             Dv, c.softmax_scale());
-    linear_forward(out, o, P(L.o), N, H * Dv, D);
+    if (det) {  // the output decode computes: absorbed MLA over each token's sequence so far (the expanded forward
+                // above stays for the backward, which is the same function's gradient)
+      const int W = C + Dr;
+      S* lat = grow(w_lat, size_t(N) * W);  // (N, C+Dr) = [kv_norm(c_KV) | rotated k_R], the decode cache's rows
+      for (int n = 0; n < N; ++n) {
+        std::memcpy(lat + size_t(n) * W, bc.ckvn.data() + size_t(n) * C, sizeof(S) * C);
+        std::memcpy(lat + size_t(n) * W + C, bc.kpe.data() + size_t(n) * Dr, sizeof(S) * Dr);
+      }
+      d_kvc.resize(size_t(N));
+      d_len.resize(size_t(N));
+      int max_len = 1;
+      for (int n = 0; n < N; ++n) {
+        const int s0 = cu[size_t(seg_of[size_t(n)])];
+        d_kvc[size_t(n)] = lat + size_t(s0) * W;
+        d_len[size_t(n)] = n - s0 + 1;
+        max_len = std::max(max_len, d_len[size_t(n)]);
+      }
+      mla_decode_attention_forward(o, bc.q.data(), d_kvc.data(), d_len.data(), P(L.kv_b), N, H, Dn, Dr, Dv, C,
+                                   c.softmax_scale(), grow(w_qlat, size_t(N) * mla_decode_work(H, C, Dr, max_len)));
+    }
+    lin(out, o, P(L.o), N, H * Dv, D);
   }
 
   // dout (N, D) -> dxn (N, D) +=
@@ -809,7 +834,7 @@ struct BasicModel<S>::Impl {
       ScopedTimer tm(&tim.fwd[LayerTimings::Head]);
       rmsnorm_forward(grow(xf, size_t(N) * D), grow(rstdf, size_t(N)), resid[Ln].data(), P(final_norm), N, D,
                       c.rms_norm_eps);
-      if (!head_fused) linear_forward(logits, xf.data(), P(lm_head), N, D, V);
+      if (!head_fused) lin(logits, xf.data(), P(lm_head), N, D, V);
     }
     mtp_on = has_mtp && c.mtp_loss_weight > 0;
     if (mtp_on) mtp_forward();
@@ -1217,6 +1242,7 @@ BasicModel<S>::BasicModel(const BasicModel& other) : im_(std::make_unique<Impl>(
   im_->build();
   im_->params = other.im_->params;
   im_->loads = other.im_->loads;
+  im_->det = other.im_->det;
 }
 template <class S>
 BasicModel<S>::~BasicModel() = default;
@@ -1441,6 +1467,14 @@ std::span<const int16_t> BasicModel<S>::last_decode_routes() const {
 template <class S>
 void BasicModel<S>::set_attention_kernel(AttentionKernel k) {
   im_->attn_kernel = k;
+}
+template <class S>
+void BasicModel<S>::set_deterministic(bool on) {
+  im_->det = on;
+}
+template <class S>
+bool BasicModel<S>::deterministic() const {
+  return im_->det;
 }
 template <class S>
 void BasicModel<S>::prefill(BasicKVCache<S>& cache, int slot, const int32_t* tokens, int n, S* last_logits) {

@@ -161,6 +161,14 @@ class BasicModel {
   // Tests: when frozen, forward() reuses the expert selection of the previous forward (same B, T) instead of top-k.
   void set_routing_frozen(bool frozen);
   void set_attention_kernel(AttentionKernel k);  // takes effect at the next forward()
+  // Deterministic (batch-invariant) mode, off by default: every linear (projections, experts, router, head) sums each
+  // output in one fixed order whatever the number of rows and threads (linear_forward_invariant), both sides use the
+  // decode SwiGLU, and the training forward's attention output is decode's absorbed MLA over each token's prefix
+  // (the expanded kernel still runs for the backward). Then forward() and prefill / decode_step give bit-identical
+  // logits (and routes) for a token whatever the batch composition, padding, packing or thread count. Slower
+  // (bench/RESULTS.md, "Deterministic mode"); the fused head (forward_hidden + selected_logprobs) is not covered.
+  void set_deterministic(bool on);
+  bool deterministic() const;
 
   // Router replay (R3, arXiv 2510.11370). A route is one token row's routed experts: for each MoE layer of the main
   // model in order, its K expert ids (int16); route_width() = n_moe_layers * K (0 for a dense model; the MTP block is

@@ -36,6 +36,9 @@ class Decoder {
   // logits the last prefill (its last token) or decode_step (every row, in order) wrote. Width 0 = none recorded.
   virtual int route_width() const { return 0; }
   virtual const int16_t* last_routes() const { return nullptr; }
+  // True when the decoder's logits are bit-identical to the trainer's forward (model.h set_deterministic): the rollout
+  // then records sampling_logprob of them (the trainer's function) instead of the sampler chain's own log-prob.
+  virtual bool deterministic() const { return false; }
 };
 
 }  // namespace reasonrl::policy

@@ -26,6 +26,7 @@ class ModelDecoder : public Decoder {
   void load_slot(int slot, const std::vector<float>& state) override;
   int route_width() const override { return m_.route_width(); }
   const int16_t* last_routes() const override { return m_.last_decode_routes().data(); }
+  bool deterministic() const override { return m_.deterministic(); }
 
   model::Model& model() { return m_; }
   model::KVCache& cache() { return cache_; }

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "model/parallel.h"
-
+#include "policy/logprob.h"
 #include "rl/util/error.h"
 #include "rl/util/log.h"
 
@@ -209,8 +209,15 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
     if (on_token_) on_token_(t, tok);  // t.finished / t.finish already describe this token
     return leave;
   };
+  const bool det = dec.deterministic();
   auto sample_row = [&](Row& r, Candidates& cand, const float* lg, double* lp) {
-    return sample_token(r.chain, cand, lg, V, r.t->rng, lp);
+    const int32_t tok = sample_token(r.chain, cand, lg, V, r.t->rng, lp);
+    if (det && lp) {  // the trainer's own log-prob function of these logits (bit-identical to its forward's)
+      float f = 0;
+      sampling_logprob(lg, 1, V, sp, &tok, &f);
+      *lp = double(f);
+    }
+    return tok;
   };
   // A row leaves the batch; an unfinished one (cut) keeps its cache when partial_rollout_kv = reuse.
   const bool reuse_kv = c.partial_rollout && c.partial_rollout_kv == PartialKv::Reuse;

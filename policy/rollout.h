@@ -8,7 +8,8 @@
 //   RolloutResult r = engine.generate(dec, prompts, /*policy_version=*/iter, &buffer);
 //   for (auto& t : r.trajectories) ... t.tokens, t.logp, t.loss_mask, t.finish ...
 // r.trajectories holds complete groups only: G consecutive trajectories per prompt, group_index 0..G-1.
-// The recorded logp equals sampling_logprob(logits, cfg.sampling(), token) of the logits that drew the token.
+// The recorded logp equals sampling_logprob(logits, cfg.sampling(), token) of the logits that drew the token (to
+// float rounding; bit for bit when the decoder is deterministic(), which makes the rollout record that very function).
 #pragma once
 
 #include <cstdint>

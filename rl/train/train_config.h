@@ -133,6 +133,7 @@ struct TrainConfig {
   int keep_checkpoints = 2;     // 0 = keep all
   int stop_after = 0;           // stop (as if interrupted) after this many steps of this invocation; 0 = off (tests)
   TrainKernel train_kernel = TrainKernel::Auto;
+  bool deterministic = false;  // batch-invariant model kernels: rollout and trainer log-probs / routes bit-identical
   EvalConfig eval;
   template <class V>
   void visit(V& v) {
@@ -169,6 +170,11 @@ struct TrainConfig {
       "positions reach the output head (fused chunked head); packed: sequences packed without padding + fused head; "
       "auto: packed when the vocabulary has >= 32768 entries or a sequence >= 512 tokens (and sampling is "
       "untruncated), else full");
+    v("deterministic", deterministic,
+      "bitwise on-policy (verl full_determinism): batch-invariant kernels in the rollout's decode and the trainer's "
+      "forward, so for the same weights both give bit-identical log-probs and expert choices whatever the batch, "
+      "padding or thread count (rollout/logp_max_abs_diff and moe/route_mismatch exactly 0 without staleness); "
+      "needs train_kernel full or auto (auto then runs full); costs time (bench/RESULTS.md, Deterministic mode)");
     v("eval", eval, "greedy evaluation on the held-out split");
   }
   void validate() const;

@@ -62,9 +62,14 @@ void TrainConfig::validate() const {
 
 // The kernel of every log-prob pass of the RL step (old, reference, update: one kernel, so the ratio at the first
 // update is exactly 1). The entropy bonus needs the entropies' gradient, which only the full path gives: auto picks
-// full then, a forced fused / packed kernel is a ConfigError.
+// full then, a forced fused / packed kernel is a ConfigError; so does deterministic mode (the fused head is not
+// batch-invariant).
 TrainKernel TrainConfig::rl_train_kernel() const {
-  if (rl.entropy_coeff <= 0) return train_kernel;
+  if (deterministic && (train_kernel == TrainKernel::Fused || train_kernel == TrainKernel::Packed))
+    throw ConfigError("train_kernel " + std::string(enum_to_string(train_kernel)) +
+                      " cannot be used with deterministic: true (the fused head sums the logits in another order than "
+                      "the rollout's decode): use train_kernel full or auto");
+  if (rl.entropy_coeff <= 0 && !deterministic) return train_kernel;
   if (train_kernel == TrainKernel::Fused || train_kernel == TrainKernel::Packed)
     throw ConfigError("train_kernel " + std::string(enum_to_string(train_kernel)) +
                       " cannot be used with rl.entropy_coeff > 0 (the fused head gives no entropy gradient): use "
@@ -193,6 +198,7 @@ void Trainer::setup() {
     model::ModelConfig knobs = policy_->config();
     knobs.mtp_loss_weight = 0;  // the MTP head is a pre-training/SFT signal; RL trains the main head only
     policy_->set_training_knobs(knobs);
+    policy_->set_deterministic(cfg_.deterministic);  // the rollout decodes with this model too (and ref_ copies it)
   }
   if (rl::needs_reference(cfg_.rl)) ref_ = std::make_unique<model::Model>(*policy_);
   // a forced fused / packed kernel that cannot give the sampler's (truncated) log-probs fails before the first step

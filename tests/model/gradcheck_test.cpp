@@ -42,8 +42,9 @@ std::vector<int16_t> random_routes(const BasicModel<double>& m, int N, uint64_t 
   return r;
 }
 
-void check_all_tensors(const ModelConfig& cfg, uint64_t seed, bool replay = false) {
+void check_all_tensors(const ModelConfig& cfg, uint64_t seed, bool replay = false, bool deterministic = false) {
   BasicModel<double> m(cfg);
+  m.set_deterministic(deterministic);
   m.init_weights(seed);
   testing::perturb(m, seed + 1);
   const int B = 2, T = 7;
@@ -108,7 +109,7 @@ void check_all_tensors(const ModelConfig& cfg, uint64_t seed, bool replay = fals
     if (err > worst) worst = err, worst_name = t.name;
   }
   std::printf("finite differences%s: %d entries over %zu tensors, worst relative error %.3g in %s\n",
-              replay ? " (router replay)" : "", checked, m.tensors().size(), worst, worst_name.c_str());
+              replay ? " (router replay)" : deterministic ? " (deterministic mode)" : "", checked, m.tensors().size(), worst, worst_name.c_str());
 }
 
 ModelConfig group_routing_config() {  // low-rank query, MTP, group-limited routing, balance loss
@@ -138,6 +139,10 @@ ModelConfig plain_config() {  // plain query, no shared expert, unnormalised gat
 TEST(GradCheck, AllTensorsLowRankQueryMtpGroupRoutingBalanceLoss) { check_all_tensors(group_routing_config(), 11); }
 TEST(GradCheck, AllTensorsPlainQueryNoSharedUnnormalisedGates) { check_all_tensors(plain_config(), 21); }
 TEST(GradCheck, RouterReplayGroupRoutingBalanceLossMtp) { check_all_tensors(group_routing_config(), 41, true); }
+// Deterministic mode: the forward's attention output is absorbed MLA (decode's kernel) while the backward is the
+// expanded kernels'; finite differences of that forward must match it.
+TEST(GradCheck, DeterministicModeLowRankQueryMtpGroupRouting) { check_all_tensors(group_routing_config(), 51, false, true); }
+TEST(GradCheck, DeterministicModePlainQuery) { check_all_tensors(plain_config(), 61, false, true); }
 TEST(GradCheck, RouterReplayPlainQueryNoSharedUnnormalisedGates) { check_all_tensors(plain_config(), 51, true); }
 
 TEST(GradCheck, AllDenseLayersWithMtp) {
