@@ -80,41 +80,6 @@ void row_logits(S* out, const S* x, const S* w, int D, int bc) {
   }
 }
 
-// sum_j exp(row[j] - mx) over row[0, n) (simd::exp_shift_sum without writing the exps back).
-inline float exp_sum(const float* row, int n, float mx) {
-  constexpr int L = simd::kLanes<float>;
-  simd::Vec64f acc = {};
-  int j = 0;
-  for (; j + L <= n; j += L) acc += simd::vexp(simd::load64(row + j) - mx);
-  float tail = 0;
-  for (; j < n; ++j) tail += std::exp(row[j] - mx);
-  return simd::lane_sum<float>(acc) + tail;
-}
-inline double exp_sum(const double* row, int n, double mx) {
-  double sum = 0;
-  for (int j = 0; j < n; ++j) sum += std::exp(row[j] - mx);
-  return sum;
-}
-
-// max of row[0, n), n >= 1: a lane-wise max (a scalar max chain is latency-bound and GCC does not vectorise it
-// without -ffinite-math-only), then the lanes.
-template <class S>
-S tile_max(const S* row, int n) {
-  constexpr int L = simd::kLanes<S>;
-  S mx = row[0];
-  int j = 0;
-  if (n >= L) {
-    simd::Vec64<S> m = simd::load64(row);
-    for (j = L; j + L <= n; j += L) {
-      const simd::Vec64<S> v = simd::load64(row + j);
-      m = m > v ? m : v;
-    }
-    for (int k = 0; k < L; ++k) mx = std::max(mx, m[k]);
-  }
-  for (; j < n; ++j) mx = std::max(mx, row[j]);
-  return mx;
-}
-
 }  // namespace
 
 template <class S>
@@ -131,9 +96,9 @@ void fused_head_sample(int32_t* tok, double* logp, const S* x, const S* w, const
     linear_forward_decode(L, x, w + size_t(c0) * D, n, D, bc);
     for (int r = 0; r < n; ++r) {
       const S* row = L + size_t(r) * bc;
-      const S mx = tile_max(row, bc);
+      const S mx = simd::max_of(row, bc);
       mt[size_t(r) * n_tiles + c] = mx;
-      st[size_t(r) * n_tiles + c] = exp_sum(row, bc, mx);
+      st[size_t(r) * n_tiles + c] = simd::exp_sum(row, bc, mx);
     }
   };
   if (omp_get_max_threads() > 1 && n_tiles > 1 && !omp_in_parallel()) {
@@ -175,8 +140,8 @@ int32_t sample_logits_row(const S* logits, int V, S scale, double u, double* log
   for (int c = 0; c < n_tiles; ++c) {
     const int bc = std::min(C, V - c * C);
     scaled(c, tile.data());
-    mt[size_t(c)] = tile_max(tile.data(), bc);
-    st[size_t(c)] = exp_sum(tile.data(), bc, mt[size_t(c)]);
+    mt[size_t(c)] = simd::max_of(tile.data(), bc);
+    st[size_t(c)] = simd::exp_sum(tile.data(), bc, mt[size_t(c)]);
   }
   const int32_t t = draw_from_tiles(mt.data(), st.data(), n_tiles, V, u, logp, tile.data(), scaled);
   if (t < 0) throw NumericError("fused sampling: the logits row is not finite (a NaN or inf reached the output head)");
