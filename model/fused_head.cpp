@@ -49,7 +49,6 @@ void fused_head_logprob_forward(S* logp, S* lse, const S* x, const S* w, const i
       std::fill(s, s + br, S(0));
       if (a) std::fill(a, a + br, S(0));
       RowMat<S> L(br, C);
-      std::vector<S> orig(entropy ? size_t(C) : 0);
 #pragma omp for schedule(static)
       for (int c = 0; c < n_tiles; ++c) {
         const int c0 = c * C, bc = std::min(C, V - c0);
@@ -58,17 +57,12 @@ void fused_head_logprob_forward(S* logp, S* lse, const S* x, const S* w, const i
           S* row = &L(r, 0);
           const int t = target[r0 + r];
           if (t >= c0 && t < c0 + bc) tl[r] = row[t - c0];  // exactly one tile holds the target
-          S mx = row[0];
-          for (int j = 1; j < bc; ++j) mx = std::max(mx, row[j]);
-          const S mnew = std::max(m[r], mx);
-          if (a) std::copy(row, row + bc, orig.begin());
+          const S mnew = std::max(m[r], simd::max_of(row, bc));
           const S s_old = s[r], scale = std::exp(m[r] - mnew);
-          s[r] = s_old * scale + simd::exp_shift_sum(row, bc, mnew);
-          if (a) {  // rebase a to mnew, add this tile's exp(s - mnew) (s - mnew)
-            S tile = 0;
-            for (int j = 0; j < bc; ++j) tile += row[j] * (orig[size_t(j)] - mnew);
+          S tile = 0;  // this tile's sum of exp(s - mnew) (s - mnew), for the entropy
+          s[r] = s_old * scale + simd::exp_sum(row, bc, mnew, a ? &tile : nullptr);
+          if (a)  // rebase a to mnew, add the tile's
             a[r] = (s_old > S(0) ? scale * (a[r] + (m[r] - mnew) * s_old) : S(0)) + tile;
-          }
           m[r] = mnew;
         }
       }

@@ -11,6 +11,7 @@
 
 #include "model/flash_attention.h"
 #include "model/fused_head.h"
+#include "model/fused_sample.h"
 #include "model/layers.h"
 #include "model/parallel.h"
 #include "rl/util/error.h"
@@ -1026,16 +1027,24 @@ struct BasicModel<S>::Impl {
   // M tokens; token m goes to slot sl[m] at position ps[m]. Logits of rows with want[m] go to out (in order).
   void decode_tokens(BasicKVCache<S>& cache, const int* sl, const int32_t* ps, const int32_t* tok, int M,
                      const std::vector<int>& want, S* out) {
+    const S* xn = decode_hidden(cache, sl, ps, tok, M, want);  // (W, D)
+    Decoding decoding_scope(decoding);
+    lin(out, xn, P(lm_head), int(want.size()), cfg.hidden_size, cfg.vocab_size);
+  }
+  struct Decoding {  // sets the decoding flag, restores it on every exit
+    bool& f;
+    explicit Decoding(bool& flag) : f(flag) { f = true; }
+    ~Decoding() { f = false; }
+  };
+  // The decode body up to the final norm: returns the normed hidden rows (want.size(), D) of the rows `want`.
+  S* decode_hidden(BasicKVCache<S>& cache, const int* sl, const int32_t* ps, const int32_t* tok, int M,
+                   const std::vector<int>& want) {
     const ModelConfig& c = cfg;
-    const int D = c.hidden_size, V = c.vocab_size, H = c.num_attention_heads, Dn = c.qk_nope_head_dim,
+    const int D = c.hidden_size, H = c.num_attention_heads, Dn = c.qk_nope_head_dim,
               Dr = c.qk_rope_head_dim, Dv = c.v_head_dim, C = c.kv_lora_rank;
     const double scale = c.softmax_scale();
     check_tokens(tok, size_t(M));
-    struct Decoding {  // restores the flag on every exit
-      bool& f;
-      explicit Decoding(bool& flag) : f(flag) { f = true; }
-      ~Decoding() { f = false; }
-    } decoding_scope(decoding);
+    Decoding decoding_scope(decoding);
     S* x = grow(d_x, size_t(M) * D);
     S* xn = grow(d_xn, size_t(M) * D);
     S* att_out = grow(d_out, size_t(M) * D);
@@ -1085,7 +1094,7 @@ struct BasicModel<S>::Impl {
     S* xw = grow(d_xf, size_t(W) * D);
     for (int i = 0; i < W; ++i) std::memcpy(xw + size_t(i) * D, x + size_t(want[i]) * D, sizeof(S) * D);
     rmsnorm_forward(xn, rs, xw, P(final_norm), W, D, c.rms_norm_eps);
-    lin(out, xn, P(lm_head), W, D, V);
+    return xn;
   }
 };
 
@@ -1491,11 +1500,10 @@ void BasicModel<S>::prefill(BasicKVCache<S>& cache, int slot, const int32_t* tok
   im_->decode_tokens(cache, sl.data(), ps.data(), tokens, n, {n - 1}, last_logits);
   cache.set_length(slot, start + n);
 }
+// A decode step's rows: checks the slots (distinct, room for one more token), makes room; returns their positions.
 template <class S>
-void BasicModel<S>::decode_step(BasicKVCache<S>& cache, const int* slots, const int32_t* tokens, int n, S* logits) {
-  if (n <= 0) return;
+static std::vector<int32_t> decode_positions(BasicKVCache<S>& cache, const int* slots, int n) {
   std::vector<int32_t> ps(n);
-  std::vector<int> want(n);
   std::vector<char> seen(cache.n_slots(), 0);
   for (int i = 0; i < n; ++i) {
     ps[i] = cache.length(slots[i]);
@@ -1504,11 +1512,32 @@ void BasicModel<S>::decode_step(BasicKVCache<S>& cache, const int* slots, const 
     if (ps[i] + 1 > cache.max_seq_len())
       throw CapacityError("KV cache: slot " + std::to_string(slots[i]) + " is full (max_seq_len " +
                           std::to_string(cache.max_seq_len()) + ")");
-    want[i] = i;
   }
   for (int i = 0; i < n; ++i) cache.prepare_append(slots[i], 1);
+  return ps;
+}
+template <class S>
+void BasicModel<S>::decode_step(BasicKVCache<S>& cache, const int* slots, const int32_t* tokens, int n, S* logits) {
+  if (n <= 0) return;
+  const std::vector<int32_t> ps = decode_positions(cache, slots, n);
+  std::vector<int> want(n);
+  std::iota(want.begin(), want.end(), 0);
   im_->decode_tokens(cache, slots, ps.data(), tokens, n, want, logits);
   for (int i = 0; i < n; ++i) cache.set_length(slots[i], ps[i] + 1);
+}
+template <class S>
+void BasicModel<S>::decode_step_sample(BasicKVCache<S>& cache, const int* slots, const int32_t* tokens, int n,
+                                       S inv_temp, const double* u, int32_t* tok, double* logp) {
+  if (n <= 0) return;
+  const std::vector<int32_t> ps = decode_positions(cache, slots, n);
+  std::vector<int> want(n);
+  std::iota(want.begin(), want.end(), 0);
+  const int D = im_->cfg.hidden_size;
+  S* x = im_->decode_hidden(cache, slots, ps.data(), tokens, n, want);  // (n, D), the decoder's scratch
+  if (inv_temp != S(1))  // logits / temperature = (x / temperature) w^T
+    for (size_t i = 0; i < size_t(n) * D; ++i) x[i] *= inv_temp;
+  fused_head_sample(tok, logp, x, im_->P(im_->lm_head), u, n, D, im_->cfg.vocab_size);
+  for (int i = 0; i < n; ++i) cache.set_length(slots[i], ps[size_t(i)] + 1);
 }
 template <class S>
 const LayerTimings& BasicModel<S>::timings() const {

@@ -191,6 +191,11 @@ class BasicModel {
   void prefill(BasicKVCache<S>& cache, int slot, const int32_t* tokens, int n, S* last_logits);
   // One step for n rows: row i appends tokens[i] to slots[i] (distinct slots); writes logits (n, V).
   void decode_step(BasicKVCache<S>& cache, const int* slots, const int32_t* tokens, int n, S* logits);
+  // The same step with the output head fused with sampling (fused_sample.h): no (n, V) logits; row i's next token is
+  // drawn from softmax(logits_i * inv_temp) with the uniform u[i] in [0, 1) and written to tok[i], its log-prob to
+  // logp[i]. The rows' hidden states and routes are decode_step's.
+  void decode_step_sample(BasicKVCache<S>& cache, const int* slots, const int32_t* tokens, int n, S inv_temp,
+                          const double* u, int32_t* tok, double* logp);
 
   const LayerTimings& timings() const;
   void reset_timings();

@@ -1,6 +1,7 @@
 // simd.h: 64-byte vector-extension helpers shared by the CPU kernels (layers.cpp, flash_attention.cpp, fused_head.cpp):
-// lane types, unaligned loads, log-depth lane sums and a vectorised expf.
+// lane types, unaligned loads, log-depth lane sums, a vectorised expf and the softmax reductions built on it.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -100,5 +101,61 @@ inline double exp_shift_sum(double* s, int n, double mx) {
   double sum = 0;
   for (int j = 0; j < n; ++j) sum += (s[j] = std::exp(s[j] - mx));
   return sum;
+}
+// exp_shift_sum without writing the exps back (the same sum, bit for bit: same lanes, same order); with `moment`, also
+// *moment = sum_j exp(s[j] - mx) (s[j] - mx), an entropy's numerator.
+template <bool kMoment>
+inline float exp_sum_impl(const float* __restrict s, int n, float mx, float* moment) {
+  constexpr int L = 16;
+  Vec64f acc = {}, mom = {};
+  int j = 0;
+  for (; j + L <= n; j += L) {
+    const Vec64f d = load64(s + j) - mx, e = vexp(d);
+    acc += e;
+    if constexpr (kMoment) mom += e * d;
+  }
+  if (j < n) {
+    float t[L], dt[L];
+    for (int i = 0; i < L; ++i) dt[i] = t[i] = j + i < n ? s[j + i] - mx : -1000.0f;
+    Vec64f e = vexp(load64(t));
+    std::memcpy(t, &e, 64);
+    for (int i = 0; j + i < n; ++i) {
+      acc[0] += t[i];
+      if constexpr (kMoment) mom[0] += t[i] * dt[i];
+    }
+  }
+  if constexpr (kMoment) *moment = lane_sum<float>(mom);
+  return lane_sum<float>(acc);
+}
+inline float exp_sum(const float* s, int n, float mx, float* moment = nullptr) {
+  return moment ? exp_sum_impl<true>(s, n, mx, moment) : exp_sum_impl<false>(s, n, mx, nullptr);
+}
+inline double exp_sum(const double* s, int n, double mx, double* moment = nullptr) {
+  double sum = 0, m = 0;
+  for (int j = 0; j < n; ++j) {
+    const double e = std::exp(s[j] - mx);
+    sum += e;
+    m += e * (s[j] - mx);
+  }
+  if (moment) *moment = m;
+  return sum;
+}
+// max of s[0, n), n >= 1, lane-wise (exact: max does not depend on the order; a scalar max chain is latency-bound and
+// GCC does not vectorise it without -ffinite-math-only).
+template <class S>
+inline S max_of(const S* s, int n) {
+  constexpr int L = kLanes<S>;
+  S mx = s[0];
+  int j = 0;
+  if (n >= L) {
+    Vec64<S> m = load64(s);
+    for (j = L; j + L <= n; j += L) {
+      const Vec64<S> v = load64(s + j);
+      m = m > v ? m : v;
+    }
+    for (int k = 0; k < L; ++k) mx = std::max(mx, m[k]);
+  }
+  for (; j < n; ++j) mx = std::max(mx, s[j]);
+  return mx;
 }
 }  // namespace reasonrl::model::simd

@@ -21,6 +21,14 @@ class Decoder {
   virtual void prefill(int slot, const int32_t* tokens, int n, float* last_logits) = 0;
   // Row i appends tokens[i] to slots[i]; writes logits (n, vocab). Slots are distinct.
   virtual void decode_step(const int* slots, const int32_t* tokens, int n, float* logits) = 0;
+  // The output head fused with sampling from the untruncated softmax (model/fused_sample.h), if the decoder has one.
+  // decode_step_sample is decode_step, but row i's next token is drawn from softmax(logits_i / temperature) with the
+  // uniform u[i] in [0, 1) and written to tok[i], its log-prob to logp[i]; no (n, vocab) logits are written.
+  // sample_logits draws the same way from one given logits row (vocab floats). The defaults throw.
+  virtual bool has_fused_sampling() const { return false; }
+  virtual void decode_step_sample(const int* slots, const int32_t* tokens, int n, float temperature, const double* u,
+                                  int32_t* tok, double* logp);
+  virtual int32_t sample_logits(const float* logits, float temperature, double u, double* logp) const;
   // Size of one cached token in bytes (0 if the decoder has no real cache).
   virtual size_t kv_bytes_per_token() const { return 0; }
   // The cached state of `slot` as floats (a layout of the decoder's own) and its inverse, so a partial rollout can

@@ -1,9 +1,10 @@
-// model_decoder.cpp: ModelDecoder forwards to Model::prefill / decode_step on its own KVCache.
+// model_decoder.cpp: ModelDecoder forwards to Model::prefill / decode_step (/ decode_step_sample) on its own KVCache.
 #include "policy/model_decoder.h"
 
 #include <algorithm>
 #include <string>
 
+#include "model/fused_sample.h"
 #include "rl/util/error.h"
 
 namespace reasonrl::policy {
@@ -23,6 +24,15 @@ void ModelDecoder::prefill(int slot, const int32_t* tokens, int n, float* last_l
 
 void ModelDecoder::decode_step(const int* slots, const int32_t* tokens, int n, float* logits) {
   m_.decode_step(cache_, slots, tokens, n, logits);
+}
+
+void ModelDecoder::decode_step_sample(const int* slots, const int32_t* tokens, int n, float temperature, const double* u,
+                                      int32_t* tok, double* logp) {
+  m_.decode_step_sample(cache_, slots, tokens, n, 1.0f / temperature, u, tok, logp);
+}
+
+int32_t ModelDecoder::sample_logits(const float* logits, float temperature, double u, double* logp) const {
+  return model::sample_logits_row(logits, vocab(), 1.0f / temperature, u, logp);
 }
 
 bool ModelDecoder::save_slot(int slot, std::vector<float>* out) const {

@@ -20,6 +20,10 @@ class ModelDecoder : public Decoder {
   void copy_slot(int src, int dst) override { cache_.copy_slot(src, dst); }
   void prefill(int slot, const int32_t* tokens, int n, float* last_logits) override;
   void decode_step(const int* slots, const int32_t* tokens, int n, float* logits) override;
+  bool has_fused_sampling() const override { return true; }
+  void decode_step_sample(const int* slots, const int32_t* tokens, int n, float temperature, const double* u,
+                          int32_t* tok, double* logp) override;
+  int32_t sample_logits(const float* logits, float temperature, double u, double* logp) const override;
   size_t kv_bytes_per_token() const override { return cache_.bytes_per_token(); }
   // State: for each layer, the slot's cached positions (length x (kv_lora_rank + qk_rope_head_dim) floats).
   bool save_slot(int slot, std::vector<float>* out) const override;

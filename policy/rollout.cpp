@@ -31,6 +31,19 @@ void RolloutConfig::validate() const {
   need(!(static_batch && partial_rollout), "static_batch is a baseline for full rollouts; it cannot be combined with partial_rollout");
 }
 
+bool RolloutConfig::fused_sampling(int vocab, bool decoder_has_fused) const {
+  const bool untruncated = sampling().untruncated(vocab);
+  if (sample_kernel == SampleKernel::Auto) return untruncated && vocab >= kFusedSampleMinVocab && decoder_has_fused;
+  if (sample_kernel == SampleKernel::Reference) return false;
+  if (!untruncated)
+    throw ConfigError(std::string("sample_kernel fused draws from the whole softmax, but the sampling is ") +
+                      (sampling().greedy() ? "greedy" : "truncated (top_k, top_p or min_p)") +
+                      ". HINT: use sample_kernel reference or auto");
+  if (!decoder_has_fused)
+    throw ConfigError("sample_kernel fused: this decoder has no fused sampling head. HINT: use reference or auto");
+  return true;
+}
+
 double RolloutStats::useful_fraction() const {
   return rows_computed > 0 ? double(tokens_generated - tokens_discarded) / double(rows_computed) : 0.0;
 }
@@ -87,6 +100,12 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
     if (id >= V) throw ConfigError("stop token id " + std::to_string(id) + " is outside the vocabulary (" + std::to_string(V) + ")");
   const SamplingParams sp = c.sampling();
   const SamplerChain proto_chain = make_sampler_chain(sp);
+  // A deterministic decoder records sampling_logprob of materialised logits, which the fused head never forms: it keeps
+  // the sampler chain (auto), and a forced fused kernel is an error.
+  if (dec.deterministic() && c.sample_kernel == SampleKernel::Fused)
+    throw ConfigError("rollout.sample_kernel fused cannot run with deterministic: true (the rollout records "
+                      "sampling_logprob of the decode logits). HINT: use sample_kernel auto or reference");
+  const bool fused = !dec.deterministic() && c.fused_sampling(V, dec.has_fused_sampling());
   const RepeatParams rp = c.repeat();
 
   ReplayBuffer local;
@@ -158,10 +177,10 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
   };
   int staging = -1, staging_group = -1;
   std::vector<float> staging_logits(static_cast<size_t>(V)), row_logits(static_cast<size_t>(V));
-  std::vector<float> logits(size_t(c.max_batch) * size_t(V));
+  std::vector<float> logits(fused ? 0 : size_t(c.max_batch) * size_t(V));  // (max_batch, V); none when fused
   std::vector<Row> rows;  // active rows, compacted
   rows.reserve(size_t(c.max_batch));
-  std::vector<Candidates> scratch(size_t(c.max_batch));
+  std::vector<Candidates> scratch(fused ? 1 : size_t(c.max_batch));
   const bool budgeted = c.partial_rollout && c.partial_rollout_budget > 0;
   auto budget_left = [&] { return !budgeted || st.tokens_generated < c.partial_rollout_budget; };
 
@@ -211,6 +230,7 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
   };
   const bool det = dec.deterministic();
   auto sample_row = [&](Row& r, Candidates& cand, const float* lg, double* lp) {
+    if (fused) return dec.sample_logits(lg, sp.temperature, r.t->rng.uniform(), lp);
     const int32_t tok = sample_token(r.chain, cand, lg, V, r.t->rng, lp);
     if (det && lp) {  // the trainer's own log-prob function of these logits (bit-identical to its forward's)
       float f = 0;
@@ -305,7 +325,7 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
 
   std::vector<int> slots_in(size_t(c.max_batch));
   std::vector<int32_t> toks_in(size_t(c.max_batch)), toks_out(size_t(c.max_batch));
-  std::vector<double> lps(size_t(c.max_batch));
+  std::vector<double> lps(size_t(c.max_batch)), us(size_t(c.max_batch));
   admit();
   while (!rows.empty()) {
     if (!budget_left()) {  // the budget ran out: cut everything in flight, to be continued next call
@@ -328,7 +348,12 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
       toks_in[size_t(i)] = rows[size_t(i)].next_input;
     }
     const double td = now_seconds();
-    dec.decode_step(slots_in.data(), toks_in.data(), n, logits.data());
+    if (fused) {  // each row's uniform from its own stream, as the dist sampler draws it; the head samples
+      for (int i = 0; i < n; ++i) us[size_t(i)] = rows[size_t(i)].padding ? 0.5 : rows[size_t(i)].t->rng.uniform();
+      dec.decode_step_sample(slots_in.data(), toks_in.data(), n, sp.temperature, us.data(), toks_out.data(), lps.data());
+    } else {
+      dec.decode_step(slots_in.data(), toks_in.data(), n, logits.data());
+    }
     const double ts = now_seconds();
     st.decode_seconds += ts - td;
     st.rows_computed += n;
@@ -336,12 +361,14 @@ RolloutResult RolloutEngine::generate(Decoder& dec, const std::vector<Prompt>& p
     ++st.decode_steps;
     // Sampling: each row owns its RNG stream, so the result does not depend on the thread count. A row costs about
     // V exps (~1.5 us at V = 512), so eight rows already pay for a parallel region.
-    model::parallel_for(n, int64_t(n) * V >= (int64_t(1) << 12), [&](int i) {
-      Row& r = rows[size_t(i)];
-      if (r.padding) return;
-      toks_out[size_t(i)] = sample_row(r, scratch[size_t(i)], logits.data() + size_t(i) * size_t(V), &lps[size_t(i)]);
-    });
-    st.sample_seconds += now_seconds() - ts;
+    if (!fused) {
+      model::parallel_for(n, int64_t(n) * V >= (int64_t(1) << 12), [&](int i) {
+        Row& r = rows[size_t(i)];
+        if (r.padding) return;
+        toks_out[size_t(i)] = sample_row(r, scratch[size_t(i)], logits.data() + size_t(i) * size_t(V), &lps[size_t(i)]);
+      });
+      st.sample_seconds += now_seconds() - ts;
+    }
     // Append in row order; compact the batch (finished rows leave at once).
     size_t w = 0;
     for (int i = 0; i < n; ++i) {

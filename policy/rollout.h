@@ -9,7 +9,8 @@
 //   for (auto& t : r.trajectories) ... t.tokens, t.logp, t.loss_mask, t.finish ...
 // r.trajectories holds complete groups only: G consecutive trajectories per prompt, group_index 0..G-1.
 // The recorded logp equals sampling_logprob(logits, cfg.sampling(), token) of the logits that drew the token (to
-// float rounding; bit for bit when the decoder is deterministic(), which makes the rollout record that very function).
+// float rounding; with sample_kernel fused, see SampleKernel; bit for bit when the decoder is deterministic(), which
+// makes the rollout record that very function and keep the sampler chain).
 #pragma once
 
 #include <cstdint>
@@ -37,6 +38,18 @@ enum class LossSegments { All, CurrentOnly, WithinStaleness };
 REASONRL_ENUM_NAMES(LossSegments, {LossSegments::All, "all"}, {LossSegments::CurrentOnly, "current_only"},
                     {LossSegments::WithinStaleness, "within_staleness"})
 
+// How the engine draws tokens. reference: the sampler chain (sampling.h) over the decoder's (n, vocab) logits.
+// fused: the decoder's output head fused with sampling (Decoder::decode_step_sample, model/fused_sample.h): no
+// (n, vocab) logits, one vectorised exp per logit, the draw located by vocabulary tile; untruncated sampling only
+// (temperature > 0, no top_k / top_p / min_p). Both draw with the same uniform from each row's stream; the fused sums
+// differ in order and precision, so a token differs only where the draw falls within rounding of a token boundary.
+// auto: fused when the vocabulary has >= kFusedSampleMinVocab entries, the sampling is untruncated and the decoder has
+// the fused head; reference otherwise (small vocabularies, such as the demo's 320, keep the reference bit for bit).
+enum class SampleKernel { Auto, Reference, Fused };
+REASONRL_ENUM_NAMES(SampleKernel, {SampleKernel::Auto, "auto"}, {SampleKernel::Reference, "reference"},
+                    {SampleKernel::Fused, "fused"})
+inline constexpr int kFusedSampleMinVocab = 32768;
+
 struct RolloutConfig {
   int num_generations = 8;          // G: samples per prompt
   int max_completion_length = 256;  // response tokens per trajectory (finish reason `length`)
@@ -56,6 +69,7 @@ struct RolloutConfig {
   int loss_max_staleness = 1;          // within_staleness: tokens at most this many versions old enter the loss
   int max_staleness = 4;               // restart a trajectory whose first token is older than this; < 0 = never
   bool static_batch = false;           // baseline: padded static batches (finished rows keep computing)
+  SampleKernel sample_kernel = SampleKernel::Auto;
 
   template <class V>
   void visit(V& v) {
@@ -79,9 +93,15 @@ struct RolloutConfig {
     v("loss_max_staleness", loss_max_staleness, "within_staleness: maximum version age of a loss token");
     v("max_staleness", max_staleness, "restart trajectories started more than this many versions ago; < 0 = never");
     v("static_batch", static_batch, "baseline: padded static batches instead of continuous batching");
+    v("sample_kernel", sample_kernel,
+      "reference = the sampler chain over (rows, vocab) logits; fused = the output head fused with sampling (no "
+      "logits; untruncated sampling only); auto = fused from a vocabulary of 32768 with untruncated sampling");
   }
   void validate() const;
   const SamplingParams& sampling() const { return sampling_params; }
+  // Whether generate() on a decoder with `vocab` entries (and a fused head or not) uses the fused kernel; a forced
+  // fused that cannot is a ConfigError.
+  bool fused_sampling(int vocab, bool decoder_has_fused) const;
   RepeatParams repeat() const { return {repeat_detection, repeat_max_ngram, repeat_min_repeats, repeat_min_tokens}; }
 };
 
@@ -100,6 +120,8 @@ struct RolloutStats {
   double mean_token_staleness = 0;       // over emitted tokens: version of the call - version of the token
   double mean_trajectory_staleness = 0;  // over emitted trajectories: version of the call - start version
   double loss_token_fraction = 0;        // emitted tokens with loss_mask 1
+  // decode_seconds: the decode steps (with sample_kernel fused, their sampling too); sample_seconds: the sampler chain
+  // over the decode steps' logits (0 when fused); prefill_seconds: the prompts' prefill.
   double seconds = 0, prefill_seconds = 0, decode_seconds = 0, sample_seconds = 0;
   // Tokens sampled (and kept) per logits row computed.
   double useful_fraction() const;

@@ -41,6 +41,10 @@ struct SamplingParams {
   }
   void validate() const;
   bool greedy() const { return temperature <= 0.0f; }
+  // Draws from the whole temperature-scaled softmax over `vocab` tokens (not greedy, nothing truncated).
+  bool untruncated(int vocab) const {
+    return !greedy() && (top_k <= 0 || top_k >= vocab) && top_p >= 1.0f && min_p <= 0.0f;
+  }
 };
 
 struct TokenData {

@@ -6,10 +6,7 @@
 
 namespace reasonrl::train {
 
-bool fused_head_exact(const policy::SamplingParams& sp, int vocab) {
-  const bool top_k_off = sp.top_k <= 0 || sp.top_k >= vocab;
-  return !sp.greedy() && top_k_off && sp.top_p >= 1.0f && sp.min_p <= 0.0f;
-}
+bool fused_head_exact(const policy::SamplingParams& sp, int vocab) { return sp.untruncated(vocab); }
 
 TrainKernel resolve_train_kernel(TrainKernel k, int vocab, int longest, const policy::SamplingParams& sp,
                                  const std::string& key) {

@@ -432,6 +432,9 @@ policy::RolloutResult Trainer::generate(StepState& st, int n_new, int round) {
   st.rollout.rows_computed += s.rows_computed;
   st.rollout.n_partial += s.n_partial;
   st.rollout.n_restarted += s.n_restarted;
+  st.rollout.decode_seconds += s.decode_seconds;  // this rank's (metrics come from rank 0)
+  st.rollout.sample_seconds += s.sample_seconds;
+  st.rollout.prefill_seconds += s.prefill_seconds;
   st.rollout.mean_token_staleness = s.mean_token_staleness;
   st.rollout.mean_trajectory_staleness = s.mean_trajectory_staleness;
   return rr;
@@ -669,6 +672,11 @@ void Trainer::record(StepState& st, const RolloutBatch& batch) {
       rs.rows_computed > 0 ? double(rs.tokens_generated) / double(rs.rows_computed) : 0.0;
   rec.metrics["rollout/partial"] = rs.n_partial;
   rec.metrics["rollout/buffered_groups"] = double(buffer_.num_groups());
+  // inside time/generate_ms: the decode steps (with the head; with sample_kernel fused also the sampling), the
+  // sampler chain over their logits, and the prompts' prefill
+  rec.metrics["time/generate_decode_ms"] = rs.decode_seconds * 1e3;
+  rec.metrics["time/generate_sample_ms"] = rs.sample_seconds * 1e3;
+  rec.metrics["time/generate_prefill_ms"] = rs.prefill_seconds * 1e3;
   rec.metrics[store::metric::kStaleness] = rs.mean_token_staleness;
   rec.metrics["samples"] = double(samples.size());
   const double step_s = now_seconds() - st.t_start;

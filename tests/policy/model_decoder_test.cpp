@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "model/fused_sample.h"
 #include "policy/logprob.h"
 #include "policy/rollout.h"
 #include "rl/util/error.h"
@@ -226,6 +227,71 @@ TEST(ModelDecoder, LatentCacheSizeAndCapacity) {
   RolloutEngine eng(rc);
   ModelDecoder small(m, eng.slots_needed(), 32);
   EXPECT_THROW(eng.generate(small, prompts(1), 0), CapacityError);
+}
+
+
+// The fused sampling head (sample_kernel fused, model/fused_sample.h) against the reference path (decode_step's
+// logits + the sampler chain), on a vocabulary of several tiles: every rollout token the same (both draw with the same
+// uniform from each row's stream; a token could differ only where a draw falls within float rounding of a token
+// boundary), log-probs to float rounding, and the recorded log-probs equal a teacher-forced forward's as the
+// reference's do. Greedy or truncated sampling with a forced fused kernel is a ConfigError; auto picks fused only from
+// kFusedSampleMinVocab entries with untruncated sampling on a decoder that has the fused head.
+TEST(ModelDecoder, FusedSamplingMatchesTheSamplerChain) {
+  model::ModelConfig mc = tiny_config();
+  mc.vocab_size = 3 * model::kFusedSampleCols + 77;
+  model::Model m(mc);
+  m.init_weights(12);
+  RolloutConfig c = cfg();
+  c.sampling_params.top_p = 1.0f;  // untruncated, temperature 0.7
+  c.num_generations = 4;
+  auto run = [&](SampleKernel k, RolloutStats* st) {
+    RolloutConfig ck = c;
+    ck.sample_kernel = k;
+    RolloutEngine eng(ck);
+    ModelDecoder dec(m, eng.slots_needed(), 64);
+    auto r = eng.generate(dec, prompts(3), 0);
+    *st = r.stats;
+    return r.trajectories;
+  };
+  RolloutStats s_ref, s_fused;
+  const auto ref = run(SampleKernel::Reference, &s_ref), fused = run(SampleKernel::Fused, &s_fused);
+  ASSERT_EQ(ref.size(), 12u);
+  ASSERT_EQ(fused.size(), ref.size());
+  int64_t n = 0;
+  double max_diff = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    ASSERT_EQ(fused[i].tokens, ref[i].tokens) << "trajectory " << i;
+    for (size_t k = 0; k < ref[i].logp.size(); ++k)
+      max_diff = std::max(max_diff, double(std::abs(fused[i].logp[k] - ref[i].logp[k])));
+    n += ref[i].length();
+  }
+  EXPECT_GT(n, 100);
+  EXPECT_LT(max_diff, 2e-5);
+  EXPECT_GT(max_diff, 0.0);  // the fused kernel ran: its sums round differently
+  EXPECT_GT(s_ref.sample_seconds, 0.0);
+  EXPECT_EQ(s_fused.sample_seconds, 0.0);  // the fused kernel samples inside the decode step
+  const auto tf = recompute_logp(m, fused, c.sampling());
+  double max_err = 0;
+  for (size_t i = 0; i < fused.size(); ++i)
+    for (size_t k = 0; k < tf[i].size(); ++k) max_err = std::max(max_err, double(std::abs(tf[i][k] - fused[i].logp[k])));
+  EXPECT_LT(max_err, 1e-4);
+
+  RolloutConfig bad = c;
+  bad.sample_kernel = SampleKernel::Fused;
+  bad.sampling_params.top_p = 0.9f;
+  EXPECT_THROW(bad.fused_sampling(mc.vocab_size, true), ConfigError);
+  bad.sampling_params.top_p = 1.0f;
+  bad.sampling_params.temperature = 0.0f;
+  EXPECT_THROW(bad.fused_sampling(mc.vocab_size, true), ConfigError);
+  bad.sampling_params.temperature = 1.0f;
+  EXPECT_THROW(bad.fused_sampling(mc.vocab_size, false), ConfigError);  // a decoder without the fused head
+  EXPECT_TRUE(bad.fused_sampling(mc.vocab_size, true));
+  RolloutConfig aut = c;  // sample_kernel auto
+  EXPECT_FALSE(aut.fused_sampling(kFusedSampleMinVocab - 1, true));
+  EXPECT_TRUE(aut.fused_sampling(kFusedSampleMinVocab, true));
+  EXPECT_FALSE(aut.fused_sampling(kFusedSampleMinVocab, false));
+  aut.sampling_params.top_k = 50;
+  EXPECT_FALSE(aut.fused_sampling(kFusedSampleMinVocab, true));
 }
 
 }  // namespace
