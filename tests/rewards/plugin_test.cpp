@@ -250,8 +250,9 @@ TEST(SubprocessPlugin, DisabledAfterMaxRestarts) {
   EXPECT_NE(s[0].error.find("disabled"), std::string::npos) << s[0].error;
 }
 
-// A plugin that writes its reply twice: with protocol 1 (no ids) every later batch read the previous batch's reply.
-// Now each value is the right one or an error, the misbehaviour is named, and the plugin is restarted.
+// A plugin that writes one extra line per request (its previous reply, just before the new one): with protocol 1 (no
+// ids) every later batch read the previous batch's reply. Now each value is the right one or an error, the
+// misbehaviour is named, and the plugin is restarted (each fresh process's first batch is right).
 TEST(SubprocessPlugin, AnExtraLineNeverShiftsRewards) {
   PluginSpec spec = py_spec();
   spec.path = std::string(REASONRL_SOURCE_DIR) + "/tests/rewards/extra_line_plugin.py";
