@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "rl/util/error.h"
+#include "rl/util/sanitizer.h"
 
 namespace reasonrl::rewards {
 
@@ -441,18 +442,6 @@ std::unique_ptr<Reward> make_plugin_reward(const PluginSpec& spec) {
   return std::make_unique<SupervisedReward>(spec, /*worker=*/false);
 }
 
-bool plugin_memory_limit_enforced() {
-#if defined(__SANITIZE_ADDRESS__)
-  return false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-  return false;
-#else
-  return true;
-#endif
-#else
-  return true;
-#endif
-}
+bool plugin_memory_limit_enforced() { return !kAddressSanitizer; }
 
 }  // namespace reasonrl::rewards

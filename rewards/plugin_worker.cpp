@@ -16,8 +16,9 @@
 #include <string>
 
 #include "rewards/plugin_library.h"
+#include "rl/util/sanitizer.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if REASONRL_ASAN
 // In an AddressSanitizer build, a plugin's crash reaches the supervisor as the signal it is (as in release) instead of
 // ASan's report and exit status 1: the worker exists to be killed by its plugin's faults.
 extern "C" const char* __asan_default_options() {

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "rl/util/sanitizer.h"
 #include "tests/cli/cli_run.h"
 
 namespace {
@@ -95,13 +96,8 @@ TEST_F(InputErrors, DuplicateKeysAreRefused) {
 // A model too large for memory ended as exit 2 "internal error: std::bad_alloc". The address space is limited to
 // 3 GB (ulimit -v) so the 23 GiB model fails at allocation on any machine, without touching its memory.
 TEST_F(InputErrors, AModelTooLargeForMemorySaysHowMuchItNeeds) {
-#if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "AddressSanitizer build: it reserves terabytes of address space, so ulimit -v cannot apply";
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-  GTEST_SKIP() << "AddressSanitizer build: it reserves terabytes of address space, so ulimit -v cannot apply";
-#endif
-#endif
+  if (reasonrl::kAddressSanitizer)
+    GTEST_SKIP() << "AddressSanitizer build: it reserves terabytes of address space, so ulimit -v cannot apply";
   const std::string out = (dir_ / "out.txt").string(), err = (dir_ / "err.txt").string();
   const std::string cmd = "ulimit -v 3000000; " + std::string(REASONRL_BIN) + " sft --run_dir " + (dir_ / "run").string() +
                           " --steps 1 --model.hidden_size 256 --model.intermediate_size 4000000 >" + out + " 2>" + err;
