@@ -984,8 +984,9 @@ struct BasicModel<S>::Impl {
     ScopedTimer tm(&tim.bwd[LayerTimings::Mtp]);
     const ModelConfig& c = cfg;
     const int N = B * T, D = c.hidden_size, V = c.vocab_size;
-    std::vector<S> dhn2(size_t(N) * D, S(0)), dhout(size_t(N) * D, S(0)), dhin(size_t(N) * D),
-        dcat(size_t(N) * 2 * D, S(0)), den(size_t(N) * D), dhn(size_t(N) * D), demb(size_t(N) * D, S(0));
+    // Each buffer lives only as long as it is needed: the block backward below (the step's peak at long T) sees
+    // dhout and dhin only.
+    std::vector<S> dhn2(size_t(N) * D, S(0)), dhout(size_t(N) * D, S(0));
     if (head_fused) {
       const int M = int(mtp_rows.size());
       std::vector<S> dlogp(mtp_rows.size()), dx(mtp_rows.size() * D, S(0));
@@ -1006,14 +1007,22 @@ struct BasicModel<S>::Impl {
     }
     rmsnorm_backward(dhout.data(), G(mtp.head_norm), dhn2.data(), mtp_hout.data(), P(mtp.head_norm),
                      mtp_rstd2.data(), N, D);
+    std::vector<S>().swap(dhn2);
+    std::vector<S> dhin(size_t(N) * D);
     recompute(c.num_hidden_layers, mtp.block, mtp_hin.data(), mtp_w.data());
     block_backward(mtp.block, cache_for(c.num_hidden_layers), mtp_hin.data(), dhout.data(), dhin.data(), B, T, mtp_w.data(),
                    -1);
+    std::vector<S>().swap(dhout);
+    std::vector<S> dcat(size_t(N) * 2 * D, S(0));
     linear_backward(dcat.data(), G(mtp.eh_proj), dhin.data(), mtp_cat.data(), P(mtp.eh_proj), N, 2 * D, D);
+    std::vector<S>().swap(dhin);
+    std::vector<S> den(size_t(N) * D), dhn(size_t(N) * D);
     for (int n = 0; n < N; ++n) {
       std::memcpy(den.data() + size_t(n) * D, dcat.data() + size_t(n) * 2 * D, sizeof(S) * D);
       std::memcpy(dhn.data() + size_t(n) * D, dcat.data() + size_t(n) * 2 * D + D, sizeof(S) * D);
     }
+    std::vector<S>().swap(dcat);
+    std::vector<S> demb(size_t(N) * D, S(0));
     rmsnorm_backward(demb.data(), G(mtp.enorm), den.data(), mtp_emb.data(), P(mtp.enorm), mtp_rstde.data(), N, D);
     S* ge = G(embed);
     for (int n = 0; n < N; ++n) {
