@@ -95,7 +95,8 @@ def summarise(run_dir, window):
     s["tokens"] = sum(series(rows, "rollout/tokens", mpath))
     s["wall"] = s["cpu"] = float("nan")
     tpath = run_dir + ".time"
-    if os.path.exists(tpath):
+    s["finished"] = os.path.exists(tpath)  # stability_study.sh writes it when the run has ended
+    if s["finished"]:
         with open(tpath) as f:
             parts = f.read().split()
         if len(parts) != 3:
@@ -138,7 +139,7 @@ def main():
     for k in order:
         s = runs[k]
         flag = "**yes**" if s["collapse"] else ("dipped" if s["dipped"] else "no")
-        print(f"| {k[0]} s{k[1]} | {s['steps']} | {s['reward_start']:.3f} → {s['reward_min']:.3f} → "
+        print(f"| {k[0]} s{k[1]} | {s['steps']}{'' if s['finished'] else ' (running)'} | {s['reward_start']:.3f} → {s['reward_min']:.3f} → "
               f"{s['reward_end']:.3f} | {flag} | {s['acc_start']:.3f} → {s['acc_end']:.3f} | "
               f"{s['pass_start']:.3f} → {s['pass_end']:.3f} | {'**yes**' if s['acc_collapse'] else 'no'} | "
               f"{s['route_mismatch_mean']:.2e} ({s['route_mismatch_max']:.2e}) | "
@@ -153,11 +154,14 @@ def main():
         print(f"  {k[0]:>6} s{k[1]}: " + " ".join(f"{r:.2f}" for r in s["windows"]) + "  /  " +
               " ".join(f"{x:.2f}" for x in s["acc_windows"]))
     print()
+    print("per arm, finished runs only:")
     print("| arm | runs | collapsed (reward) | dipped | acc collapsed | reward end / start | pass@1 end − start | "
           "route_mismatch | expert_change | logp_max_abs_diff max | clip_frac | wall / CPU s | CPU ms per 1k tokens |")
     print("|" + "---|" * 13)
     for arm in dict.fromkeys(k[0] for k in order):
-        ss = [runs[k] for k in order if k[0] == arm]
+        ss = [runs[k] for k in order if k[0] == arm and runs[k]["finished"]]
+        if not ss:
+            continue
         print(f"| {arm} | {len(ss)} | {sum(s['collapse'] for s in ss)} | {sum(s['dipped'] for s in ss)} | "
               f"{sum(s['acc_collapse'] for s in ss)} | "
               f"{mean([s['reward_end'] / s['reward_start'] for s in ss]):.2f} | "
