@@ -13,7 +13,7 @@
 # STUDY_SEEDS ("1 2 3"), STUDY_ARMS ("token gspo replay determ"), STUDY_JOBS (2 runs at once, threads 1 each),
 # STUDY_EVAL_SIZE (500), STUDY_SFT (an SFT run directory to start from; default STUDY_DIR/sft, trained here if absent).
 # Extra arguments go to every `reasonrl train`. The study in rl/core/NOTES.md ran
-#   scripts/stability_study.sh                                           (lr 2e-4)
+#   STUDY_SEEDS="1 2" scripts/stability_study.sh                         (lr 2e-4)
 #   STUDY_DIR=runs/study-lr1e-4 STUDY_LR=1e-4 STUDY_SFT=runs/study/sft scripts/stability_study.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
