@@ -31,6 +31,7 @@ TEST(RlConfig, UnknownModesListTheValidOnes) {
       {R"({"importance_sampling_level": "seq"})", "token, sequence"},
       {R"({"rollout_is": "geometric"})", "token, sequence"},
       {R"({"rollout_rs": "mask"})", "none, token, sequence, geometric"},
+      {R"({"router_replay": "r3"})", "none, rollout"},
   };
   for (const auto& k : cases) {
     const std::string msg = error_of(k.json);

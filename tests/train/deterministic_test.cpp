@@ -1,7 +1,8 @@
 // Bitwise on-policy (deterministic: true) through whole tiny runs (SFT, then RL from it on two threads, rollout rows
 // joining and leaving the decode batch, micro-batches that split the step's sequences differently from the rollout):
 //  - every step logs rollout/logp_max_abs_diff == 0 and moe/route_mismatch == 0, where the default run logs > 0;
-//  - deterministic with a forced fused / packed train_kernel is a ConfigError naming both keys.
+//  - deterministic with a forced fused / packed train_kernel, or with rollout.sample_kernel fused, is a ConfigError
+//    naming both keys.
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -74,6 +75,27 @@ TEST_F(DeterministicTrainTest, FusedOrPackedKernelIsAnError) {
       EXPECT_NE(std::string(e.what()).find("train_kernel"), std::string::npos) << e.what();
     }
   }
+}
+
+// The rollout records sampling_logprob of the decode logits in deterministic mode, which the fused sampling head never
+// forms (policy/rollout.cpp): forcing that head is refused before any token is generated, naming both keys.
+TEST_F(DeterministicTrainTest, FusedSampleKernelIsAnError) {
+  TrainConfig c = config("bad_sample_kernel", true);
+  c.rollout.sample_kernel = policy::SampleKernel::Fused;
+  c.rollout.sampling_params.top_p = 1.0f;  // the fused head samples untruncated distributions only
+  try {
+    run_train(c, false);
+    ADD_FAILURE() << "no error for rollout.sample_kernel fused with deterministic: true";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("sample_kernel"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("deterministic"), std::string::npos) << e.what();
+  }
+  // The same config without deterministic runs: the error above is about the combination, not the fused head alone.
+  TrainConfig ok = config("fused_sample_kernel", false);
+  ok.rollout.sample_kernel = policy::SampleKernel::Fused;
+  ok.rollout.sampling_params.top_p = 1.0f;
+  ok.steps = 1;
+  EXPECT_NO_THROW(run_train(ok, false));
 }
 
 }  // namespace
