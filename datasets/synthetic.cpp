@@ -144,9 +144,10 @@ std::vector<Step> failed_attempt(const std::vector<int64_t>& nums, int64_t targe
 }
 
 // The heuristic's trace: up to `max_attempts` distinct draws (200 tries each to find a new one), each with its verdict,
-// stopping at the first that reaches the target. Returns the attempts; the last is the hit when there is one.
+// stopping at the first that reaches the target, and after each miss going on with probability `continue_prob`.
+// Returns the attempts; the last is the hit when there is one.
 std::vector<std::vector<Step>> heuristic_attempts(const std::vector<int64_t>& nums, int64_t target, const std::string& operators,
-                                                  int64_t max_value, int max_attempts, Rng& rng) {
+                                                  int64_t max_value, int max_attempts, double continue_prob, Rng& rng) {
   std::vector<std::vector<Step>> out;
   std::unordered_set<std::string> seen;
   for (int a = 0; a < max_attempts; ++a) {
@@ -158,6 +159,7 @@ std::vector<std::vector<Step>> heuristic_attempts(const std::vector<int64_t>& nu
     if (pick.empty()) break;
     out.push_back(std::move(pick));
     if (out.back().back().r == target) break;
+    if (continue_prob < 1 && rng.uniform() >= continue_prob) break;  // the heuristic gives up after this miss
   }
   return out;
 }
@@ -193,6 +195,8 @@ void SyntheticConfig::validate() const {
   if (max_verify_passes < 0 || max_verify_passes > 8) throw ConfigError("synthetic.max_verify_passes must be in [0, 8]");
   if (search_max_failed < 0 || search_max_failed > 8) throw ConfigError("synthetic.search_max_failed must be in [0, 8]");
   if (!(search_fail_prob >= 0 && search_fail_prob <= 1)) throw ConfigError("synthetic.search_fail_prob must be in [0, 1]");
+  if (!(facts_hit_prob >= 0 && facts_hit_prob <= 1)) throw ConfigError("synthetic.facts_hit_prob must be in [0, 1]");
+  if (!(search_continue_prob >= 0 && search_continue_prob <= 1)) throw ConfigError("synthetic.search_continue_prob must be in [0, 1]");
   if (search_attempts < 1 || search_attempts > 16) throw ConfigError("synthetic.search_attempts must be in [1, 16]");
   if (search_verdict != "\u2260" && search_verdict != "!=")
     throw ConfigError("synthetic.search_verdict: unknown verdict '" + search_verdict + "'; valid: \u2260, !=");
@@ -321,7 +325,7 @@ Example SyntheticTask::make_countdown(Rng& rng) const {
     } else if (cfg_.countdown_cot == CountdownCot::Heuristic) {
       Rng trace_rng(Rng::derive_seed(fnv1a(key), 0x4e0b1c));  // keyed by the problem, as for `search`
       std::vector<std::vector<Step>> tries =
-          heuristic_attempts(nums, acc, cfg_.operators, cfg_.max_value, cfg_.search_attempts, trace_rng);
+          heuristic_attempts(nums, acc, cfg_.operators, cfg_.max_value, cfg_.search_attempts, cfg_.search_continue_prob, trace_rng);
       if (tries.empty()) tries.push_back(steps);  // no valid draw in 200 tries (not seen with the demo's knobs)
       std::string cot;
       size_t best = 0;  // the hit, else the attempt closest to the target (the first on ties)
@@ -351,16 +355,19 @@ Example SyntheticTask::make_countdown_facts(Rng& rng) const {
     const std::vector<Step> steps = draw_attempt(nums, cfg_.operators, cfg_.max_value, rng);
     if (steps.empty()) continue;
     const int64_t r = steps.back().r;
-    // the target: the attempt's own result half the time, else another problem's result (the targets the task has)
+    // the target: the attempt's own result with probability facts_hit_prob, else another problem's result drawn
+    // independently (the targets the task has; it equals the result only by chance)
     auto given = [&](int64_t t) { return std::find(nums.begin(), nums.end(), t) != nums.end(); };
     if (given(r)) continue;  // as countdown: the target is never a given number
-    int64_t target = r;
-    if (rng.uniform() < 0.5) {
-      for (int t = 0; t < 200 && target == r; ++t) {
+    int64_t target = -1;
+    if (rng.uniform() < cfg_.facts_hit_prob) {
+      target = r;
+    } else {
+      for (int t = 0; t < 200 && target < 0; ++t) {
         const std::vector<Step> other = draw_attempt(draw_numbers(), cfg_.operators, cfg_.max_value, rng);
-        if (!other.empty() && other.back().r != r && !given(other.back().r)) target = other.back().r;
+        if (!other.empty() && !given(other.back().r)) target = other.back().r;
       }
-      if (target == r) continue;
+      if (target < 0) continue;
     }
     Example e;
     e.task = "countdown";

@@ -14,8 +14,9 @@ namespace reasonrl::datasets {
 
 // countdown_facts: the "pretraining" corpus of the countdown demo's base model: one attempt each (the numbers of a
 // countdown problem in a random order, combined left to right with random operators, every step's result right),
-// compared with a target that is its result or another number (`try 12+7=19, 19-3=16 != 15`), answered with the
-// attempt's equation. It teaches the arithmetic and the verdicts, not the search (one attempt, never retried).
+// compared with a target (`try 12+7=19, 19-3=16 != 15`), answered with the attempt's equation. With independent
+// targets (facts_hit_prob 0) it teaches the arithmetic and the verdicts, not the search (one attempt, never retried)
+// and not which attempt reaches a target.
 enum class SyntheticKind { Arithmetic, ArithmeticZh, Countdown, CountdownFacts };
 REASONRL_ENUM_NAMES(SyntheticKind, {SyntheticKind::Arithmetic, "arithmetic"}, {SyntheticKind::ArithmeticZh, "arithmetic_zh"},
                     {SyntheticKind::Countdown, "countdown"}, {SyntheticKind::CountdownFacts, "countdown_facts"})
@@ -58,7 +59,11 @@ struct SyntheticConfig {
   int search_max_failed = 1;
   double search_fail_prob = 0.5;
   int search_attempts = 2;             // heuristic: most attempts in one trace
+  double search_continue_prob = 1.0;   // heuristic: probability of another attempt after a miss (below the cap)
   std::string search_verdict = "\u2260";  // the "does not reach" verdict: "≠" or the ASCII "!=" (one BPE word)
+  // countdown_facts: probability that the target is the attempt's own result (else an independent problem's target).
+  // Above 0 the corpus pairs attempts with the targets they reach, which teaches target-directed attempts (solutions).
+  double facts_hit_prob = 0.0;
   template <class V>
   void visit(V& v) {
     v("task", task, "which synthetic task");
@@ -78,6 +83,8 @@ struct SyntheticConfig {
     v("search_max_failed", search_max_failed, "countdown search: most failed attempts before the solution");
     v("search_fail_prob", search_fail_prob, "countdown search: probability of each further failed attempt");
     v("search_attempts", search_attempts, "countdown heuristic: most attempts in one trace (the answer is the closest when none reaches the target)");
+    v("facts_hit_prob", facts_hit_prob, "countdown_facts: probability that the target is the attempt's result (0 = independent targets: arithmetic and verdicts only)");
+    v("search_continue_prob", search_continue_prob, "countdown heuristic: probability of another attempt after a miss, below search_attempts (1 = always up to the cap)");
     v("search_verdict", search_verdict, "countdown search/heuristic/facts: the verdict of an attempt that misses the target, \"\u2260\" or \"!=\"");
   }
   void validate() const;

@@ -377,6 +377,28 @@ TEST(Synthetic, CountdownHeuristicTracesAreHonest) {
   }
   for (size_t i = 1; i < solved_share.size(); ++i) EXPECT_GT(solved_share[i], solved_share[i - 1] + 0.05) << i;
   EXPECT_LT(solved_share[0], 0.4);
+  // search_continue_prob: after each miss another attempt with probability q, so P(>= a + 1 attempts | a misses) = q
+  c.search_attempts = 8;
+  c.search_continue_prob = 0.5;
+  std::vector<int> reached(9, 0), missed_at(9, 0);
+  for (const Example& e : SyntheticTask(c).generate(Split::Train, 3000, 11)) {
+    const auto attempts = parse_attempts(e.cot, "!=");
+    for (size_t a = 0; a < attempts.size(); ++a) {
+      ++reached[a + 1];
+      if (!attempts[a].reached) ++missed_at[a + 1];
+    }
+    if (!attempts.back().reached) {
+      EXPECT_EQ(rewards::check_countdown("<answer>" + e.solution + "</answer>", [&] {
+        std::vector<int64_t> v;
+        for (const auto& x : e.meta["nums"]) v.push_back(x.get<int64_t>());
+        return v;
+      }(), e.meta["target"].get<long long>()).correct, false);
+    }
+  }
+  for (int a = 1; a <= 3; ++a) EXPECT_NEAR(double(reached[a + 1]) / missed_at[a], 0.5, 5 * 0.5 / std::sqrt(missed_at[a])) << a;
+  c.search_continue_prob = 1.5;
+  EXPECT_THROW(SyntheticTask{c}, ConfigError);
+  c.search_continue_prob = 1.0;
   c.search_attempts = 0;
   EXPECT_THROW(SyntheticTask{c}, ConfigError);
   c.search_attempts = 2;
@@ -385,8 +407,9 @@ TEST(Synthetic, CountdownHeuristicTracesAreHonest) {
 }
 
 // The arithmetic-facts corpus of the countdown demo's base model: one consistent attempt per example (rewards' trace
-// checker), an honest verdict that is "=" about half the time, a target that is never a given number, an answer that is
-// the attempt's equation, and no example whose numbers and target are a held-out countdown problem.
+// checker), an honest verdict, a target that is never a given number, an answer that is
+// the attempt's equation, and no example whose numbers and target are a held-out countdown problem; facts_hit_prob
+// sets how often the target is the attempt's own result.
 TEST(Synthetic, CountdownFactsAreOneHonestAttempt) {
   SyntheticConfig c;
   c.task = SyntheticKind::CountdownFacts;
@@ -418,7 +441,14 @@ TEST(Synthetic, CountdownFactsAreOneHonestAttempt) {
     EXPECT_EQ(countdown.split_of(e), Split::Train) << e.prompt;
     equal += attempts[0].reached;
   }
-  EXPECT_NEAR(equal / 3000.0, 0.5, 0.05);  // each branch with probability 0.5 (5 sigma = 0.046)
+  EXPECT_LT(equal / 3000.0, 0.1);  // independent targets (facts_hit_prob 0): "=" only by chance
+  EXPECT_GT(equal, 0);
+  c.facts_hit_prob = 0.5;
+  int equal_half = 0;
+  for (const Example& e : SyntheticTask(c).generate(Split::Train, 3000, 7)) equal_half += e.meta["solved"].get<bool>();
+  EXPECT_NEAR(equal_half / 3000.0, 0.5 + 0.5 * equal / 3000.0, 0.05);  // 5 sigma = 0.046
+  c.facts_hit_prob = 1.5;
+  EXPECT_THROW(SyntheticTask{c}, ConfigError);
 }
 
 TEST(Synthetic, TooSmallSpaceIsAConfigError) {
