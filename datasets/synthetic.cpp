@@ -2,6 +2,7 @@
 #include "datasets/synthetic.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <unordered_set>
 
 #include "rl/util/error.h"
@@ -93,32 +94,88 @@ std::string verify_pass(const std::vector<Step>& steps, bool zh) {
   return (zh ? "；验算" : "; check ") + join_steps(inv, zh) + (zh ? "，确认" : " ok ") + answer;
 }
 
-// One attempt of a search trace: "try 3*2=6, 6+4=10 ≠ 14" (or "= 14" when it reaches the target).
-std::string attempt_text(const std::vector<Step>& steps, int64_t target) {
+// One attempt of a search trace: "try 3*2=6, 6+4=10 ≠ 14" (or "= 14" when it reaches the target); `miss` is the
+// verdict written when it does not.
+std::string attempt_text(const std::vector<Step>& steps, int64_t target, const std::string& miss) {
   const int64_t r = steps.back().r;
-  return "try " + join_steps(steps, false) + (r == target ? " = " : " \u2260 ") + std::to_string(target);
+  return "try " + join_steps(steps, false) + (r == target ? " = " : " " + miss + " ") + std::to_string(target);
 }
 
-// A failed attempt: all the numbers in a random order, combined left to right with random operators, every result in
-// [1, max_value] (division exact), the last one not the target. Empty if none is found in 200 draws.
+// The equation of a left-to-right chain with minimal parentheses: (3+4)*2 for 3+4=7, 7*2=14.
+std::string chain_equation(const std::vector<Step>& steps) {
+  std::string eq = std::to_string(steps.front().a);
+  bool low_prec = false;  // does `eq` end in a + or - at top level
+  for (const Step& s : steps) {
+    const bool mul = s.op == '*' || s.op == '/';
+    if (mul && low_prec) eq = "(" + eq + ")";
+    eq += s.op + std::to_string(s.b);
+    low_prec = !mul;
+  }
+  return eq;
+}
+
+// One draw of an attempt: all the numbers in a random order, combined left to right with random operators. Empty
+// when a result leaves [1, max_value] (or a division is not exact).
+std::vector<Step> draw_attempt(const std::vector<int64_t>& nums, const std::string& operators, int64_t max_value, Rng& rng) {
+  std::vector<int64_t> order = nums;
+  for (size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[rng.below(uint64_t(i) + 1)]);
+  std::vector<Step> steps;
+  int64_t acc = order[0];
+  bool ok = true;
+  for (size_t i = 1; i < order.size() && ok; ++i) {
+    const char op = operators[rng.below(operators.size())];
+    const int64_t r = apply_op(op, acc, order[i]);
+    ok = r > 0 && r <= max_value;
+    steps.push_back({acc, order[i], r, op});
+    acc = r;
+  }
+  if (!ok) steps.clear();
+  return steps;
+}
+
+// A failed attempt: a draw whose last result is not the target. Empty if none is found in 200 draws.
 std::vector<Step> failed_attempt(const std::vector<int64_t>& nums, int64_t target, const std::string& operators,
                                  int64_t max_value, Rng& rng) {
   for (int t = 0; t < 200; ++t) {
-    std::vector<int64_t> order = nums;
-    for (size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[rng.below(uint64_t(i) + 1)]);
-    std::vector<Step> steps;
-    int64_t acc = order[0];
-    bool ok = true;
-    for (size_t i = 1; i < order.size() && ok; ++i) {
-      const char op = operators[rng.below(operators.size())];
-      const int64_t r = apply_op(op, acc, order[i]);
-      ok = r > 0 && r <= max_value;
-      steps.push_back({acc, order[i], r, op});
-      acc = r;
-    }
-    if (ok && acc != target) return steps;
+    std::vector<Step> steps = draw_attempt(nums, operators, max_value, rng);
+    if (!steps.empty() && steps.back().r != target) return steps;
   }
   return {};
+}
+
+// The heuristic's trace: up to `max_attempts` distinct draws (200 tries each to find a new one), each with its verdict,
+// stopping at the first that reaches the target, and after each miss going on with probability `continue_prob`.
+// Returns the attempts; the last is the hit when there is one.
+std::vector<std::vector<Step>> heuristic_attempts(const std::vector<int64_t>& nums, int64_t target, const std::string& operators,
+                                                  int64_t max_value, int max_attempts, double continue_prob, Rng& rng) {
+  std::vector<std::vector<Step>> out;
+  std::unordered_set<std::string> seen;
+  for (int a = 0; a < max_attempts; ++a) {
+    std::vector<Step> pick;
+    for (int t = 0; t < 200 && pick.empty(); ++t) {
+      std::vector<Step> steps = draw_attempt(nums, operators, max_value, rng);
+      if (!steps.empty() && seen.insert(join_steps(steps, false)).second) pick = std::move(steps);
+    }
+    if (pick.empty()) break;
+    out.push_back(std::move(pick));
+    if (out.back().back().r == target) break;
+    if (continue_prob < 1 && rng.uniform() >= continue_prob) break;  // the heuristic gives up after this miss
+  }
+  return out;
+}
+
+std::string countdown_prompt(const std::vector<int64_t>& nums, int64_t target) {
+  std::string list;
+  for (size_t i = 0; i < nums.size(); ++i) list += (i ? ", " : "") + std::to_string(nums[i]);
+  return "Using the numbers " + list + ", make " + std::to_string(target) + ". Use each number once with + - * /.";
+}
+
+std::string countdown_key(const std::vector<int64_t>& nums, int64_t target) {
+  std::vector<int64_t> sorted = nums;
+  std::sort(sorted.begin(), sorted.end());
+  std::string key = "countdown|" + std::to_string(target) + "|";
+  for (auto v : sorted) key += std::to_string(v) + ",";
+  return key;
 }
 
 }  // namespace
@@ -138,13 +195,18 @@ void SyntheticConfig::validate() const {
   if (max_verify_passes < 0 || max_verify_passes > 8) throw ConfigError("synthetic.max_verify_passes must be in [0, 8]");
   if (search_max_failed < 0 || search_max_failed > 8) throw ConfigError("synthetic.search_max_failed must be in [0, 8]");
   if (!(search_fail_prob >= 0 && search_fail_prob <= 1)) throw ConfigError("synthetic.search_fail_prob must be in [0, 1]");
-  if (task == SyntheticKind::Countdown && verify_prob > 0)
+  if (!(facts_hit_prob >= 0 && facts_hit_prob <= 1)) throw ConfigError("synthetic.facts_hit_prob must be in [0, 1]");
+  if (!(search_continue_prob >= 0 && search_continue_prob <= 1)) throw ConfigError("synthetic.search_continue_prob must be in [0, 1]");
+  if (search_attempts < 1 || search_attempts > 16) throw ConfigError("synthetic.search_attempts must be in [1, 16]");
+  if (search_verdict != "\u2260" && search_verdict != "!=")
+    throw ConfigError("synthetic.search_verdict: unknown verdict '" + search_verdict + "'; valid: \u2260, !=");
+  if ((task == SyntheticKind::Countdown || task == SyntheticKind::CountdownFacts) && verify_prob > 0)
     throw ConfigError("synthetic.verify_prob applies to the arithmetic tasks only; set it to 0 for countdown");
 }
 
 SyntheticTask::SyntheticTask(SyntheticConfig cfg) : cfg_(std::move(cfg)) {
   cfg_.validate();
-  if (cfg_.task != SyntheticKind::Countdown && cfg_.operators.find('/') != std::string::npos)
+  if (cfg_.task != SyntheticKind::Countdown && cfg_.task != SyntheticKind::CountdownFacts && cfg_.operators.find('/') != std::string::npos)
     throw ConfigError("synthetic.operators: '/' is only supported for countdown");
 }
 
@@ -154,7 +216,11 @@ std::string synthetic_key(const Example& e) {
 }
 
 Example SyntheticTask::make(Rng& rng) const {
-  return cfg_.task == SyntheticKind::Countdown ? make_countdown(rng) : make_arithmetic(rng);
+  switch (cfg_.task) {
+    case SyntheticKind::Countdown: return make_countdown(rng);
+    case SyntheticKind::CountdownFacts: return make_countdown_facts(rng);
+    default: return make_arithmetic(rng);
+  }
 }
 
 Example SyntheticTask::make_arithmetic(Rng& rng) const {
@@ -227,45 +293,20 @@ Example SyntheticTask::make_countdown(Rng& rng) const {
     std::vector<int64_t> nums;
     for (int i = 0; i < n; ++i) nums.push_back(rand_in(rng, 1, cfg_.countdown_max_number));
     // Solution: the numbers in a random order combined left to right.
-    std::vector<int64_t> order = nums;
-    for (int i = n - 1; i > 0; --i) std::swap(order[i], order[rng.below(uint64_t(i) + 1)]);
-    std::vector<Step> steps;
-    std::string eq = std::to_string(order[0]);
-    bool low_prec = false;  // does `eq` end in a + or - at top level
-    int64_t acc = order[0];
-    bool ok = true;
-    int hard = 0;
-    for (int i = 1; i < n && ok; ++i) {
-      const char op = cfg_.operators[rng.below(cfg_.operators.size())];
-      const int64_t r = apply_op(op, acc, order[i]);
-      ok = r > 0 && r <= cfg_.max_value;
-      if (op == '*' || op == '/') {
-        if (low_prec) eq = "(" + eq + ")";
-        eq += op + std::to_string(order[i]);
-        low_prec = false;
-        hard += 1;
-      } else {
-        eq += op + std::to_string(order[i]);
-        low_prec = true;
-      }
-      steps.push_back({acc, order[i], r, op});
-      acc = r;
-    }
-    if (!ok) continue;
+    const std::vector<Step> steps = draw_attempt(nums, cfg_.operators, cfg_.max_value, rng);
+    if (steps.empty()) continue;
+    const int64_t acc = steps.back().r;
     if (std::find(nums.begin(), nums.end(), acc) != nums.end()) continue;  // trivial target
-    std::string list;
-    for (int i = 0; i < n; ++i) list += (i ? ", " : "") + std::to_string(nums[i]);
+    int hard = 0;
+    for (const Step& s : steps) hard += s.op == '*' || s.op == '/';
     Example e;
     e.task = "countdown";
-    e.prompt = "Using the numbers " + list + ", make " + std::to_string(acc) + ". Use each number once with + - * /.";
+    e.prompt = countdown_prompt(nums, acc);
     e.cot = join_steps(steps, false);
     e.answer = std::to_string(acc);
-    e.solution = eq;
+    e.solution = chain_equation(steps);
     e.difficulty = n - 2 + hard;
-    std::vector<int64_t> sorted = nums;
-    std::sort(sorted.begin(), sorted.end());
-    std::string key = "countdown|" + std::to_string(acc) + "|";
-    for (auto v : sorted) key += std::to_string(v) + ",";
+    const std::string key = countdown_key(nums, acc);
     e.meta = json{{"key", key}, {"nums", nums}, {"target", acc}, {"language", "en"}};
     if (cfg_.countdown_cot == CountdownCot::Search) {
       Rng trace_rng(Rng::derive_seed(fnv1a(key), 0x5ea7c4));  // keyed by the problem: the problem draws stay as they are
@@ -276,15 +317,71 @@ Example SyntheticTask::make_countdown(Rng& rng) const {
       for (int i = 0; i < failed; ++i) {
         const std::vector<Step> miss = failed_attempt(nums, acc, cfg_.operators, cfg_.max_value, trace_rng);
         if (miss.empty()) break;
-        cot += attempt_text(miss, acc) + "; ";
+        cot += attempt_text(miss, acc, cfg_.search_verdict) + "; ";
         ++attempts;
       }
-      e.cot = cot + attempt_text(steps, acc);
+      e.cot = cot + attempt_text(steps, acc, cfg_.search_verdict);
       e.meta["attempts"] = attempts + 1;
+    } else if (cfg_.countdown_cot == CountdownCot::Heuristic) {
+      Rng trace_rng(Rng::derive_seed(fnv1a(key), 0x4e0b1c));  // keyed by the problem, as for `search`
+      std::vector<std::vector<Step>> tries =
+          heuristic_attempts(nums, acc, cfg_.operators, cfg_.max_value, cfg_.search_attempts, cfg_.search_continue_prob, trace_rng);
+      if (tries.empty()) tries.push_back(steps);  // no valid draw in 200 tries (not seen with the demo's knobs)
+      std::string cot;
+      size_t best = 0;  // the hit, else the attempt closest to the target (the first on ties)
+      for (size_t i = 0; i < tries.size(); ++i) {
+        cot += (i ? "; " : "") + attempt_text(tries[i], acc, cfg_.search_verdict);
+        if (std::llabs(tries[i].back().r - acc) < std::llabs(tries[best].back().r - acc)) best = i;
+      }
+      e.cot = cot;
+      e.solution = chain_equation(tries[best]);
+      e.meta["attempts"] = int(tries.size());
+      e.meta["solved"] = tries[best].back().r == acc;
     }
     return e;
   }
   throw ConfigError("synthetic: could not draw a countdown problem within max_value in 1000 tries; check the knobs");
+}
+
+Example SyntheticTask::make_countdown_facts(Rng& rng) const {
+  auto draw_numbers = [&] {
+    const int n = int(rand_in(rng, cfg_.countdown_min_numbers, cfg_.countdown_max_numbers));
+    std::vector<int64_t> nums;
+    for (int i = 0; i < n; ++i) nums.push_back(rand_in(rng, 1, cfg_.countdown_max_number));
+    return nums;
+  };
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const std::vector<int64_t> nums = draw_numbers();
+    const std::vector<Step> steps = draw_attempt(nums, cfg_.operators, cfg_.max_value, rng);
+    if (steps.empty()) continue;
+    const int64_t r = steps.back().r;
+    // the target: the attempt's own result with probability facts_hit_prob, else another problem's result drawn
+    // independently (the targets the task has; it equals the result only by chance)
+    auto given = [&](int64_t t) { return std::find(nums.begin(), nums.end(), t) != nums.end(); };
+    if (given(r)) continue;  // as countdown: the target is never a given number
+    int64_t target = -1;
+    if (rng.uniform() < cfg_.facts_hit_prob) {
+      target = r;
+    } else {
+      for (int t = 0; t < 200 && target < 0; ++t) {
+        const std::vector<Step> other = draw_attempt(draw_numbers(), cfg_.operators, cfg_.max_value, rng);
+        if (!other.empty() && !given(other.back().r)) target = other.back().r;
+      }
+      if (target < 0) continue;
+    }
+    Example e;
+    e.task = "countdown";
+    e.prompt = countdown_prompt(nums, target);
+    e.cot = attempt_text(steps, target, cfg_.search_verdict);
+    e.answer = std::to_string(target);
+    e.solution = chain_equation(steps);
+    e.difficulty = int(steps.size());
+    // the countdown key: a fact whose numbers and target are a held-out countdown problem is held out too
+    e.meta = json{{"key", countdown_key(nums, target)}, {"nums", nums}, {"target", target}, {"language", "en"},
+                  {"attempts", 1}, {"solved", r == target}};
+    return e;
+  }
+  throw ConfigError("synthetic: could not draw a countdown fact within max_value in 1000 tries; check the knobs");
 }
 
 Split SyntheticTask::split_of(const Example& e) const {

@@ -12,15 +12,24 @@
 
 namespace reasonrl::datasets {
 
-enum class SyntheticKind { Arithmetic, ArithmeticZh, Countdown };
+// countdown_facts: the "pretraining" corpus of the countdown demo's base model: one attempt each (the numbers of a
+// countdown problem in a random order, combined left to right with random operators, every step's result right),
+// compared with a target (`try 12+7=19, 19-3=16 != 15`), answered with the attempt's equation. With independent
+// targets (facts_hit_prob 0) it teaches the arithmetic and the verdicts, not the search (one attempt, never retried)
+// and not which attempt reaches a target.
+enum class SyntheticKind { Arithmetic, ArithmeticZh, Countdown, CountdownFacts };
 REASONRL_ENUM_NAMES(SyntheticKind, {SyntheticKind::Arithmetic, "arithmetic"}, {SyntheticKind::ArithmeticZh, "arithmetic_zh"},
-                    {SyntheticKind::Countdown, "countdown"})
+                    {SyntheticKind::Countdown, "countdown"}, {SyntheticKind::CountdownFacts, "countdown_facts"})
 
 // countdown's chain of thought: `chain` = the solution's steps only (`3+4=7, 7*2=14`); `search` = a search trace that
 // writes attempts and checks each against the target (`try 3*2=6, 6+4=10 ≠ 14; try 3+4=7, 7*2=14 = 14`), with a
-// few failed attempts before the solution (the cold start of the countdown demo).
-enum class CountdownCot { Chain, Search };
-REASONRL_ENUM_NAMES(CountdownCot, {CountdownCot::Chain, "chain"}, {CountdownCot::Search, "search"})
+// few failed attempts before the solution (the cold start of the countdown demo); `heuristic` = the attempts of a
+// heuristic that often fails (distinct random left-to-right attempts, at most search_attempts), each with its honest
+// verdict, stopping at the first that reaches the target; when none does, the answer is the closest attempt (wrong),
+// so no attempt position predicts `= target`.
+enum class CountdownCot { Chain, Search, Heuristic };
+REASONRL_ENUM_NAMES(CountdownCot, {CountdownCot::Chain, "chain"}, {CountdownCot::Search, "search"},
+                    {CountdownCot::Heuristic, "heuristic"})
 
 enum class Split { Train, Heldout };
 REASONRL_ENUM_NAMES(Split, {Split::Train, "train"}, {Split::Heldout, "heldout"})
@@ -49,6 +58,12 @@ struct SyntheticConfig {
   CountdownCot countdown_cot = CountdownCot::Chain;
   int search_max_failed = 1;
   double search_fail_prob = 0.5;
+  int search_attempts = 2;             // heuristic: most attempts in one trace
+  double search_continue_prob = 1.0;   // heuristic: probability of another attempt after a miss (below the cap)
+  std::string search_verdict = "\u2260";  // the "does not reach" verdict: "≠" or the ASCII "!=" (one BPE word)
+  // countdown_facts: probability that the target is the attempt's own result (else an independent problem's target).
+  // Above 0 the corpus pairs attempts with the targets they reach, which teaches target-directed attempts (solutions).
+  double facts_hit_prob = 0.0;
   template <class V>
   void visit(V& v) {
     v("task", task, "which synthetic task");
@@ -64,9 +79,13 @@ struct SyntheticConfig {
     v("countdown_max_number", countdown_max_number, "countdown: numbers are drawn from [1, this]");
     v("verify_prob", verify_prob, "arithmetic: probability of each further verification pass in the chain of thought (0 = none)");
     v("max_verify_passes", max_verify_passes, "arithmetic: most verification passes in one chain of thought");
-    v("countdown_cot", countdown_cot, "countdown: chain of thought of the examples (chain: the solution's steps; search: failed attempts, then the solution)");
+    v("countdown_cot", countdown_cot, "countdown: chain of thought of the examples (chain: the solution's steps; search: failed attempts, then the solution; heuristic: up to search_attempts honest attempts, then the best)");
     v("search_max_failed", search_max_failed, "countdown search: most failed attempts before the solution");
     v("search_fail_prob", search_fail_prob, "countdown search: probability of each further failed attempt");
+    v("search_attempts", search_attempts, "countdown heuristic: most attempts in one trace (the answer is the closest when none reaches the target)");
+    v("facts_hit_prob", facts_hit_prob, "countdown_facts: probability that the target is the attempt's result (0 = independent targets: arithmetic and verdicts only)");
+    v("search_continue_prob", search_continue_prob, "countdown heuristic: probability of another attempt after a miss, below search_attempts (1 = always up to the cap)");
+    v("search_verdict", search_verdict, "countdown search/heuristic/facts: the verdict of an attempt that misses the target, \"\u2260\" or \"!=\"");
   }
   void validate() const;
 };
@@ -87,6 +106,7 @@ class SyntheticTask {
  private:
   Example make_arithmetic(Rng& rng) const;
   Example make_countdown(Rng& rng) const;
+  Example make_countdown_facts(Rng& rng) const;
   SyntheticConfig cfg_;
 };
 

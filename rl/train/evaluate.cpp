@@ -1,4 +1,4 @@
-// evaluate.cpp: greedy held-out evaluation.
+// evaluate.cpp: greedy held-out evaluation, and sampled pass@k.
 #include "rl/train/evaluate.h"
 
 #include <algorithm>
@@ -14,8 +14,28 @@
 
 namespace reasonrl::train {
 
+double pass_at_k(int n, int c, int k) {
+  if (k < 1 || k > n || c < 0 || c > n)
+    throw ConfigError("pass_at_k: need 1 <= k <= n and 0 <= c <= n, got n " + std::to_string(n) + ", c " + std::to_string(c) +
+                      ", k " + std::to_string(k));
+  if (n - c < k) return 1.0;
+  double miss = 1.0;  // C(n-c, k) / C(n, k) = prod_{i = n-c+1}^{n} (1 - k / i)
+  for (int i = n - c + 1; i <= n; ++i) miss *= 1.0 - double(k) / i;
+  return 1.0 - miss;
+}
+
+bool pass_k_due(const EvalConfig& cfg, long step, bool first_or_last) {
+  return cfg.pass_k_samples > 0 && (first_or_last || (cfg.pass_k_every > 0 && step % cfg.pass_k_every == 0));
+}
+
+std::string pass_k_text(const EvalResult& r) {
+  if (r.pass_k == 0) return "";
+  return fmt::format(", pass@{} {:.3f} (sampled pass@1 {:.3f}, {} samples per prompt)", r.pass_k, r.pass_at_k, r.sampled_pass_at_1,
+                     r.pass_k_samples);
+}
+
 EvalResult evaluate_greedy(model::Model& m, const datasets::Tokenizer& tok, const datasets::PromptTemplate& tpl,
-                           const std::vector<datasets::Example>& examples, const EvalConfig& cfg) {
+                           const std::vector<datasets::Example>& examples, const EvalConfig& cfg, bool with_pass_k) {
   const double t0 = now_seconds();
   EvalResult r;
   const int n = std::min<int>(cfg.size, int(examples.size()));
@@ -67,6 +87,43 @@ EvalResult evaluate_greedy(model::Model& m, const datasets::Tokenizer& tok, cons
     correct += s.correct;
     r.samples[size_t(i)] = std::move(s);
   }
+  if (with_pass_k && cfg.pass_k_samples > 0) {
+    policy::RolloutConfig sc = rc;
+    sc.num_generations = cfg.pass_k_samples;
+    sc.sampling_params.temperature = 1.0f;
+    sc.seed = 0;
+    policy::RolloutEngine sampler(sc);
+    policy::ModelDecoder sdec(m, sampler.slots_needed(), max_prompt + cfg.max_completion_length + 1);
+    auto sampled = sampler.generate(sdec, prompts, 0);
+    std::vector<int> seen(size_t(n), 0);
+    for (auto& s : r.samples) s.sampled_correct = 0;
+    int errors = 0;
+    double all_correct = 0;
+    for (const auto& t : sampled.trajectories) {
+      const int i = int(t.prompt_id);
+      const auto& e = examples[size_t(i)];
+      std::vector<int> ids(t.tokens.begin(), t.tokens.end());
+      const auto res = grader.score_one(make_reward_input(e, tpl.prompt(e), tok.decode(ids, true), t.length(),
+                                                          cfg.max_completion_length, enum_to_string(t.finish)));
+      if (!res.errors.empty() && ++errors <= 3) log_warn("pass@k: the grader failed on a sample of held-out example {} ({})", i, res.error);
+      r.samples[size_t(i)].sampled_correct += res.correct;
+      all_correct += res.correct;
+      ++seen[size_t(i)];
+    }
+    if (errors > 0) log_warn("pass@k: the grader failed on {} samples (counted as not correct)", errors);
+    r.reward_errors += errors;
+    double sum = 0;
+    for (int i = 0; i < n; ++i) {
+      if (seen[size_t(i)] != cfg.pass_k_samples)
+        throw Error("pass@k: held-out example " + std::to_string(i) + " got " + std::to_string(seen[size_t(i)]) + " samples, expected " +
+                         std::to_string(cfg.pass_k_samples));
+      sum += pass_at_k(cfg.pass_k_samples, r.samples[size_t(i)].sampled_correct, cfg.pass_k);
+    }
+    r.pass_k = cfg.pass_k;
+    r.pass_k_samples = cfg.pass_k_samples;
+    r.pass_at_k = sum / n;
+    r.sampled_pass_at_1 = all_correct / (double(n) * cfg.pass_k_samples);
+  }
   if (r.reward_errors > 0)
     log_warn("evaluation: the grader failed on {} of {} held-out examples (counted as not correct)", r.reward_errors, n);
   r.n = n;
@@ -86,11 +143,12 @@ void write_eval_samples(const std::string& run_dir, long step, const std::vector
   std::ofstream f(path, std::ios::trunc);
   if (!f) throw IoError("cannot write " + path);
   f << nlohmann::ordered_json{{"format", "reasonrl.eval_samples"}, {"version", 1}, {"step", step}}.dump() << "\n";
-  for (const auto& s : r.samples)
-    f << nlohmann::ordered_json{{"id", examples[size_t(s.index)].id}, {"response", s.response}, {"n_tokens", s.n_tokens},
-                                {"finish_reason", s.finish_reason}, {"correct", s.correct}}
-             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-      << "\n";
+  for (const auto& s : r.samples) {
+    nlohmann::ordered_json j{{"id", examples[size_t(s.index)].id}, {"response", s.response}, {"n_tokens", s.n_tokens},
+                             {"finish_reason", s.finish_reason}, {"correct", s.correct}};
+    if (s.sampled_correct >= 0) j["sampled_correct"] = s.sampled_correct;
+    f << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
   if (!f) throw IoError("cannot write " + path);
 }
 

@@ -88,6 +88,10 @@ void EvalConfig::validate() const {
   if (size < 0) throw ConfigError("size must be >= 0, got " + std::to_string(size));
   if (max_completion_length < 1) throw ConfigError("max_completion_length must be >= 1, got " + std::to_string(max_completion_length));
   if (max_batch < 1) throw ConfigError("max_batch must be >= 1, got " + std::to_string(max_batch));
+  if (pass_k < 1) throw ConfigError("pass_k must be >= 1, got " + std::to_string(pass_k));
+  if (pass_k_samples != 0 && pass_k_samples < pass_k)
+    throw ConfigError("pass_k_samples must be 0 (off) or >= pass_k (" + std::to_string(pass_k) + "), got " + std::to_string(pass_k_samples));
+  if (pass_k_every < 0) throw ConfigError("pass_k_every must be >= 0 (0 = the first and the last evaluation), got " + std::to_string(pass_k_every));
 }
 
 int setup_threads(int threads) {

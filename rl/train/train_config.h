@@ -62,6 +62,10 @@ struct EvalConfig {
   int max_completion_length = 128;
   int max_batch = 64;
   bool save_samples = false;    // write each evaluation's responses to <run_dir>/eval_samples/step_<N>.jsonl
+  // pass@k (Codex's unbiased estimator over pass_k_samples samples per prompt at temperature 1), next to greedy pass@1
+  int pass_k = 8;
+  int pass_k_samples = 0;       // n samples per prompt (>= pass_k); 0 = no pass@k
+  int pass_k_every = 0;         // steps between pass@k evaluations; 0 = only at the first and the last evaluation
   template <class V>
   void visit(V& v) {
     v("every", every, "evaluate every N steps (0 = only at start and end)");
@@ -69,6 +73,9 @@ struct EvalConfig {
     v("max_completion_length", max_completion_length, "generation cap for evaluation");
     v("max_batch", max_batch, "rows decoded together during evaluation");
     v("save_samples", save_samples, "write each evaluation's greedy responses to <run_dir>/eval_samples/step_<N>.jsonl");
+    v("pass_k", pass_k, "k of pass@k (unbiased estimator, Chen et al. 2021)");
+    v("pass_k_samples", pass_k_samples, "samples per held-out prompt at temperature 1 for pass@k (>= pass_k; 0 = off)");
+    v("pass_k_every", pass_k_every, "steps between pass@k evaluations (a multiple of every; 0 = only the first and the last)");
   }
   void validate() const;
 };

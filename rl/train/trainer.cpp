@@ -117,7 +117,7 @@ class Trainer {
   void load_state(const json& st, const std::string& dir);
   void save_state(long step);
   void open_outputs(const std::string& src);
-  EvalResult evaluate(long step);
+  EvalResult evaluate(long step, bool first_or_last);
 
   // One RL step, stage by stage, in this order (the stage timers carry the same names).
   long step_once(long step);
@@ -335,8 +335,8 @@ void Trainer::load_state(const json& st, const std::string& dir) {
   log_info("resumed from {} at step {} ({} groups in the replay buffer)", dir, start_step_, buffer_.num_groups());
 }
 
-EvalResult Trainer::evaluate(long step) {
-  EvalResult er = evaluate_greedy(*policy_, tok_, *tpl_, data_.heldout, cfg_.eval);
+EvalResult Trainer::evaluate(long step, bool first_or_last) {
+  EvalResult er = evaluate_greedy(*policy_, tok_, *tpl_, data_.heldout, cfg_.eval, pass_k_due(cfg_.eval, step, first_or_last));
   if (cfg_.eval.save_samples && dist::dist().is_root()) write_eval_samples(cfg_.run_dir, step, data_.heldout, er);
   Metrics em;
   em.set("eval/pass@1", er.pass_at_1);
@@ -344,6 +344,10 @@ EvalResult Trainer::evaluate(long step) {
   em.set("eval/truncated_frac", er.truncated_frac);
   em.set("eval/n", er.n);
   em.set("eval/reward_errors", er.reward_errors);
+  if (er.pass_k > 0) {
+    em.set("eval/pass@" + std::to_string(er.pass_k), er.pass_at_k);
+    em.set("eval/sampled_pass@1", er.sampled_pass_at_1);
+  }
   evals_->write(step, em);
   if (store_) {
     store::EvalRecord rec;
@@ -351,10 +355,14 @@ EvalResult Trainer::evaluate(long step) {
     rec.split = "heldout";
     rec.metrics = {{"pass@1", er.pass_at_1}, {"mean_tokens", er.mean_tokens}, {"truncated_frac", er.truncated_frac},
                    {"n", double(er.n)}, {"reward_errors", double(er.reward_errors)}};
+    if (er.pass_k > 0) {
+      rec.metrics["pass@" + std::to_string(er.pass_k)] = er.pass_at_k;
+      rec.metrics["sampled_pass@1"] = er.sampled_pass_at_1;
+    }
     store_->write_eval(rec);
   }
-  log_info("eval at step {}: greedy pass@1 {:.3f} on {} held-out prompts, mean {:.1f} tokens ({:.1f}s)", step, er.pass_at_1,
-           er.n, er.mean_tokens, er.seconds);
+  log_info("eval at step {}: greedy pass@1 {:.3f} on {} held-out prompts, mean {:.1f} tokens{} ({:.1f}s)", step, er.pass_at_1,
+           er.n, er.mean_tokens, pass_k_text(er), er.seconds);
   return er;
 }
 
@@ -706,7 +714,7 @@ TrainResult Trainer::run() {
   setup();
   TrainResult res;
   const bool do_eval = cfg_.eval.size > 0 && !data_.heldout.empty() && dist::dist().is_root();
-  if (start_step_ == 0 && do_eval) res.initial_eval = evaluate(0);
+  if (start_step_ == 0 && do_eval) res.initial_eval = evaluate(0, true);
   Progress prog("train", cfg_.steps, start_step_);
   long step = start_step_;
   int done_here = 0;
@@ -730,7 +738,7 @@ TrainResult Trainer::run() {
     const bool last = step == cfg_.steps;
     if (do_eval && cfg_.eval.every > 0 && step % cfg_.eval.every == 0 && !last) {
       prog.finish();
-      evaluate(step);
+      evaluate(step, false);
     }
     const bool stop = !last && interrupt_signal() != 0;
     if (((cfg_.save_every > 0 && step % cfg_.save_every == 0) || last || stop) && dist::dist().is_root()) {
@@ -753,7 +761,7 @@ TrainResult Trainer::run() {
     }
   }
   prog.finish();
-  if (!res.interrupted && do_eval) res.final_eval = evaluate(step);
+  if (!res.interrupted && do_eval) res.final_eval = evaluate(step, true);
   res.steps_done = step;
   res.seconds = now_seconds() - t0;
   log_info("train {} after {} steps in {:.1f}s; run directory {}", res.interrupted ? "stopped" : "done", step, res.seconds,

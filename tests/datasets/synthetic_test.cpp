@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -276,6 +277,177 @@ TEST(Synthetic, CountdownSearchTracesAreRightAndCapped) {
       EXPECT_NEAR(counts[size_t(k)] / 2000.0, k < cap ? std::pow(0.5, k + 1) : std::pow(0.5, cap), 0.056) << k;
   }
   c.search_max_failed = 9;
+  EXPECT_THROW(SyntheticTask{c}, ConfigError);
+}
+
+// The attempts of a countdown trace as (steps text, verdict, verdict's number) with the verdict " = " or `miss`.
+struct Attempt {
+  std::string steps;
+  bool reached = false;  // the verdict says "= target"
+  long long target = 0;
+  long long last = 0;    // the last step's written result
+};
+std::vector<Attempt> parse_attempts(const std::string& cot, const std::string& miss) {
+  std::vector<Attempt> out;
+  for (const std::string& at : split(cot, "; ")) {
+    Attempt a;
+    EXPECT_EQ(at.rfind("try ", 0), 0u) << at;
+    size_t v = at.rfind(" = ");
+    const size_t m = at.rfind(" " + miss + " ");
+    a.reached = v != std::string::npos && (m == std::string::npos || v > m);
+    if (!a.reached) v = m;
+    if (v == std::string::npos) {
+      ADD_FAILURE() << "no verdict in " << at;
+      continue;
+    }
+    a.steps = at.substr(4, v - 4);
+    a.target = std::stoll(at.substr(v + (a.reached ? 3 : miss.size() + 2)));
+    a.last = std::stoll(a.steps.substr(a.steps.rfind('=') + 1));
+    out.push_back(a);
+  }
+  return out;
+}
+
+// Heuristic traces (the countdown demo's cold start, issue 21): up to search_attempts distinct attempts, every one
+// consistent by rewards' independent trace checker (right arithmetic, the given numbers, honest verdict), stopping at
+// the first that reaches the target; the answer is that attempt, else the closest one (then wrong by rewards/countdown);
+// ASCII verdicts; the problems are those of `chain`; and the solved share grows with the attempts allowed.
+TEST(Synthetic, CountdownHeuristicTracesAreHonest) {
+  SyntheticConfig c;
+  c.task = SyntheticKind::Countdown;
+  c.operators = "+-";
+  c.countdown_min_numbers = 4;
+  c.countdown_max_numbers = 4;
+  c.countdown_max_number = 20;
+  const auto chain = SyntheticTask(c).generate(Split::Heldout, 500, 1235);  // the demo's held-out set (data.seed 1234 + 1)
+  c.countdown_cot = CountdownCot::Heuristic;
+  c.search_verdict = "!=";
+  std::vector<double> solved_share;
+  for (int k : {1, 2, 4, 8, 16}) {
+    c.search_attempts = k;
+    const auto ex = SyntheticTask(c).generate(Split::Heldout, 500, 1235);
+    int solved = 0, unsolved_full = 0, unsolved = 0;
+    std::vector<int> hits_at(size_t(k), 0), tries_at(size_t(k), 0);
+    for (size_t n = 0; n < ex.size(); ++n) {
+      const Example& e = ex[n];
+      EXPECT_EQ(e.prompt, chain[n].prompt);
+      EXPECT_EQ(e.cot.find("\u2260"), std::string::npos) << e.cot;
+      const long long target = e.meta["target"].get<long long>();
+      std::vector<int64_t> nums;
+      for (const auto& v : e.meta["nums"]) nums.push_back(v.get<int64_t>());
+      const auto attempts = parse_attempts(e.cot, "!=");
+      ASSERT_GE(attempts.size(), 1u);
+      ASSERT_LE(int(attempts.size()), k) << e.cot;
+      EXPECT_EQ(e.meta["attempts"].get<int>(), int(attempts.size()));
+      const std::string response = "<think>" + e.cot + "</think><answer>" + e.solution + "</answer>";
+      const auto tr = rewards::check_countdown_trace(response, nums, target);
+      EXPECT_EQ(tr.attempts, int(attempts.size())) << e.cot;
+      EXPECT_EQ(tr.consistent, tr.attempts) << e.cot;
+      std::set<std::string> distinct;
+      long long closest = attempts[0].last;
+      for (size_t a = 0; a < attempts.size(); ++a) {
+        EXPECT_EQ(attempts[a].target, target) << e.cot;
+        EXPECT_EQ(attempts[a].reached, attempts[a].last == target) << e.cot;
+        EXPECT_EQ(attempts[a].reached, a + 1 == attempts.size() && attempts[a].reached) << "only the last may reach: " << e.cot;
+        EXPECT_TRUE(distinct.insert(attempts[a].steps).second) << "repeated attempt: " << e.cot;
+        if (std::llabs(attempts[a].last - target) < std::llabs(closest - target)) closest = attempts[a].last;
+        ++tries_at[a];
+        hits_at[a] += attempts[a].reached;
+      }
+      const bool hit = attempts.back().reached;
+      EXPECT_EQ(e.meta["solved"].get<bool>(), hit);
+      EXPECT_EQ(rewards::check_countdown(response, nums, target).correct, hit) << response;
+      // the answer is the closest attempt: its equation evaluates to that attempt's result
+      EXPECT_EQ(eval(e.solution), hit ? target : closest) << e.cot << " -> " << e.solution;
+      solved += hit;
+      if (!hit) {
+        ++unsolved;
+        unsolved_full += int(attempts.size()) == k;
+      }
+    }
+    EXPECT_GE(unsolved_full, unsolved * 95 / 100) << "a miss should use all " << k << " attempts";
+    solved_share.push_back(solved / 500.0);
+    std::printf("heuristic with up to %d attempts solves %.3f of the demo's 500 held-out problems\n", k, solved / 500.0);
+    // no attempt position predicts "= target": every position's hit rate is far below 1 (the old `search` data's last
+    // attempt always hit)
+    for (int a = 0; a < k; ++a)
+      if (tries_at[size_t(a)] >= 50) {
+        EXPECT_LT(hits_at[size_t(a)], tries_at[size_t(a)] / 2) << "attempt " << a + 1 << " of " << k;
+      }
+  }
+  for (size_t i = 1; i < solved_share.size(); ++i) EXPECT_GT(solved_share[i], solved_share[i - 1] + 0.05) << i;
+  EXPECT_LT(solved_share[0], 0.4);
+  // search_continue_prob: after each miss another attempt with probability q, so P(>= a + 1 attempts | a misses) = q
+  c.search_attempts = 8;
+  c.search_continue_prob = 0.5;
+  std::vector<int> reached(9, 0), missed_at(9, 0);
+  for (const Example& e : SyntheticTask(c).generate(Split::Train, 3000, 11)) {
+    const auto attempts = parse_attempts(e.cot, "!=");
+    for (size_t a = 0; a < attempts.size(); ++a) {
+      ++reached[a + 1];
+      if (!attempts[a].reached) ++missed_at[a + 1];
+    }
+    if (!attempts.back().reached) {
+      EXPECT_EQ(rewards::check_countdown("<answer>" + e.solution + "</answer>", [&] {
+        std::vector<int64_t> v;
+        for (const auto& x : e.meta["nums"]) v.push_back(x.get<int64_t>());
+        return v;
+      }(), e.meta["target"].get<long long>()).correct, false);
+    }
+  }
+  for (int a = 1; a <= 3; ++a) EXPECT_NEAR(double(reached[a + 1]) / missed_at[a], 0.5, 5 * 0.5 / std::sqrt(missed_at[a])) << a;
+  c.search_continue_prob = 1.5;
+  EXPECT_THROW(SyntheticTask{c}, ConfigError);
+  c.search_continue_prob = 1.0;
+  c.search_attempts = 0;
+  EXPECT_THROW(SyntheticTask{c}, ConfigError);
+  c.search_attempts = 2;
+  c.search_verdict = "<>";
+  EXPECT_THROW(SyntheticTask{c}, ConfigError);
+}
+
+// The arithmetic-facts corpus of the countdown demo's base model: one consistent attempt per example (rewards' trace
+// checker), an honest verdict, a target that is never a given number, an answer that is
+// the attempt's equation, and no example whose numbers and target are a held-out countdown problem; facts_hit_prob
+// sets how often the target is the attempt's own result.
+TEST(Synthetic, CountdownFactsAreOneHonestAttempt) {
+  SyntheticConfig c;
+  c.task = SyntheticKind::CountdownFacts;
+  c.operators = "+-";
+  c.countdown_min_numbers = 4;
+  c.countdown_max_numbers = 4;
+  c.countdown_max_number = 20;
+  c.search_verdict = "!=";
+  const auto ex = SyntheticTask(c).generate(Split::Train, 3000, 7);
+  SyntheticConfig cd = c;
+  cd.task = SyntheticKind::Countdown;
+  const SyntheticTask countdown(cd);
+  int equal = 0;
+  for (const Example& e : ex) {
+    const long long target = e.meta["target"].get<long long>();
+    std::vector<int64_t> nums;
+    for (const auto& v : e.meta["nums"]) nums.push_back(v.get<int64_t>());
+    EXPECT_EQ(std::find(nums.begin(), nums.end(), target), nums.end()) << e.prompt;
+    const auto attempts = parse_attempts(e.cot, "!=");
+    ASSERT_EQ(attempts.size(), 1u) << e.cot;
+    const std::string response = "<think>" + e.cot + "</think><answer>" + e.solution + "</answer>";
+    const auto tr = rewards::check_countdown_trace(response, nums, target);
+    EXPECT_EQ(tr.attempts, 1);
+    EXPECT_EQ(tr.consistent, 1) << e.cot;
+    EXPECT_EQ(eval(e.solution), attempts[0].last) << e.cot << " -> " << e.solution;
+    EXPECT_EQ(attempts[0].reached, attempts[0].last == target);
+    EXPECT_EQ(e.meta["solved"].get<bool>(), attempts[0].reached);
+    EXPECT_EQ(rewards::check_countdown(response, nums, target).correct, attempts[0].reached);
+    EXPECT_EQ(countdown.split_of(e), Split::Train) << e.prompt;
+    equal += attempts[0].reached;
+  }
+  EXPECT_LT(equal / 3000.0, 0.1);  // independent targets (facts_hit_prob 0): "=" only by chance
+  EXPECT_GT(equal, 0);
+  c.facts_hit_prob = 0.5;
+  int equal_half = 0;
+  for (const Example& e : SyntheticTask(c).generate(Split::Train, 3000, 7)) equal_half += e.meta["solved"].get<bool>();
+  EXPECT_NEAR(equal_half / 3000.0, 0.5 + 0.5 * equal / 3000.0, 0.05);  // 5 sigma = 0.046
+  c.facts_hit_prob = 1.5;
   EXPECT_THROW(SyntheticTask{c}, ConfigError);
 }
 

@@ -1,5 +1,5 @@
 // write_eval_samples (eval.save_samples): the file's header and one row per prompt, read back; an unwritable run
-// directory is an IoError naming the path.
+// directory is an IoError naming the path. pass_at_k against the definition by enumeration, and when it is due.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -48,6 +48,50 @@ TEST(EvalSamples, WrittenAndReadBack) {
   std::ofstream(file) << "x";
   EXPECT_THROW(write_eval_samples(file, 1, ex, r), IoError);
   std::filesystem::remove(file);
+
+  // sampled_correct is written only for prompts of an evaluation that measured pass@k
+  r.samples[0].sampled_correct = 5;
+  write_eval_samples(dir, 7, ex, r);
+  std::ifstream g(dir + "/eval_samples/step_7.jsonl");
+  rows.clear();
+  while (std::getline(g, line)) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1]["sampled_correct"], 5);
+  EXPECT_FALSE(rows[2].contains("sampled_correct"));
+  std::filesystem::remove_all(dir);
+}
+
+// pass@k = the share of the k-subsets of the n samples (drawn without replacement) that hold a correct one: counted by
+// enumerating every subset, independently of the product formula.
+TEST(PassAtK, EqualsTheShareOfSubsetsWithACorrectSample) {
+  for (int n = 1; n <= 12; ++n)
+    for (int c = 0; c <= n; ++c)
+      for (int k = 1; k <= n; ++k) {
+        long long subsets = 0, hit = 0;
+        for (unsigned mask = 0; mask < (1u << n); ++mask) {
+          if (__builtin_popcount(mask) != k) continue;
+          ++subsets;
+          hit += (mask & ((1u << c) - 1)) != 0;  // samples 0..c-1 are the correct ones
+        }
+        EXPECT_NEAR(pass_at_k(n, c, k), double(hit) / double(subsets), 1e-12) << n << " " << c << " " << k;
+      }
+  EXPECT_DOUBLE_EQ(pass_at_k(8, 1, 1), 0.125);  // pass@1 is the sampled accuracy c / n
+  EXPECT_THROW(pass_at_k(4, 1, 5), ConfigError);
+  EXPECT_THROW(pass_at_k(4, 5, 2), ConfigError);
+  EXPECT_THROW(pass_at_k(4, -1, 2), ConfigError);
+}
+
+TEST(PassAtK, DueAtTheEdgesAndEveryNSteps) {
+  EvalConfig c;
+  EXPECT_FALSE(pass_k_due(c, 0, true));  // off by default
+  c.pass_k_samples = 8;
+  EXPECT_TRUE(pass_k_due(c, 0, true));
+  EXPECT_FALSE(pass_k_due(c, 100, false));
+  c.pass_k_every = 100;
+  EXPECT_TRUE(pass_k_due(c, 200, false));
+  EXPECT_FALSE(pass_k_due(c, 150, false));
+  c.pass_k_samples = 4;
+  EXPECT_THROW(c.validate(), ConfigError);  // fewer samples than k
 }
 
 }  // namespace
