@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The stability study of issue 19 item 5 (rl/core/NOTES.md, "Stability study"): from one countdown SFT checkpoint
-# (configs/sft_countdown.json, run here if absent), GRPO (configs/grpo_countdown.json) with several optimizer steps per
+# (configs/sft_countdown_study.json, run here if absent), GRPO (configs/grpo_countdown_study.json) with several optimizer steps per
 # rollout batch at a high learning rate, four arms x seeds, everything else equal:
 #   token  = token-level GRPO, ppo_mini_batch_size STUDY_MINI (16 prompts per step: 16 / STUDY_MINI optimizer steps)
 #   gspo   = token + importance_sampling_level sequence, GSPO's clip range 3e-4 / 4e-4, loss_type seq_mean_token_mean
@@ -34,7 +34,7 @@ mkdir -p "$out"
 sft=${STUDY_SFT:-$out/sft}
 if [[ ! -d $sft/checkpoint ]]; then
   rm -rf "$sft"
-  nice -n 5 "$bin" sft --config configs/sft_countdown.json --run_dir "$sft" --eval.every 1000 >"$sft.log" 2>&1
+  nice -n 5 "$bin" sft --config configs/sft_countdown_study.json --run_dir "$sft" --eval.every 1000 >"$sft.log" 2>&1
 fi
 
 arm_args() {
@@ -53,7 +53,7 @@ run_one() {  # arm seed
   args=$(arm_args "$1")
   rm -rf "$dir"
   # shellcheck disable=SC2086
-  if ! nice -n 5 /usr/bin/time -f '%e %U %S' -o "$dir.time.tmp" "$bin" train --config configs/grpo_countdown.json \
+  if ! nice -n 5 /usr/bin/time -f '%e %U %S' -o "$dir.time.tmp" "$bin" train --config configs/grpo_countdown_study.json \
       --init_from "$sft/checkpoint" --run_dir "$dir" --seed "$2" --threads 1 --steps "$steps" \
       --optim.learning_rate "$lr" --ppo_mini_batch_size "$mini" --save_every 0 \
       --eval.every 0 --eval.size "$eval_size" --eval.save_samples false $args "${extra[@]}" >"$dir.log" 2>&1; then
