@@ -14,6 +14,25 @@
 namespace reasonrl::datasets {
 namespace {
 
+// The countdown demo's task (issue 21): 4 numbers from [1, 20] with + -.
+SyntheticConfig demo_countdown(SyntheticKind kind) {
+  SyntheticConfig c;
+  c.task = kind;
+  c.operators = "+-";
+  c.countdown_min_numbers = 4;
+  c.countdown_max_numbers = 4;
+  c.countdown_max_number = 20;
+  return c;
+}
+
+// A countdown example's numbers (meta.nums) and its SFT target as a response (think + answer).
+std::vector<int64_t> nums_of(const Example& e) {
+  std::vector<int64_t> v;
+  for (const auto& x : e.meta["nums"]) v.push_back(x.get<int64_t>());
+  return v;
+}
+std::string response_of(const Example& e) { return "<think>" + e.cot + "</think><answer>" + e.solution + "</answer>"; }
+
 // An evaluator written independently of the generator: + - * / with the usual precedence, parentheses, integers.
 struct Eval {
   const std::string& s;
@@ -268,7 +287,7 @@ TEST(Synthetic, CountdownSearchTracesAreRightAndCapped) {
         EXPECT_EQ(used, given) << at;
         EXPECT_EQ(prev == target, last) << at;
       }
-      const std::string response = "<think>" + e.cot + "</think><answer>" + e.solution + "</answer>";
+      const std::string response = response_of(e);
       std::vector<int64_t> nums(given.begin(), given.end());
       EXPECT_TRUE(rewards::check_countdown(response, nums, target).correct) << response;
     }
@@ -313,12 +332,7 @@ std::vector<Attempt> parse_attempts(const std::string& cot, const std::string& m
 // the first that reaches the target; the answer is that attempt, else the closest one (then wrong by rewards/countdown);
 // ASCII verdicts; the problems are those of `chain`; and the solved share grows with the attempts allowed.
 TEST(Synthetic, CountdownHeuristicTracesAreHonest) {
-  SyntheticConfig c;
-  c.task = SyntheticKind::Countdown;
-  c.operators = "+-";
-  c.countdown_min_numbers = 4;
-  c.countdown_max_numbers = 4;
-  c.countdown_max_number = 20;
+  SyntheticConfig c = demo_countdown(SyntheticKind::Countdown);
   const auto chain = SyntheticTask(c).generate(Split::Heldout, 500, 1235);  // the demo's held-out set (data.seed 1234 + 1)
   c.countdown_cot = CountdownCot::Heuristic;
   c.search_verdict = "!=";
@@ -333,13 +347,12 @@ TEST(Synthetic, CountdownHeuristicTracesAreHonest) {
       EXPECT_EQ(e.prompt, chain[n].prompt);
       EXPECT_EQ(e.cot.find("\u2260"), std::string::npos) << e.cot;
       const long long target = e.meta["target"].get<long long>();
-      std::vector<int64_t> nums;
-      for (const auto& v : e.meta["nums"]) nums.push_back(v.get<int64_t>());
+      const std::vector<int64_t> nums = nums_of(e);
       const auto attempts = parse_attempts(e.cot, "!=");
       ASSERT_GE(attempts.size(), 1u);
       ASSERT_LE(int(attempts.size()), k) << e.cot;
       EXPECT_EQ(e.meta["attempts"].get<int>(), int(attempts.size()));
-      const std::string response = "<think>" + e.cot + "</think><answer>" + e.solution + "</answer>";
+      const std::string response = response_of(e);
       const auto tr = rewards::check_countdown_trace(response, nums, target);
       EXPECT_EQ(tr.attempts, int(attempts.size())) << e.cot;
       EXPECT_EQ(tr.consistent, tr.attempts) << e.cot;
@@ -388,11 +401,8 @@ TEST(Synthetic, CountdownHeuristicTracesAreHonest) {
       if (!attempts[a].reached) ++missed_at[a + 1];
     }
     if (!attempts.back().reached) {
-      EXPECT_EQ(rewards::check_countdown("<answer>" + e.solution + "</answer>", [&] {
-        std::vector<int64_t> v;
-        for (const auto& x : e.meta["nums"]) v.push_back(x.get<int64_t>());
-        return v;
-      }(), e.meta["target"].get<long long>()).correct, false);
+      EXPECT_FALSE(rewards::check_countdown(response_of(e), nums_of(e), e.meta["target"].get<long long>()).correct)
+          << e.solution;
     }
   }
   for (int a = 1; a <= 3; ++a) EXPECT_NEAR(double(reached[a + 1]) / missed_at[a], 0.5, 5 * 0.5 / std::sqrt(missed_at[a])) << a;
@@ -411,12 +421,7 @@ TEST(Synthetic, CountdownHeuristicTracesAreHonest) {
 // the attempt's equation, and no example whose numbers and target are a held-out countdown problem; facts_hit_prob
 // sets how often the target is the attempt's own result.
 TEST(Synthetic, CountdownFactsAreOneHonestAttempt) {
-  SyntheticConfig c;
-  c.task = SyntheticKind::CountdownFacts;
-  c.operators = "+-";
-  c.countdown_min_numbers = 4;
-  c.countdown_max_numbers = 4;
-  c.countdown_max_number = 20;
+  SyntheticConfig c = demo_countdown(SyntheticKind::CountdownFacts);
   c.search_verdict = "!=";
   const auto ex = SyntheticTask(c).generate(Split::Train, 3000, 7);
   SyntheticConfig cd = c;
@@ -425,12 +430,11 @@ TEST(Synthetic, CountdownFactsAreOneHonestAttempt) {
   int equal = 0;
   for (const Example& e : ex) {
     const long long target = e.meta["target"].get<long long>();
-    std::vector<int64_t> nums;
-    for (const auto& v : e.meta["nums"]) nums.push_back(v.get<int64_t>());
+    const std::vector<int64_t> nums = nums_of(e);
     EXPECT_EQ(std::find(nums.begin(), nums.end(), target), nums.end()) << e.prompt;
     const auto attempts = parse_attempts(e.cot, "!=");
     ASSERT_EQ(attempts.size(), 1u) << e.cot;
-    const std::string response = "<think>" + e.cot + "</think><answer>" + e.solution + "</answer>";
+    const std::string response = response_of(e);
     const auto tr = rewards::check_countdown_trace(response, nums, target);
     EXPECT_EQ(tr.attempts, 1);
     EXPECT_EQ(tr.consistent, 1) << e.cot;
