@@ -418,11 +418,9 @@ DpoRunResult run_dpo(const DpoConfig& cfg, bool resume) {
   auto eval = [&](long step) {
     train::EvalResult er = train::evaluate_greedy(*m, tok, tpl, data.heldout, cfg.eval);
     train::Metrics em;
-    em.set("eval/pass@1", er.pass_at_1);
-    em.set("eval/mean_tokens", er.mean_tokens);
-    em.set("eval/n", er.n);
+    for (const auto& [k, v] : train::eval_metric_items(er)) em.set("eval/" + k, v);
     ew->write(step, em);
-    log_info("eval at step {}: greedy pass@1 {:.3f}, mean {:.1f} tokens", step, er.pass_at_1, er.mean_tokens);
+    train::log_eval(step, er);
     return er;
   };
   if (ew && start_step == 0) res.before = eval(0);

@@ -28,10 +28,25 @@ bool pass_k_due(const EvalConfig& cfg, long step, bool first_or_last) {
   return cfg.pass_k_samples > 0 && (first_or_last || (cfg.pass_k_every > 0 && step % cfg.pass_k_every == 0));
 }
 
-std::string pass_k_text(const EvalResult& r) {
-  if (r.pass_k == 0) return "";
-  return fmt::format(", pass@{} {:.3f} (sampled pass@1 {:.3f}, {} samples per prompt)", r.pass_k, r.pass_at_k, r.sampled_pass_at_1,
-                     r.pass_k_samples);
+std::vector<std::pair<std::string, double>> eval_metric_items(const EvalResult& r) {
+  std::vector<std::pair<std::string, double>> m = {{"pass@1", r.pass_at_1},
+                                                   {"mean_tokens", r.mean_tokens},
+                                                   {"truncated_frac", r.truncated_frac},
+                                                   {"n", double(r.n)},
+                                                   {"reward_errors", double(r.reward_errors)}};
+  if (r.pass_k > 0) {
+    m.emplace_back("pass@" + std::to_string(r.pass_k), r.pass_at_k);
+    m.emplace_back("sampled_pass@1", r.sampled_pass_at_1);
+  }
+  return m;
+}
+
+void log_eval(long step, const EvalResult& r) {
+  const std::string pass_k =
+      r.pass_k == 0 ? "" : fmt::format(", pass@{} {:.3f} (sampled pass@1 {:.3f}, {} samples per prompt)", r.pass_k,
+                                       r.pass_at_k, r.sampled_pass_at_1, r.pass_k_samples);
+  log_info("eval at step {}: greedy pass@1 {:.3f} on {} held-out prompts, mean {:.1f} tokens{} ({:.1f}s)", step,
+           r.pass_at_1, r.n, r.mean_tokens, pass_k, r.seconds);
 }
 
 EvalResult evaluate_greedy(model::Model& m, const datasets::Tokenizer& tok, const datasets::PromptTemplate& tpl,

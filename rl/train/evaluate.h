@@ -2,6 +2,7 @@
 // rollout engine and the accuracy reward (the same grader as training).
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "datasets/example.h"
@@ -45,8 +46,12 @@ double pass_at_k(int n, int c, int k);
 // evaluation of the run, or pass_k_every divides the step.
 bool pass_k_due(const EvalConfig& cfg, long step, bool first_or_last);
 
-// ", pass@8 0.412 (sampled pass@1 0.180)" for the evaluation log line; empty without pass@k.
-std::string pass_k_text(const EvalResult& r);
+// An evaluation's figures as evals.jsonl (with an "eval/" prefix) and the run store record them: pass@1, mean_tokens,
+// truncated_frac, n, reward_errors, and pass@k with the sampled pass@1 when this evaluation sampled.
+std::vector<std::pair<std::string, double>> eval_metric_items(const EvalResult& r);
+
+// The evaluation's log line: greedy pass@1, prompts, mean tokens, pass@k when sampled, time.
+void log_eval(long step, const EvalResult& r);
 
 // Greedy decoding (temperature 0) of the first cfg.size examples; graded with the `accuracy` reward (and `countdown`
 // for countdown examples). A sample the grader fails on is not correct, and is counted in reward_errors and logged

@@ -230,17 +230,9 @@ SftResult run_sft(const SftConfig& cfg, bool resume) {
                                     pass_k_due(cfg.eval, step, step == start_step || step == cfg.steps));
     if (cfg.eval.save_samples) write_eval_samples(cfg.run_dir, step, data.heldout, er);
     Metrics em;
-    em.set("eval/pass@1", er.pass_at_1);
-    em.set("eval/mean_tokens", er.mean_tokens);
-    em.set("eval/truncated_frac", er.truncated_frac);
-    em.set("eval/n", er.n);
-    if (er.pass_k > 0) {
-      em.set("eval/pass@" + std::to_string(er.pass_k), er.pass_at_k);
-      em.set("eval/sampled_pass@1", er.sampled_pass_at_1);
-    }
+    for (const auto& [k, v] : eval_metric_items(er)) em.set("eval/" + k, v);
     ew.write(step, em);
-    log_info("eval at step {}: greedy pass@1 {:.3f} on {} held-out prompts, mean {:.1f} tokens{} ({:.1f}s)", step,
-             er.pass_at_1, er.n, er.mean_tokens, pass_k_text(er), er.seconds);
+    log_eval(step, er);
     return er;
   };
   if (start_step == 0 && cfg.eval.size > 0 && !data.heldout.empty()) res.initial_eval = run_eval(0);

@@ -338,31 +338,18 @@ void Trainer::load_state(const json& st, const std::string& dir) {
 EvalResult Trainer::evaluate(long step, bool first_or_last) {
   EvalResult er = evaluate_greedy(*policy_, tok_, *tpl_, data_.heldout, cfg_.eval, pass_k_due(cfg_.eval, step, first_or_last));
   if (cfg_.eval.save_samples && dist::dist().is_root()) write_eval_samples(cfg_.run_dir, step, data_.heldout, er);
+  const auto items = eval_metric_items(er);
   Metrics em;
-  em.set("eval/pass@1", er.pass_at_1);
-  em.set("eval/mean_tokens", er.mean_tokens);
-  em.set("eval/truncated_frac", er.truncated_frac);
-  em.set("eval/n", er.n);
-  em.set("eval/reward_errors", er.reward_errors);
-  if (er.pass_k > 0) {
-    em.set("eval/pass@" + std::to_string(er.pass_k), er.pass_at_k);
-    em.set("eval/sampled_pass@1", er.sampled_pass_at_1);
-  }
+  for (const auto& [k, v] : items) em.set("eval/" + k, v);
   evals_->write(step, em);
   if (store_) {
     store::EvalRecord rec;
     rec.step = step;
     rec.split = "heldout";
-    rec.metrics = {{"pass@1", er.pass_at_1}, {"mean_tokens", er.mean_tokens}, {"truncated_frac", er.truncated_frac},
-                   {"n", double(er.n)}, {"reward_errors", double(er.reward_errors)}};
-    if (er.pass_k > 0) {
-      rec.metrics["pass@" + std::to_string(er.pass_k)] = er.pass_at_k;
-      rec.metrics["sampled_pass@1"] = er.sampled_pass_at_1;
-    }
+    rec.metrics.insert(items.begin(), items.end());
     store_->write_eval(rec);
   }
-  log_info("eval at step {}: greedy pass@1 {:.3f} on {} held-out prompts, mean {:.1f} tokens{} ({:.1f}s)", step, er.pass_at_1,
-           er.n, er.mean_tokens, pass_k_text(er), er.seconds);
+  log_eval(step, er);
   return er;
 }
 
