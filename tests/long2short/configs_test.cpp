@@ -1,10 +1,12 @@
 // The run configs shipped in configs/ load into their structs: every key known, every value valid (validate() runs
 // on load), so a renamed option or a typo in a shipped config fails here rather than in a user's first command.
-// configs/<kind>_*.json: sft -> SftConfig, grpo -> TrainConfig, long2short -> Long2shortConfig, dpo -> DpoConfig.
+// configs/<kind>_*.json: sft and base (an SFT stage) -> SftConfig, grpo -> TrainConfig, long2short -> Long2shortConfig,
+// dpo -> DpoConfig, difficulty -> DifficultyConfig.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
+#include "rl/long2short/difficulty.h"
 #include "rl/long2short/dpo.h"
 #include "rl/long2short/pipeline.h"
 #include "rl/train/train_config.h"
@@ -20,7 +22,7 @@ TEST(ShippedConfigs, RunConfigsLoad) {
     const std::string name = e.path().filename().string(), path = e.path().string();
     auto starts = [&](const char* p) { return name.rfind(p, 0) == 0; };
     SCOPED_TRACE(name);
-    if (starts("sft_")) {
+    if (starts("sft_") || starts("base_")) {
       train::SftConfig c;
       EXPECT_NO_THROW(config_load_file(c, path));
     } else if (starts("grpo_")) {
@@ -31,6 +33,9 @@ TEST(ShippedConfigs, RunConfigsLoad) {
       EXPECT_NO_THROW(config_load_file(c, path));
     } else if (starts("dpo_")) {
       long2short::DpoConfig c;
+      EXPECT_NO_THROW(config_load_file(c, path));
+    } else if (starts("difficulty_")) {
+      long2short::DifficultyConfig c;
       EXPECT_NO_THROW(config_load_file(c, path));
     } else {
       continue;

@@ -4,7 +4,7 @@
 // held-out prompts must rise by at least 8 points (measured: 0.800 -> 0.928) and the sampled training accuracy (last
 // 20 steps against the first 20) by at least 8 (measured: 0.627 -> 0.775). One SFT thread, because that SFT model
 // (0.800) learns fast enough for a CI-sized run; the demo's two-thread SFT lands at 0.540 and needs ~1,000 GRPO steps
-// for its +24.6 (README). (The full demo and its measured figures: scripts/demo.sh and README.)
+// for its +24.6 (README). (The full demo and its measured figures: scripts/demo_arith.sh and README.)
 #include <gtest/gtest.h>
 
 #include <fstream>
