@@ -2,7 +2,8 @@
 """Held-out figures of a countdown demo run from its saved greedy evaluations (eval.save_samples):
 per evaluation step, pass@1, mean response tokens, mean attempts ("try " segments) per response, the share of
 responses with 2+ and 3+ attempts, the mean number of distinct attempts (greedy decoding can repeat one), the
-share of correct answers that follow a trace with no attempt verdict `= T` (answers guessed rather than found), the share of written `a op b=r` steps whose result is wrong (re-computed here),
+share of correct answers that follow a trace with no attempt verdict `= T` (answers guessed rather than found), the
+share of written `a op b=r` steps whose result is wrong (re-computed here),
 and pass@k (Chen et al.'s unbiased estimator from each prompt's sampled_correct, when the evaluation measured it).
 Usage: demo_countdown_stats.py [--k K] [--n N] RUN_DIR [RUN_DIR ...] (K = 8 and N = 8: the configs' pass_k and
 pass_k_samples)"""
@@ -35,9 +36,9 @@ def attempts(response):
     return [a.strip().rstrip(";").strip() for a in re.split(r"\btry ", think)[1:]]
 
 
-def found(response):
-    """Whether some attempt of the trace ends with the verdict `= T` (a hit, not `!= T`)."""
-    return any(re.search(r"(?<![!<>])=\s*\d+$", a) for a in attempts(response))
+def found(atts):
+    """Whether some attempt (of attempts()) ends with the verdict `= T` (a hit, not `!= T`)."""
+    return any(re.search(r"(?<![!<>])=\s*\d+$", a) for a in atts)
 
 
 def pass_at_k(n, c, k):
@@ -53,9 +54,9 @@ def stats(path, k, n_samples):
     n = len(rows)
     if n == 0:
         sys.exit(f"{path}: no samples")
-    att = [len(attempts(r["response"])) for r in rows]
-    distinct = [len(set(attempts(r["response"]))) for r in rows]
-    correct = [r for r in rows if r["correct"]]
+    atts = [attempts(r["response"]) for r in rows]
+    att = [len(a) for a in atts]
+    guessed = [not found(a) for r, a in zip(rows, atts) if r["correct"]]
     steps = [wrong_steps(r["response"]) for r in rows]
     sampled = [r["sampled_correct"] for r in rows if "sampled_correct" in r]
     return {
@@ -65,8 +66,8 @@ def stats(path, k, n_samples):
         "pass@1": sum(r["correct"] for r in rows) / n,
         "mean_tokens": sum(r["n_tokens"] for r in rows) / n,
         "mean_attempts": sum(att) / n,
-        "distinct": sum(distinct) / n,
-        "guessed": sum(not found(r["response"]) for r in correct) / max(1, len(correct)),
+        "distinct": sum(len(set(a)) for a in atts) / n,
+        "guessed": sum(guessed) / max(1, len(guessed)),
         "attempts>=2": sum(a >= 2 for a in att) / n,
         "attempts>=3": sum(a >= 3 for a in att) / n,
         "truncated": sum(r["finish_reason"] == "length" for r in rows) / n,
@@ -94,8 +95,9 @@ def main():
         print(f"  step  pass@1  pass@{k}  tokens  attempts  distinct  >=2    >=3    truncated  wrong steps  guessed")
         for s in sorted((stats(p, k, n_samples) for p in files), key=lambda s: s["step"]):
             pk = f"{s['pass@k']:.3f}" if s["pass@k"] is not None else "  -  "
-            print(f"  {s['step']:4d}  {s['pass@1']:.3f}  {pk}   {s['mean_tokens']:6.1f}  {s['mean_attempts']:8.2f}  {s['distinct']:8.2f}  "
-                  f"{s['attempts>=2']:.3f}  {s['attempts>=3']:.3f}  {s['truncated']:.3f}      {s['wrong_steps']:.3f}        {s['guessed']:.3f}")
+            print(f"  {s['step']:4d}  {s['pass@1']:.3f}  {pk}   {s['mean_tokens']:6.1f}  {s['mean_attempts']:8.2f}  "
+                  f"{s['distinct']:8.2f}  {s['attempts>=2']:.3f}  {s['attempts>=3']:.3f}  {s['truncated']:.3f}      "
+                  f"{s['wrong_steps']:.3f}        {s['guessed']:.3f}")
 
 
 if __name__ == "__main__":

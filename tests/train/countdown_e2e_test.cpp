@@ -68,7 +68,8 @@ TEST(CountdownE2E, GrpoGrowsTheSearchAndRaisesPassAt1) {
   ASSERT_EQ(e0.samples.size(), 500u);
   ASSERT_EQ(e1.samples.size(), 500u);
   const double a0 = mean_attempts(e0), a1 = mean_attempts(e1);
-  std::printf("held-out greedy: pass@1 %.3f -> %.3f, mean tokens %.1f -> %.1f, attempts %.2f -> %.2f (%.0f s of GRPO)\n",
+  std::printf("held-out greedy: pass@1 %.3f -> %.3f, mean tokens %.1f -> %.1f, attempts %.2f -> %.2f "
+              "(%.0f s of GRPO)\n",
               e0.pass_at_1, e1.pass_at_1, e0.mean_tokens, e1.mean_tokens, a0, a1, r.seconds);
   EXPECT_GE(e1.pass_at_1 - e0.pass_at_1, 0.04) << "GRPO did not raise held-out pass@1";
   EXPECT_GE(e1.mean_tokens, 1.3 * e0.mean_tokens) << "the chain of thought did not grow by 1.3x";
