@@ -158,7 +158,7 @@ rl::RejectionStats RolloutBatch::apply_loss_masks(const rl::RlConfig& rc, double
   double trunc = 0;
   for (auto& s : samples_) {
     trunc += rl::mask_truncated_completion(rc, s.traj.finish == policy::FinishReason::Length, s.mask) ? 1.0 : 0.0;
-    st += rl::rollout_rejection(rc, s.old_logp, s.rollout_logp(), s.mask);
+    if (rc.rollout_rs != rl::RolloutRs::None) st += rl::rollout_rejection(rc, s.old_logp, s.rollout_logp(), s.mask);
   }
   double v[5] = {trunc, st.tokens, st.tokens_rejected, st.sequences, st.sequences_rejected};
   dist::dist().allreduce_sum(v, 5);

@@ -101,6 +101,7 @@ struct UpdateSums {
   int opt_steps = 0;
   std::vector<float> violation;  // the MoE load violation after the last router-bias update
   RouteCounts expert_change;     // the probe's top-k choices changed, over the optimizer steps
+  RouteCounts routes, own_routes;  // old log-probs from the update (on-policy): routes vs the rollout's, its forward
 };
 
 class Trainer {
@@ -124,12 +125,18 @@ class Trainer {
   RolloutBatch generate_batch(StepState& st);  // rounds of generate + score until dynamic sampling has its groups
   policy::RolloutResult generate(StepState& st, int n_new, int round);
   std::vector<RolloutSample> score(StepState& st, std::vector<policy::Trajectory>& trajs);
+  // On policy (one pass, one mini-batch) the policy does not change before the update's first forward, so that forward
+  // gives the old log-probs and the separate no-gradient pass is skipped (TRL's num_iterations = 1 shortcut), unless
+  // something needs them before the update (rl.kl_mode reward, rl.rollout_rs). Same forward, same micro-batches:
+  // bit-identical values, and the router loads only halve (the bias update uses their signs around the mean).
+  bool old_logp_from_update(const RolloutBatch& batch) const;
   void logprobs(StepState& st, RolloutBatch& batch);
   void advantages(RolloutBatch& batch);
   void loss_masks(StepState& st, RolloutBatch& batch);
   void update(StepState& st, RolloutBatch& batch);
-  void accumulate_gradient(ResponseLogprobRunner& runner, const RolloutBatch& batch, size_t a, size_t b,
-                           bool first_pass, UpdateSums& sums);
+  void accumulate_gradient(ResponseLogprobRunner& runner, RolloutBatch& batch, size_t a, size_t b, bool first_pass,
+                           bool fill_old_logp, UpdateSums& sums);
+  void logprob_metrics(StepState& st, const RolloutBatch& batch, RouteCounts routes, RouteCounts own);
   double optimizer_step(std::vector<float>& violation);
   void record(StepState& st, const RolloutBatch& batch);
   void account_reward_errors(StepState& st, RolloutBatch& batch);
@@ -498,28 +505,45 @@ void Trainer::account_reward_errors(StepState& st, RolloutBatch& batch) {
     }
 }
 
-// Old (the policy before this step's updates) and reference log-probs, no gradient; and how far the trainer's
-// log-probs are from the sampler's (same weights: only numerics and truncation differ).
+bool Trainer::old_logp_from_update(const RolloutBatch& batch) const {
+  const auto& rc = cfg_.rl;
+  const int per_mini = cfg_.ppo_mini_batch_size > 0 ? cfg_.ppo_mini_batch_size : batch.groups_all_ranks();
+  return rc.num_iterations == 1 && per_mini >= batch.groups_all_ranks() && batch.groups_all_ranks() > 0 &&
+         !(ref_ && rc.kl_mode == rl::KlMode::Reward) && rc.rollout_rs == rl::RolloutRs::None;
+}
+
+// Old (the policy before this step's updates) and reference log-probs, no gradient. The old ones are skipped when the
+// update's first forward gives them (old_logp_from_update).
 void Trainer::logprobs(StepState& st, RolloutBatch& batch) {
+  const bool old = !old_logp_from_update(batch);
+  if (!old && !ref_) return;
   {
     auto sc = st.timer.time("logprobs");
     const std::vector<ResponseSeq> seqs = batch.seqs(0, batch.size());
     const policy::SamplingParams sp = cfg_.rollout.sampling();
     const size_t mb = size_t(cfg_.micro_batch_size);
-    RouteCounts routes, own;
-    auto old_logp = response_logprobs(*policy_, sp, seqs, mb, cfg_.rl_train_kernel(),
-                                      cfg_.rl.router_replay == rl::RouterReplay::Rollout, &routes, &own);
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].old_logp = std::move(old_logp[i]);
-    if (policy_->route_width() > 0) {  // (token, layer) pairs whose top-k set differs from the rollout's, every rank
-      double v[4] = {double(routes.pairs), double(routes.pairs_differ), double(own.pairs), double(own.pairs_differ)};
-      if (dist::dist().size > 1) dist::dist().allreduce_sum(v, 4);
-      st.mt.set("moe/route_mismatch", v[0] > 0 ? v[1] / v[0] : 0.0);
-      st.mt.set("moe/route_mismatch_own", v[2] > 0 ? v[3] / v[2] : 0.0);
+    if (old) {
+      RouteCounts routes, own;
+      auto old_logp = response_logprobs(*policy_, sp, seqs, mb, cfg_.rl_train_kernel(),
+                                        cfg_.rl.router_replay == rl::RouterReplay::Rollout, &routes, &own);
+      for (size_t i = 0; i < batch.size(); ++i) batch[i].old_logp = std::move(old_logp[i]);
+      logprob_metrics(st, batch, routes, own);
     }
     if (ref_) {
       auto ref_logp = response_logprobs(*ref_, sp, seqs, mb, cfg_.rl_train_kernel());
       for (size_t i = 0; i < batch.size(); ++i) batch[i].ref_logp = std::move(ref_logp[i]);
     }
+  }
+}
+
+// How far the trainer's old log-probs are from the sampler's (same weights: only numerics and truncation differ), and
+// (MoE) the (token, layer) pairs whose top-k set differs from the rollout's, over every rank.
+void Trainer::logprob_metrics(StepState& st, const RolloutBatch& batch, RouteCounts routes, RouteCounts own) {
+  if (policy_->route_width() > 0) {
+    double v[4] = {double(routes.pairs), double(routes.pairs_differ), double(own.pairs), double(own.pairs_differ)};
+    if (dist::dist().size > 1) dist::dist().allreduce_sum(v, 4);
+    st.mt.set("moe/route_mismatch", v[0] > 0 ? v[1] / v[0] : 0.0);
+    st.mt.set("moe/route_mismatch_own", v[2] > 0 ? v[3] / v[2] : 0.0);
   }
   st.mt.set("rollout/logp_max_abs_diff", batch.logp_max_abs_diff());
 }
@@ -561,12 +585,13 @@ void Trainer::update(StepState& st, RolloutBatch& batch) {
     probe_->measure(*policy_);
   }
   const int per_mini = cfg_.ppo_mini_batch_size > 0 ? cfg_.ppo_mini_batch_size : batch.groups_all_ranks();
+  const bool fill_old = old_logp_from_update(batch);
   UpdateSums sums;
   for (int it = 0; it < rc.num_iterations; ++it)
     for (const auto& [a, b] : batch.mini_batches(per_mini)) {
       {
         auto sc = st.timer.time("update");
-        accumulate_gradient(runner, batch, a, b, it == 0, sums);
+        accumulate_gradient(runner, batch, a, b, it == 0, fill_old, sums);
       }
       auto sc = st.timer.time("optimizer");
       sums.grad_norm += optimizer_step(sums.violation);
@@ -576,6 +601,7 @@ void Trainer::update(StepState& st, RolloutBatch& batch) {
         sums.expert_change += probe_->measure(*policy_);
       }
     }
+  if (fill_old) logprob_metrics(st, batch, sums.routes, sums.own_routes);
   if (dist::dist().size > 1) {  // metrics over every rank's sequences
     dist::allreduce(sums.stats);
     double v[4] = {sums.loss, sums.entropy, sums.entropy_tokens, sums.entropy_loss};
@@ -605,8 +631,9 @@ void Trainer::update(StepState& st, RolloutBatch& batch) {
 // The gradient of one optimizer step's loss over samples [a, b) (a mini-batch), micro-batch by micro-batch, into the
 // policy's grads. The loss is normalised by the whole mini-batch's counts over every rank (verl: the loss of one
 // optimizer step is the mean over its mini-batch), so the micro-batch split does not change the gradient.
-void Trainer::accumulate_gradient(ResponseLogprobRunner& runner, const RolloutBatch& batch, size_t a, size_t b,
-                                  bool first_pass, UpdateSums& sums) {
+// fill_old_logp: each micro-batch's forward also gives its samples' old log-probs (old_logp_from_update).
+void Trainer::accumulate_gradient(ResponseLogprobRunner& runner, RolloutBatch& batch, size_t a, size_t b,
+                                  bool first_pass, bool fill_old_logp, UpdateSums& sums) {
   const auto& rc = cfg_.rl;
   const rl::LossNormalizer norm = rl::make_loss_normalizer(rc, batch.token_counts(a, b));
   // the MoE balance loss is a mean over sequences: normalised by every rank's sequences of the mini-batch, like the
@@ -618,6 +645,12 @@ void Trainer::accumulate_gradient(ResponseLogprobRunner& runner, const RolloutBa
     const std::vector<ResponseSeq> seqs = batch.seqs(i0, i1);
     const bool bonus = rc.entropy_coeff > 0;  // the entropy bonus needs the entropies (and their gradient) every pass
     const ResponseLogprobs& out = runner.forward(seqs, first_pass || bonus);
+    if (fill_old_logp) {
+      for (size_t k = 0; k < i1 - i0; ++k)
+        batch[i0 + k].old_logp.assign(out.logp.begin() + out.offsets[k], out.logp.begin() + out.offsets[k + 1]);
+      sums.routes += out.routes;
+      sums.own_routes += out.own_routes;
+    }
     const FlatTokens f = batch.flat(i0, i1);
     for (size_t k = 0; first_pass && k < out.entropy.size(); ++k) {  // the entropy is measured on the first pass
       sums.entropy += double(out.entropy[k]) * f.mask[k];

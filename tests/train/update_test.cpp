@@ -6,6 +6,9 @@
 //  - Kimi's tau acts once an iteration takes more than one optimizer step (mini-batches), and not with one;
 //  - GSPO and CISPO, chosen in the config, give the vanilla weights at ratio 1 and different ones on a second pass;
 //  - a ppo_mini_batch_size that does not divide prompts_per_step is an error naming both;
+//  - on policy (one pass, one mini-batch) the trainer skips its separate old-log-prob pass and takes the old log-probs
+//    from the update's forward: two steps give bit-identical weights and metrics to a run that needs the separate pass
+//    (masked IS with a band nothing leaves), for GRPO and Kimi, over a 3+3+2 micro-batch split;
 //  - Kimi's optimizer reset keeps the LR schedule: with warmup, every step moves the weights by the schedule's LR
 //    (the reset used to zero the schedule step too, so every Kimi step ran at the first warmup LR).
 #include <unistd.h>
@@ -14,7 +17,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <stdexcept>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "model/model.h"
 #include "rl/train/run_dir.h"
@@ -222,6 +229,52 @@ TEST_F(UpdateTest, OverlongFilterMaskedIsAndEntropyBonusFromTheConfigReachTheUpd
   EXPECT_LT(m3.at(1).at("entropy_loss"), 0.0);
   EXPECT_NEAR(m3.at(1).at("entropy_loss"), -0.05 * m3.at(1).at("entropy"), 1e-6);  // token_mean, one step
   EXPECT_GT(max_abs_diff(*van, *ent), 0.05 * moved) << "the entropy bonus did not change the update";
+}
+
+// Whether metrics.jsonl's row of `step` has the stage timer time/<stage>_ms (read_metrics leaves times out).
+bool has_time_key(const std::string& run_dir, long step, const std::string& stage) {
+  std::ifstream in(run_dir + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.at("step").get<long>() == step) return j.contains("time/" + stage + "_ms");
+  }
+  throw std::runtime_error(run_dir + "/metrics.jsonl has no step " + std::to_string(step));
+}
+
+// The on-policy shortcut: without anything that needs the old log-probs before the update, the step has no
+// `logprobs` stage, and its weights and metrics are those of the separate pass bit for bit. Masked IS (rl.rollout_rs)
+// with a band of [1e-9, 1e9] needs them before the update and drops nothing, so it runs the separate pass with the
+// same arithmetic otherwise.
+TEST_F(UpdateTest, OnPolicyUpdateTakesTheOldLogprobsFromItsOwnForwardBitForBit) {
+  for (const rl::Algorithm algo : {rl::Algorithm::Grpo, rl::Algorithm::Kimi}) {
+    const std::string name(enum_to_string(algo));
+    TrainConfig cfg = testing::tiny_train_config("", sft_ckpt_, 1);
+    cfg.rl.algorithm = algo;
+    cfg.micro_batch_size = 3;  // 8 sequences: micro-batches of 3 + 3 + 2
+    cfg.steps = 2;
+    cfg.prompts_per_step = 2;
+    cfg.save_every = 1;
+    TrainConfig sep = cfg;
+    sep.rl.rollout_rs = rl::RolloutRs::Token;
+    sep.rl.rollout_rs_threshold = 1e9;
+    cfg.run_dir = scratch_dir("update_onpolicy_" + name);
+    sep.run_dir = scratch_dir("update_separate_" + name);
+    run_train(cfg, false);
+    run_train(sep, false);
+    const auto ma = read_metrics(cfg.run_dir + "/metrics.jsonl"), mb = read_metrics(sep.run_dir + "/metrics.jsonl");
+    for (long step : {1L, 2L}) {
+      SCOPED_TRACE(name + " step " + std::to_string(step));
+      EXPECT_FALSE(has_time_key(cfg.run_dir, step, "logprobs")) << "the on-policy step still ran the separate pass";
+      ASSERT_TRUE(has_time_key(sep.run_dir, step, "logprobs"));
+      EXPECT_EQ(mb.at(step).at("rollout_rs/masked_token_frac"), 0.0);
+      for (const char* k : {"loss", "grad_norm", "entropy", "ratio_mean", "approx_kl_old", "clip_frac",
+                            "rollout/logp_max_abs_diff", "moe/route_mismatch", "moe/max_violation", "reward/mean"})
+        EXPECT_EQ(ma.at(step).at(k), mb.at(step).at(k)) << k;
+      EXPECT_GT(ma.at(step).at("rollout/logp_max_abs_diff"), 0.0);  // measured, not left at 0
+      auto a = model::load_model(checkpoint_dir(cfg.run_dir, step)), b = model::load_model(checkpoint_dir(sep.run_dir, step));
+      EXPECT_EQ(max_abs_diff(*a, *b), 0.0);
+    }
+  }
 }
 
 TEST(TrainConfigTest, MiniBatchThatDoesNotDivideTheBatchIsAnErrorNamingBoth) {
