@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
 # Quick start, command 1: install what is missing, build, and run the countdown demo (issue 21: RL makes a tiny MoE
-# search longer and solve more). Three stages on 4-number countdown problems with + and -:
+# search longer and solve more). Four stages on 4-number countdown problems with + and -:
 #   1. a base model "pretrained" on an arithmetic-facts corpus (configs/base_countdown.json, both cores);
 #   2. the cold start: SFT on 1,500 traces of a heuristic that often fails and mostly stops after one attempt
 #      (configs/sft_countdown.json);
-#   3. GRPO on answer-only prompts, accuracy + format reward, no length term (configs/grpo_countdown.json, one thread).
-# Then the held-out table (greedy pass@1, pass@8, tokens and attempts per response) and the HTML report.
-# By default GRPO runs 150 of its 300 steps; `--full` runs all 300 (README has the figures and times of both). Other
-# arguments go to `reasonrl train`.
+#   3. GRPO on answer-only prompts, accuracy + format reward, no length term (configs/grpo_countdown.json, 300 steps on
+#      one thread);
+#   4. long2short from the GRPO model: shortest rejection sampling, DPO, merging and length-penalty RL
+#      (configs/long2short_countdown.json).
+# Then the held-out table (greedy pass@1, pass@8, tokens and attempts per response), the long2short table and the
+# HTML report. `--quick` stops GRPO at 150 steps and skips long2short (README has the figures and times of both).
+# Other arguments go to `reasonrl train`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=150
-if [[ "${1:-}" == "--full" ]]; then
-  steps=300
+quick=0
+if [[ "${1:-}" == "--quick" ]]; then
+  quick=1
   shift
 fi
 source scripts/demo_common.sh
 demo_prepare runs/countdown
 ./build/reasonrl sft --config configs/base_countdown.json
 ./build/reasonrl sft --config configs/sft_countdown.json
-./build/reasonrl train --config configs/grpo_countdown.json --steps "$steps" "$@"
+if ((quick)); then
+  ./build/reasonrl train --config configs/grpo_countdown.json --steps 150 "$@"
+else
+  ./build/reasonrl train --config configs/grpo_countdown.json "$@"
+fi
 python3 scripts/demo_countdown_stats.py runs/countdown/sft runs/countdown/grpo
 ./build/reasonrl report runs/countdown/grpo/rollouts.db -o runs/countdown/grpo/report.html
+if ((!quick)); then
+  ./build/reasonrl long2short --config configs/long2short_countdown.json
+  cat runs/countdown/long2short/long2short.md
+fi
 echo "report: runs/countdown/grpo/report.html   browse: ./build/reasonrl inspect runs/countdown/grpo/rollouts.db summary"
