@@ -71,9 +71,10 @@ struct Pipeline {
   std::string run_shortest(const std::string& in, const std::string& dir) {
     const auto& ps = samples_of(in);
     const ShortestSet set = build_shortest_set(ps, data.train, *tpl);
-    log_info("shortest rejection sampling: {} of {} prompts have a correct sample ({} not in template shape); mean "
-             "tokens {:.1f} selected vs {:.1f} sampled",
-             set.with_correct, set.prompts, set.unparsed, set.mean_selected_tokens, set.mean_sampled_tokens);
+    log_info("shortest rejection sampling: {} of {} prompts have a correct sample ({} not in template shape, {} not valid "
+             "UTF-8: left out); mean tokens {:.1f} selected vs {:.1f} sampled",
+             set.with_correct, set.prompts, set.unparsed, set.not_utf8, set.mean_selected_tokens,
+             set.mean_sampled_tokens);
     if (set.examples.empty()) throw ConfigError("shortest rejection sampling: no prompt has a correct sample");
     train::make_dirs(dir);
     const std::string file = dir + "/shortest_sft.jsonl";

@@ -133,6 +133,10 @@ ShortestSet build_shortest_set(const std::vector<PromptSamples>& ps, const std::
     if (k < 0) continue;
     ++s.with_correct;
     const auto& c = p.samples[size_t(k)];
+    if (!utf8_valid(c.text)) {  // a byte-level tokenizer can stop inside a character; the JSONL file cannot hold it
+      ++s.not_utf8;
+      continue;
+    }
     datasets::Example e = examples[p.example];
     std::string cot, ans;
     if (!split_target(tpl, c.text, &cot, &ans)) {

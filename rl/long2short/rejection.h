@@ -68,9 +68,11 @@ bool split_target(const datasets::PromptTemplate& tpl, const std::string& respon
 struct ShortestSet {
   std::vector<datasets::Example> examples;  // SFT examples (generic layout): prompt, cot, answer = gold, solution
   int prompts = 0, with_correct = 0, unparsed = 0;
+  int not_utf8 = 0;  // shortest correct responses left out: not valid UTF-8 (the JSONL SFT file cannot hold them)
   double mean_selected_tokens = 0, mean_sampled_tokens = 0;
 };
-// The shortest-rejection-sampling SFT set: one example per prompt with a correct sample; prompts with none are left out.
+// The shortest-rejection-sampling SFT set: one example per prompt with a correct sample; prompts with none are left out,
+// and so are prompts whose shortest correct response is not valid UTF-8 (counted in not_utf8, as DPO counts its pairs).
 ShortestSet build_shortest_set(const std::vector<PromptSamples>& ps, const std::vector<datasets::Example>& examples,
                                const datasets::PromptTemplate& tpl);
 

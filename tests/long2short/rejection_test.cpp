@@ -1,6 +1,11 @@
 // Tests for shortest rejection sampling and Kimi's DPO pair rule on hand-made samples.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <string>
+
+#include "datasets/example.h"
 #include "rl/long2short/rejection.h"
 
 namespace reasonrl::long2short {
@@ -13,6 +18,22 @@ Candidate cand(const std::string& text, int n, bool correct) {
   c.correct = correct;
   for (int i = 0; i < n; ++i) c.tokens.push_back(int32_t(i));
   return c;
+}
+
+// n examples q0, q1, ... with answer 7, and one PromptSamples per example (samples to be filled in).
+std::vector<datasets::Example> sevens(int n) {
+  std::vector<datasets::Example> ex(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    ex[size_t(i)].id = "q" + std::to_string(i);
+    ex[size_t(i)].prompt = "question " + std::to_string(i);
+    ex[size_t(i)].answer = "7";
+  }
+  return ex;
+}
+std::vector<PromptSamples> per_example(int n) {
+  std::vector<PromptSamples> ps(static_cast<size_t>(n));
+  for (size_t i = 0; i < size_t(n); ++i) ps[i].example = i;
+  return ps;
 }
 
 TEST(ShortestRejection, PicksTheShortestCorrect) {
@@ -29,14 +50,8 @@ TEST(ShortestRejection, PicksTheShortestCorrect) {
 
 TEST(ShortestRejection, SftSetLeavesOutPromptsWithNoCorrectSample) {
   const datasets::PromptTemplate tpl;  // plain: <think>{cot}</think><answer>{answer}</answer>
-  std::vector<datasets::Example> ex(3);
-  for (int i = 0; i < 3; ++i) {
-    ex[size_t(i)].id = "q" + std::to_string(i);
-    ex[size_t(i)].prompt = "question " + std::to_string(i);
-    ex[size_t(i)].answer = "7";
-  }
-  std::vector<PromptSamples> ps(3);
-  for (size_t i = 0; i < 3; ++i) ps[i].example = i;
+  const std::vector<datasets::Example> ex = sevens(3);
+  std::vector<PromptSamples> ps = per_example(3);
   ps[0].samples = {cand("<think>long long way</think><answer>7</answer>", 20, true),
                    cand("<think>3+4</think><answer>7</answer>", 8, true), cand("<think>x</think><answer>8</answer>", 4, false)};
   ps[1].samples = {cand("<think>a</think><answer>9</answer>", 6, false), cand("<think>b</think><answer>1</answer>", 9, false)};
@@ -51,6 +66,28 @@ TEST(ShortestRejection, SftSetLeavesOutPromptsWithNoCorrectSample) {
   EXPECT_EQ(tpl.target(s.examples[0]), "<think>3+4</think><answer>7</answer>");  // SFT re-renders the chosen text
   EXPECT_EQ(s.examples[1].id, "q2");
   EXPECT_DOUBLE_EQ(s.mean_selected_tokens, (8 + 9) / 2.0);
+}
+
+// A correct shortest response cut inside a UTF-8 character (a byte-level tokenizer can stop there) is left out and
+// counted, and the set can be written; writing it used to throw nlohmann's type_error.316 and end the run (seen on a
+// 4.5M countdown model).
+TEST(ShortestRejection, ShortestCorrectThatIsNotUtf8IsLeftOutAndCounted) {
+  const datasets::PromptTemplate tpl;
+  const std::vector<datasets::Example> ex = sevens(2);
+  std::vector<PromptSamples> ps = per_example(2);
+  ps[0].samples = {cand("<think>3+4 \xE2\x80</think><answer>7</answer>", 8, true),
+                   cand("<think>3+4=7, 7-0=7</think><answer>7</answer>", 14, true)};
+  ps[1].samples = {cand("<think>2+5 \xE2\x80\x94 ok</think><answer>7</answer>", 9, true)};  // an em dash: valid
+  const ShortestSet s = build_shortest_set(ps, ex, tpl);
+  EXPECT_EQ(s.with_correct, 2);
+  EXPECT_EQ(s.not_utf8, 1);
+  ASSERT_EQ(s.examples.size(), 1u);
+  EXPECT_EQ(s.examples[0].id, "q1");
+  EXPECT_EQ(s.examples[0].cot, "2+5 \xE2\x80\x94 ok");
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("shortest_utf8_" + std::to_string(::getpid()) + ".jsonl")).string();
+  EXPECT_NO_THROW(datasets::write_examples_jsonl(path, s.examples));
+  std::filesystem::remove(path);
 }
 
 TEST(ShortestRejection, SplitTargetRoundTripsBothTemplates) {
