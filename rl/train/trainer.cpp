@@ -130,6 +130,7 @@ class Trainer {
   // something needs them before the update (rl.kl_mode reward, rl.rollout_rs). Same forward, same micro-batches:
   // bit-identical values, and the router loads only halve (the bias update uses their signs around the mean).
   bool old_logp_from_update(const RolloutBatch& batch) const;
+  int groups_per_mini(const RolloutBatch& batch) const;  // prompts per optimizer step (ppo_mini_batch_size, 0 = all)
   void logprobs(StepState& st, RolloutBatch& batch);
   void advantages(RolloutBatch& batch);
   void loss_masks(StepState& st, RolloutBatch& batch);
@@ -505,10 +506,13 @@ void Trainer::account_reward_errors(StepState& st, RolloutBatch& batch) {
     }
 }
 
+int Trainer::groups_per_mini(const RolloutBatch& batch) const {
+  return cfg_.ppo_mini_batch_size > 0 ? cfg_.ppo_mini_batch_size : batch.groups_all_ranks();
+}
+
 bool Trainer::old_logp_from_update(const RolloutBatch& batch) const {
   const auto& rc = cfg_.rl;
-  const int per_mini = cfg_.ppo_mini_batch_size > 0 ? cfg_.ppo_mini_batch_size : batch.groups_all_ranks();
-  return rc.num_iterations == 1 && per_mini >= batch.groups_all_ranks() && batch.groups_all_ranks() > 0 &&
+  return rc.num_iterations == 1 && groups_per_mini(batch) >= batch.groups_all_ranks() && batch.groups_all_ranks() > 0 &&
          !(ref_ && rc.kl_mode == rl::KlMode::Reward) && rc.rollout_rs == rl::RolloutRs::None;
 }
 
@@ -584,7 +588,7 @@ void Trainer::update(StepState& st, RolloutBatch& batch) {
     auto sc = st.timer.time("moe_probe");
     probe_->measure(*policy_);
   }
-  const int per_mini = cfg_.ppo_mini_batch_size > 0 ? cfg_.ppo_mini_batch_size : batch.groups_all_ranks();
+  const int per_mini = groups_per_mini(batch);
   const bool fill_old = old_logp_from_update(batch);
   UpdateSums sums;
   for (int it = 0; it < rc.num_iterations; ++it)
