@@ -1,5 +1,5 @@
 // builtin.cpp: the built-in reward functions (accuracy, format, tag_count, length, overlong, repetition, countdown,
-// countdown_trace, language_consistency) as Reward classes, and their registration.
+// countdown_trace, countdown_grounded, language_consistency) as Reward classes, and their registration.
 #include <cstdlib>
 
 #include "rewards/countdown.h"
@@ -164,6 +164,19 @@ class CountdownTraceReward final : public Reward {
   }
 };
 
+// 1 when the answer is correct and the trace holds an attempt that solves the problem (check_countdown_trace's
+// `solving`), else 0: a right answer that no attempt reached (a guess) earns nothing. Not a verifier: `correct` stays the
+// answer's own correctness, so the verifier beside it (accuracy or countdown) still decides pass@1.
+class CountdownGroundedReward final : public Reward {
+ public:
+  std::vector<RewardScore> score_group(const std::vector<RewardInput>& group, const GroupContext&) override {
+    return score_countdown_group(group, [](const std::string& response, const std::vector<int64_t>& nums, int64_t target, RewardScore& s) {
+      const bool right = check_countdown(response, nums, target).correct;
+      s.value = right && check_countdown_trace(response, nums, target).solving > 0 ? 1.0 : 0.0;
+    });
+  }
+};
+
 class FormatReward final : public Reward {
  public:
   explicit FormatReward(FormatOptions o) : o_(o) {}
@@ -300,6 +313,8 @@ void register_builtin_rewards() {
                   "countdown: each number used once, equation reaches the target");
   register_reward("countdown_trace", [](const json&) { return std::make_unique<CountdownTraceReward>(); },
                   "countdown search trace: share of attempts whose arithmetic, numbers and verdict are right");
+  register_reward("countdown_grounded", [](const json&) { return std::make_unique<CountdownGroundedReward>(); },
+                  "countdown: 1 when the answer is right and an attempt of the trace reaches it (a guess earns 0)");
   register_reward("language_consistency",
                   [](const json& o) { return std::make_unique<LanguageReward>(parse_options<LanguageOptions>(o, "language_consistency")); },
                   "share of chain-of-thought words in the target language (R1)");

@@ -221,36 +221,39 @@ bool take(int64_t v, const std::vector<int64_t>& numbers, std::vector<bool>& use
   return false;
 }
 
-bool attempt_consistent(std::string_view text, const std::vector<int64_t>& numbers, int64_t target) {
+enum class Attempt { Inconsistent, Consistent, Solving };
+
+Attempt check_attempt(std::string_view text, const std::vector<int64_t>& numbers, int64_t target) {
+  constexpr Attempt bad = Attempt::Inconsistent;
   TraceCursor c{text};
-  if (!c.lit("try")) return false;
+  if (!c.lit("try")) return bad;
   std::vector<bool> used(numbers.size(), false);
   int64_t prev = 0;
   for (int step = 0;; ++step) {
     int64_t a = 0, b = 0, r = 0;
-    if (!c.num(a)) return false;
+    if (!c.num(a)) return bad;
     c.spaces();
-    if (c.i >= c.s.size()) return false;
+    if (c.i >= c.s.size()) return bad;
     const char op = c.s[c.i++];
-    if (!c.num(b) || !c.lit("=") || !c.num(r)) return false;
+    if (!c.num(b) || !c.lit("=") || !c.num(r)) return bad;
     int64_t v = 0;
     switch (op) {
       case '+': v = a + b; break;
       case '-': v = a - b; break;
       case '*': v = a * b; break;
       case '/':
-        if (b == 0 || a % b != 0) return false;
+        if (b == 0 || a % b != 0) return bad;
         v = a / b;
         break;
-      default: return false;
+      default: return bad;
     }
-    if (v != r) return false;
+    if (v != r) return bad;
     if (step == 0) {
-      if (!take(a, numbers, used) || !take(b, numbers, used)) return false;
+      if (!take(a, numbers, used) || !take(b, numbers, used)) return bad;
     } else {
       // the previous result and one unused given number, in either order
       const bool ok = (a == prev && take(b, numbers, used)) || (b == prev && take(a, numbers, used));
-      if (!ok) return false;
+      if (!ok) return bad;
     }
     prev = r;
     if (!c.lit(",")) break;
@@ -258,10 +261,12 @@ bool attempt_consistent(std::string_view text, const std::vector<int64_t>& numbe
   bool says_equal = false;
   if (c.lit("!=") || c.lit("\u2260")) says_equal = false;
   else if (c.lit("=")) says_equal = true;
-  else return false;
+  else return bad;
   int64_t t = 0;
-  if (!c.num(t) || !c.end()) return false;
-  return t == target && says_equal == (prev == target);
+  if (!c.num(t) || !c.end()) return bad;
+  if (t != target || says_equal != (prev == target)) return bad;
+  const bool all_used = std::find(used.begin(), used.end(), false) == used.end();
+  return says_equal && all_used ? Attempt::Solving : Attempt::Consistent;
 }
 
 }  // namespace
@@ -285,7 +290,9 @@ CountdownTrace check_countdown_trace(std::string_view response, const std::vecto
     while (!seg.empty() && (seg.back() == ' ' || seg.back() == '\n')) seg.remove_suffix(1);
     if (!seg.empty()) {
       ++t.attempts;
-      t.consistent += attempt_consistent(seg, numbers, target);
+      const Attempt a = check_attempt(seg, numbers, target);
+      t.consistent += a != Attempt::Inconsistent;
+      t.solving += a == Attempt::Solving;
     }
     p = q + 1;
   }

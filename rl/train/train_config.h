@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "datasets/bpe_trainer.h"
 #include "datasets/jsonl_loader.h"
@@ -185,6 +186,8 @@ struct TrainConfig {
     v("eval", eval, "greedy evaluation on the held-out split");
   }
   void validate() const;
+  // Settings that are valid but probably not what the user meant; the trainer logs each one at the start.
+  std::vector<std::string> warnings() const;
   TrainKernel rl_train_kernel() const;  // the log-prob passes' kernel (train_kernel; full for the entropy bonus)
 };
 

@@ -60,6 +60,20 @@ void TrainConfig::validate() const {
   rl_train_kernel();  // a forced fused / packed kernel with the entropy bonus is an error here, before the run starts
 }
 
+std::vector<std::string> TrainConfig::warnings() const {
+  std::vector<std::string> out;
+  // Kimi's tau term is tau * (S - S_ref) (kimi_loss.h), and S = S_ref at an iteration's first optimizer step.
+  if (rl.algorithm == rl::Algorithm::Kimi && rl.kimi_tau != 0 && rl.num_iterations == 1 &&
+      (ppo_mini_batch_size == 0 || ppo_mini_batch_size >= prompts_per_step))
+    out.push_back("rl.algorithm kimi with one optimizer step per rollout step (rl.num_iterations 1, ppo_mini_batch_size " +
+                  std::to_string(ppo_mini_batch_size) + ", prompts_per_step " + std::to_string(prompts_per_step) +
+                  "): rl.kimi_tau has no effect, its term is 0 at an iteration's first step" +
+                  (rl.kimi_reset_optimizer ? ", and with the moment reset each step is Adam's first (lr * sign of the "
+                                             "gradient)" : std::string()) +
+                  ". For tau to act, set ppo_mini_batch_size below prompts_per_step or rl.num_iterations above 1");
+  return out;
+}
+
 // The kernel of every log-prob pass of the RL step (old, reference, update: one kernel, so the ratio at the first
 // update is exactly 1). The entropy bonus needs the entropies' gradient, which only the full path gives: auto picks
 // full then, a forced fused / packed kernel is a ConfigError; so does deterministic mode (the fused head is not
@@ -253,6 +267,8 @@ void Trainer::setup() {
 
   if (resume_) with_last_good_checkpoint(cfg_.run_dir, kTrainerStateFormat, [&] { load_state(state, src); });
   if (root) open_outputs(src);  // data parallel: rank 0 alone owns the run directory (config, metrics, store)
+  if (root)
+    for (const std::string& w : cfg_.warnings()) log_warn("{}", w);
   log_info("train: {} params ({} active), {} training prompts, {} held-out, reference model: {}", policy_->num_params(),
            policy_->num_active_params(), data_.train.size(), data_.heldout.size(), ref_ ? "yes" : "no");
 }

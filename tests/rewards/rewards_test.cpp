@@ -34,7 +34,7 @@ TEST(Registry, UnknownRewardListsRegisteredOnes) {
     EXPECT_NE(m.find("accuracy"), std::string::npos) << m;
     EXPECT_NE(m.find("language_consistency"), std::string::npos) << m;
   }
-  for (const char* n : {"accuracy", "format", "tag_count", "length", "overlong", "repetition", "countdown", "countdown_trace", "language_consistency"})
+  for (const char* n : {"accuracy", "format", "tag_count", "length", "overlong", "repetition", "countdown", "countdown_trace", "countdown_grounded", "language_consistency"})
     EXPECT_TRUE(reward_registered(n)) << n;
 }
 
@@ -427,6 +427,50 @@ TEST(CountdownTrace, RewardIsTheConsistentShareWeighted) {
   EXPECT_DOUBLE_EQ(m.score_one(x).total, 0.0);
   x.meta = nlohmann::ordered_json::object();  // no numbers: an error, not a 0
   EXPECT_NE(m.score_one(x).error.find("countdown_trace"), std::string::npos);
+}
+
+// A consistent attempt solves the problem when it uses every given number and ends at the target (checked by hand).
+TEST(CountdownTrace, SolvingAttemptsUseEveryNumberAndReachTheTarget) {
+  auto solving = [](const char* r, std::vector<int64_t> nums, int64_t target) {
+    return check_countdown_trace(r, nums, target).solving;
+  };
+  EXPECT_EQ(solving("try 7+5=12, 12+3=15 = 15", {3, 5, 7}, 15), 1);
+  EXPECT_EQ(solving("try 3+5=8, 8+7=15 \u2260 15; try 7+5=12, 12+3=15 = 15", {3, 5, 7}, 15), 1);  // false miss, then a hit
+  EXPECT_EQ(solving("try 3*5=15, 15-7=8 \u2260 15", {3, 5, 7}, 15), 0);      // a consistent miss
+  EXPECT_EQ(solving("try 7+5=12, 12+3=18 \u2260 15", {3, 5, 7}, 15), 0);     // wrong arithmetic
+  EXPECT_EQ(solving("try 7+5=12, 12-3=15 = 15", {3, 5, 7}, 15), 0);          // a false "= target"
+  EXPECT_EQ(solving("try 10+5=15 = 15", {3, 5, 10}, 15), 0);                  // reaches 15 but leaves the 3 unused
+  EXPECT_EQ(solving("try 10+5=15, 15*1=15 = 15", {1, 5, 10}, 15), 1);
+  EXPECT_EQ(solving("try 9+9=18, 18-3=15 = 15", {9, 9, 3}, 15), 1);          // 9 given twice, used twice
+  EXPECT_EQ(solving("try 9+9=18, 18-3=15 = 15", {9, 3, 4}, 15), 0);          // 9 given once
+  EXPECT_EQ(solving("try 7+5=12, 12+3=15 = 15; try 3+7=10, 10+5=15 = 15", {3, 5, 7}, 15), 2);
+}
+
+TEST(CountdownGrounded, PaysOnlyARightAnswerThatAnAttemptReached) {
+  RewardConfig cfg;
+  cfg.rewards = {"accuracy", "countdown_grounded"};
+  cfg.weights = {{"accuracy", 0.0}, {"countdown_grounded", 1.0}};
+  RewardManager m(cfg);
+  auto x = in("<think>try 3*5=15, 15-7=8 \u2260 15; try 7+5=12, 12+3=15 = 15</think><answer>7+5+3</answer>", "15", "countdown");
+  x.meta = {{"nums", {3, 5, 7}}, {"target", 15}};
+  auto r = m.score_one(x);
+  EXPECT_TRUE(r.correct);
+  EXPECT_DOUBLE_EQ(r.total, 1.0);
+  // the same right answer after a trace with no hit: a guess, correct but unpaid
+  x.response = "<think>try 3*5=15, 15-7=8 \u2260 15</think><answer>7+5+3</answer>";
+  r = m.score_one(x);
+  EXPECT_TRUE(r.correct);
+  EXPECT_DOUBLE_EQ(r.total, 0.0);
+  // a hit whose arithmetic is wrong does not ground the answer
+  x.response = "<think>try 7+5=12, 12-3=15 = 15</think><answer>7+5+3</answer>";
+  EXPECT_DOUBLE_EQ(m.score_one(x).total, 0.0);
+  // a real hit and a wrong answer: nothing
+  x.response = "<think>try 7+5=12, 12+3=15 = 15</think><answer>7+5-3</answer>";
+  r = m.score_one(x);
+  EXPECT_FALSE(r.correct);
+  EXPECT_DOUBLE_EQ(r.total, 0.0);
+  x.meta = nlohmann::ordered_json::object();  // no numbers: an error, not a 0
+  EXPECT_NE(m.score_one(x).error.find("countdown_grounded"), std::string::npos);
 }
 
 TEST(Language, ScriptsAndLatinWords) {

@@ -295,6 +295,26 @@ TEST(TrainConfigTest, MiniBatchThatDoesNotDivideTheBatchIsAnErrorNamingBoth) {
   EXPECT_THROW(c.validate(), ConfigError);
 }
 
+// The test above shows tau inert with one optimizer step per iteration; the config says so before the run.
+TEST(TrainConfigTest, KimiWithOneOptimizerStepPerIterationWarnsThatTauIsInert) {
+  TrainConfig c;
+  c.prompts_per_step = 16;
+  EXPECT_TRUE(c.warnings().empty());  // grpo
+  c.rl.algorithm = rl::Algorithm::Kimi;
+  ASSERT_EQ(c.warnings().size(), 1u);
+  EXPECT_NE(c.warnings()[0].find("rl.kimi_tau has no effect"), std::string::npos) << c.warnings()[0];
+  c.ppo_mini_batch_size = 16;  // still one step
+  EXPECT_EQ(c.warnings().size(), 1u);
+  c.ppo_mini_batch_size = 4;  // four steps per iteration
+  EXPECT_TRUE(c.warnings().empty());
+  c.ppo_mini_batch_size = 0;
+  c.rl.num_iterations = 2;
+  EXPECT_TRUE(c.warnings().empty());
+  c.rl.num_iterations = 1;
+  c.rl.kimi_tau = 0;  // no tau term to lose
+  EXPECT_TRUE(c.warnings().empty());
+}
+
 TEST_F(UpdateTest, KimiOptimizerResetKeepsTheLearningRateSchedule) {
   TrainConfig cfg = testing::tiny_train_config("", sft_ckpt_, 4);
   cfg.run_dir = scratch_dir("update_kimi_lr");
