@@ -2,11 +2,11 @@
 // thread: the base stage on the arithmetic-facts corpus (configs/base_countdown.json, 1,000 of its 1,500 steps), the
 // cold start on 1,500 heuristic traces (configs/sft_countdown.json: at most 6 attempts, another one after a miss
 // with probability 0.3, so the SFT model mostly stops after one), then 50 of the demo's GRPO steps
-// (configs/grpo_countdown.json: accuracy + format, no length term, T = 0.7). On the 500 held-out problems, greedy
-// pass@1 must rise by at least 4 points (measured: 0.186 -> 0.260), the mean response tokens by at least 1.3x
-// (47.2 -> 72.3, x1.53) and the attempts per response by at least 0.35 (1.04 -> 1.76): RL makes the model search
-// longer and solve more. About 8.5 minutes of one core (base 1,000 steps, SFT 500, GRPO 50; 500.6 s in an idle CI
-// run). The full demo's figures (scripts/demo.sh): README.
+// (configs/grpo_countdown.json: the grounded answer reward + format, no length term, T = 0.7). On the 500 held-out
+// problems, greedy pass@1 must rise by at least 4 points (measured: 0.186 -> 0.278), the mean response tokens by at
+// least 1.45x (47.2 -> 93.1, x1.97) and the attempts per response by at least 0.65 (1.04 -> 2.36): RL makes the model
+// search longer and solve more. The margins are about half the measured effects. About 8.5 minutes of one core (base
+// 1,000 steps, SFT 500, GRPO 50). The full demo's figures (scripts/demo.sh): README.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -72,8 +72,8 @@ TEST(CountdownE2E, GrpoGrowsTheSearchAndRaisesPassAt1) {
               "(%.0f s of GRPO)\n",
               e0.pass_at_1, e1.pass_at_1, e0.mean_tokens, e1.mean_tokens, a0, a1, r.seconds);
   EXPECT_GE(e1.pass_at_1 - e0.pass_at_1, 0.04) << "GRPO did not raise held-out pass@1";
-  EXPECT_GE(e1.mean_tokens, 1.3 * e0.mean_tokens) << "the chain of thought did not grow by 1.3x";
-  EXPECT_GE(a1, a0 + 0.35) << "the responses do not make more attempts";
+  EXPECT_GE(e1.mean_tokens, 1.45 * e0.mean_tokens) << "the chain of thought did not grow by 1.45x";
+  EXPECT_GE(a1, a0 + 0.65) << "the responses do not make more attempts";
 }
 
 }  // namespace
