@@ -4,8 +4,8 @@
 #   1. a base model "pretrained" on an arithmetic-facts corpus (configs/base_countdown.json, both cores);
 #   2. the cold start: SFT on 1,500 traces of a heuristic that often fails and mostly stops after one attempt
 #      (configs/sft_countdown.json);
-#   3. GRPO on answer-only prompts, accuracy + format reward, no length term (configs/grpo_countdown.json, 300 steps on
-#      one thread);
+#   3. GRPO on answer-only prompts: the grounded answer reward (a right answer that an attempt of the trace reached)
+#      + format, no length term (configs/grpo_countdown.json, 300 steps on one thread);
 #   4. long2short from the GRPO model: shortest rejection sampling, DPO, merging and length-penalty RL
 #      (configs/long2short_countdown.json).
 # Then the held-out table (greedy pass@1, pass@8, tokens and attempts per response), the long2short table and the
