@@ -75,6 +75,13 @@ void PreTokenizer::add_json_step(const json& j) {
   steps_.push_back(std::move(s));
 }
 
+bool PreTokenizer::lossless() const {
+  for (const Step& s : steps_)
+    if ((s.kind == Kind::ByteLevel && s.add_prefix_space) || (s.kind != Kind::ByteLevel && s.behavior == Behavior::Removed))
+      return false;
+  return true;
+}
+
 static json split_json(const std::string& re) {
   return json{{"type", "Split"}, {"pattern", {{"Regex", re}}}, {"behavior", "Isolated"}, {"invert", false}};
 }

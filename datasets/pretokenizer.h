@@ -33,6 +33,9 @@ class PreTokenizer {
   json to_json() const { return json_; }
   // True if the pipeline ends in a ByteLevel step (required by the byte-level BPE model).
   bool byte_level() const { return byte_level_; }
+  // True if the words concatenate back to the text: no ByteLevel step adds a prefix space (HF's default is to add one)
+  // and no Split step removes its matches.
+  bool lossless() const;
 
   // Cut `text` into words. Views point into `text` or into `arena` (pieces that gained a prefix space).
   void split(std::string_view text, std::vector<std::string_view>& out, std::deque<std::string>& arena) const;

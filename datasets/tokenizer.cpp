@@ -363,6 +363,13 @@ std::string Tokenizer::token_bytes(int id) const {
   return unicode_to_bytes_str(t);
 }
 
+bool Tokenizer::lossless() const {
+  if (!pre_.lossless()) return false;
+  for (const AddedToken& a : added_)
+    if (a.lstrip || a.rstrip) return false;
+  return true;
+}
+
 std::string Tokenizer::decode(const std::vector<int>& ids, bool skip_special) const {
   std::string out;
   for (int id : ids) {

@@ -75,8 +75,12 @@ class Tokenizer {
   void encode_append(std::string_view text, std::vector<int>& out) const;
   // Encode many texts (OpenMP over texts when n_threads > 1).
   std::vector<std::vector<int>> encode_batch(const std::vector<std::string>& texts, int n_threads = 1) const;
-  // Bytes of the ids (exact inverse of encode). skip_special drops added tokens marked special.
+  // Bytes of the ids: the exact inverse of encode when lossless(). skip_special drops added tokens marked special.
   std::string decode(const std::vector<int>& ids, bool skip_special = false) const;
+  // True if decode(encode(t)) == t for every t: the pre-tokenizer is lossless and no added token strips the
+  // whitespace around it (lstrip / rstrip). Our trained tokenizers are; a loaded tokenizer.json need not be (HF's
+  // ByteLevel add_prefix_space, on by default, puts a space before every word that has none).
+  bool lossless() const;
   // The text of one token (its raw bytes; added tokens give their content).
   std::string token_bytes(int id) const;
 

@@ -187,6 +187,36 @@ TEST(Tokenizer, LoadRejectsBadFiles) {
   EXPECT_EQ(Tokenizer::from_json(base).encode("ab"), std::vector<int>{2});
 }
 
+// HF's ByteLevel add_prefix_space (its default when the key is missing) puts a space before each word without one, so
+// such a tokenizer does not round-trip; lossless() says so (fuzz_tokenizer found a file whose key was misspelt).
+TEST(Tokenizer, LosslessOnlyWithoutPrefixSpaceRemovedSplitsOrStrippedAddedTokens) {
+  BpeTrainerConfig cfg;
+  cfg.vocab_size = 300;
+  EXPECT_TRUE(train_bpe(corpus(), cfg).lossless());
+  const auto base = nlohmann::json::parse(R"({"version":"1.0","added_tokens":[
+      {"id":3,"content":"<a>","special":true,"normalized":false}],"normalizer":null,
+    "pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":true},"decoder":{"type":"ByteLevel"},
+    "model":{"type":"BPE","vocab":{"a":0,"b":1,"\u0120":2},"merges":[]}})");
+  const Tokenizer t = Tokenizer::from_json(base);
+  EXPECT_TRUE(t.lossless());
+  EXPECT_EQ(t.decode(t.encode("ab")), "ab");
+  auto prefix = base;
+  prefix["pre_tokenizer"].erase("add_prefix_space");  // HF default: true
+  const Tokenizer p = Tokenizer::from_json(prefix);
+  EXPECT_FALSE(p.lossless());
+  EXPECT_EQ(p.decode(p.encode("ab")), " ab");
+  auto removed = base;
+  removed["pre_tokenizer"] = nlohmann::json::parse(R"({"type":"Sequence","pretokenizers":[
+      {"type":"Split","pattern":{"String":"b"},"behavior":"Removed","invert":false},
+      {"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]})");
+  const Tokenizer r = Tokenizer::from_json(removed);
+  EXPECT_FALSE(r.lossless());
+  EXPECT_EQ(r.decode(r.encode("ab")), "a");
+  auto strip = base;
+  strip["added_tokens"][0]["lstrip"] = true;
+  EXPECT_FALSE(Tokenizer::from_json(strip).lossless());
+}
+
 TEST(Tokenizer, AddedTokensLeftmostLongest) {
   auto j = nlohmann::json::parse(R"({"version":"1.0","added_tokens":[
       {"id":3,"content":"<a>","special":true,"normalized":false},
