@@ -6,9 +6,10 @@
 #      (configs/sft_countdown.json);
 #   3. GRPO on answer-only prompts: the grounded answer reward (a right answer that an attempt of the trace reached)
 #      + format, no length term (configs/grpo_countdown.json, 300 steps on one thread);
-#   4. long2short from the GRPO model: shortest rejection sampling, DPO, merging and length-penalty RL
-#      (configs/long2short_countdown.json).
-# Then the held-out table (greedy pass@1, pass@8, tokens and attempts per response), the long2short table and the
+#   4. long2short from the GRPO model: shortest rejection sampling, DPO, merging and length-penalty RL, each from the
+#      long model (configs/long2short_countdown.json), then chained: shortest rejection sampling, then 30 steps of
+#      length-penalty RL from that model (configs/long2short_countdown_chain.json).
+# Then the held-out table (greedy pass@1, pass@8, tokens and attempts per response), the long2short tables and the
 # HTML report. `--quick` stops GRPO at 150 steps and skips long2short (README has the figures and times of both).
 # Other arguments go to `reasonrl train`.
 set -euo pipefail
@@ -31,6 +32,7 @@ python3 scripts/demo_countdown_stats.py runs/countdown/sft runs/countdown/grpo
 ./build/reasonrl report runs/countdown/grpo/rollouts.db -o runs/countdown/grpo/report.html
 if ((!quick)); then
   ./build/reasonrl long2short --config configs/long2short_countdown.json
-  cat runs/countdown/long2short/long2short.md
+  ./build/reasonrl long2short --config configs/long2short_countdown_chain.json
+  cat runs/countdown/long2short/long2short.md runs/countdown/long2short_chain/long2short.md
 fi
 echo "report: runs/countdown/grpo/report.html   browse: ./build/reasonrl inspect runs/countdown/grpo/rollouts.db summary"
