@@ -61,22 +61,29 @@ Tokenizer Tokenizer::from_json(const nlohmann::json& j, const std::string& src) 
     if (m.contains(k) && !m[k].is_null()) throw fail(std::string("model.") + k + " is not supported (must be null)");
   t.ignore_merges_ = m.value("ignore_merges", false);
   if (!m.contains("vocab") || !m["vocab"].is_object()) throw fail("model.vocab must be an object");
+  // A token id is an integer in [0, kMaxTokenId]. get<int>() would wrap a larger one into a negative index (found by
+  // fuzz_tokenizer); 2^24 ids are 64 times the largest vocabularies in use, and bound the id table to 16.8M entries.
+  constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
+  auto token_id = [&](const nlohmann::json& v, const std::string& where) -> int {
+    const bool ok = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(kMaxTokenId)
+                                           : v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= kMaxTokenId;
+    if (!ok) throw fail(where + " = " + v.dump() + " is not a token id (an integer in [0, " + std::to_string(kMaxTokenId) + "])");
+    return int(v.get<int64_t>());
+  };
   int max_id = -1;
-  for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
-    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0) throw fail("model.vocab['" + it.key() + "'] is not a non-negative id");
-    max_id = std::max(max_id, it.value().get<int>());
-  }
+  for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it)
+    max_id = std::max(max_id, token_id(it.value(), "model.vocab['" + it.key() + "']"));
   std::vector<AddedToken> added;
   for (const auto& a : j.value("added_tokens", nlohmann::json::array())) {
     AddedToken at;
-    at.id = a.at("id").get<int>();
     at.content = a.at("content").get<std::string>();
+    at.id = token_id(a.at("id"), "added token '" + at.content + "': id");
     at.single_word = a.value("single_word", false);
     at.lstrip = a.value("lstrip", false);
     at.rstrip = a.value("rstrip", false);
     at.normalized = a.value("normalized", false);
     at.special = a.value("special", false);
-    if (at.id < 0 || at.content.empty()) throw fail("added token with a bad id or empty content");
+    if (at.content.empty()) throw fail("added token " + std::to_string(at.id) + " has empty content");
     max_id = std::max(max_id, at.id);
     added.push_back(std::move(at));
   }

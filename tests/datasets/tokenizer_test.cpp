@@ -187,6 +187,38 @@ TEST(Tokenizer, LoadRejectsBadFiles) {
   EXPECT_EQ(Tokenizer::from_json(base).encode("ab"), std::vector<int>{2});
 }
 
+// An id past int's range used to wrap to a negative index and crash the load (found by fuzz_tokenizer): every id, in
+// the vocab or of an added token, must be an integer in [0, 2^24 - 1], and the error names the token and the value.
+TEST(Tokenizer, TokenIdsOutsideTheirRangeAreFormatErrorsNamingTheToken) {
+  const auto base = nlohmann::json::parse(R"({"version":"1.0","added_tokens":[{"id":3,"content":"<eos>"}],
+    "pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":true},"decoder":{"type":"ByteLevel"},
+    "model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}})");
+  EXPECT_EQ(Tokenizer::from_json(base).vocab_size(), 4);
+  auto message = [](const nlohmann::json& j) {
+    try {
+      Tokenizer::from_json(j, "tok.json");
+    } catch (const FormatError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  for (const auto& id : {nlohmann::json(5555555555555266LL), nlohmann::json(4294967296ULL), nlohmann::json(2147483648LL),
+                         nlohmann::json(16777216), nlohmann::json(-1), nlohmann::json(1.5), nlohmann::json("1")}) {
+    auto v = base;
+    v["model"]["vocab"]["ab"] = id;
+    const std::string m = message(v);
+    EXPECT_NE(m.find("tok.json"), std::string::npos) << m;
+    EXPECT_NE(m.find("model.vocab['ab'] = " + id.dump()), std::string::npos) << m;
+    auto a = base;
+    a["added_tokens"][0]["id"] = id;
+    const std::string ma = message(a);
+    EXPECT_NE(ma.find("added token '<eos>': id = " + id.dump()), std::string::npos) << ma;
+  }
+  auto top = base;  // the largest id loads
+  top["added_tokens"][0]["id"] = 16777215;
+  EXPECT_EQ(Tokenizer::from_json(top).vocab_size(), 16777216);
+}
+
 // HF's ByteLevel add_prefix_space (its default when the key is missing) puts a space before each word without one, so
 // such a tokenizer does not round-trip; lossless() says so (fuzz_tokenizer found a file whose key was misspelt).
 TEST(Tokenizer, LosslessOnlyWithoutPrefixSpaceRemovedSplitsOrStrippedAddedTokens) {
