@@ -48,19 +48,24 @@ Vocab read_vocab(const std::string& path, int vocab_size, std::vector<std::strin
   Vocab v;
   v.tokens.assign(size_t(vocab_size), "");
   v.types.assign(size_t(vocab_size), 0);
-  auto set = [&](int id, const std::string& s, int type) {
-    if (id < 0 || id >= vocab_size)
-      throw FormatError(path + ": token '" + s + "' has id " + std::to_string(id) + ", outside the model's vocab_size " +
-                        std::to_string(vocab_size));
+  // An id is checked before it is narrowed: get<int>() would wrap 2^32 + 5 to 5 and overwrite another token.
+  auto set = [&](const njson& idj, const std::string& s, int type) -> int {
+    const bool in_range = idj.is_number_unsigned() ? idj.get<uint64_t>() < uint64_t(vocab_size)
+                                                   : idj.is_number_integer() && idj.get<int64_t>() >= 0 &&
+                                                         idj.get<int64_t>() < vocab_size;
+    if (!in_range)
+      throw FormatError(path + ": token '" + s + "' has id " + idj.dump() + ", not an integer in [0, vocab_size " +
+                        std::to_string(vocab_size) + ")");
+    const int id = int(idj.get<int64_t>());
     v.tokens[size_t(id)] = s;
     v.types[size_t(id)] = type;
+    return int(id);
   };
-  for (auto it = j["model"]["vocab"].begin(); it != j["model"]["vocab"].end(); ++it) set(it.value().get<int>(), it.key(), 1);
+  for (auto it = j["model"]["vocab"].begin(); it != j["model"]["vocab"].end(); ++it) set(it.value(), it.key(), 1);
   if (j.contains("added_tokens"))
     for (const auto& a : j["added_tokens"]) {
       const std::string c = a.value("content", "");
-      const int id = a.value("id", -1);
-      set(id, c, a.value("special", true) ? 3 : 4);  // CONTROL / USER_DEFINED
+      const int id = set(a.contains("id") ? a["id"] : njson(-1), c, a.value("special", true) ? 3 : 4);  // CONTROL / USER_DEFINED
       switch (special_token_role(c)) {
         case SpecialToken::Bos: v.bos = id; break;
         case SpecialToken::Eos: v.eos = id; break;

@@ -40,9 +40,16 @@ RewardInput input_from_row(const json& row, const std::string& where) {
   if (auto it = row.find("meta"); it != row.end()) in.meta = *it;
   for (const char* k : {"numbers", "target", "language"})
     if (row.contains(k)) in.meta[k] = row[k];
-  if (auto it = row.find("response_tokens"); it != row.end() && it->is_number_integer()) in.response_tokens = it->get<int>();
-  if (auto it = row.find("max_response_tokens"); it != row.end() && it->is_number_integer())
-    in.max_response_tokens = it->get<int>();
+  // A token count is checked before it is narrowed (get<int>() would read 2^32 + 100 as 100).
+  auto count = [&](const char* key, int& out) {
+    auto it = row.find(key);
+    if (it == row.end() || !it->is_number_integer()) return;
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > uint64_t(INT32_MAX))
+      throw FormatError(where + ": '" + key + "' = " + it->dump() + " is not a token count (an integer in [0, 2^31 - 1])");
+    out = it->get<int>();
+  };
+  count("response_tokens", in.response_tokens);
+  count("max_response_tokens", in.max_response_tokens);
   in.finish_reason = str_field(row, {"finish_reason"});
   return in;
 }

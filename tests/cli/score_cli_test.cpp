@@ -88,6 +88,21 @@ TEST_F(ScoreCli, TextExplanation) {
   EXPECT_NE(o.out.find("2 input error rows"), std::string::npos) << o.out;
 }
 
+// A token count past int's range is an input error naming the line and key (it used to wrap: 2^32 + 95 read as 95).
+TEST_F(ScoreCli, ATokenCountOutOfRangeIsAnInputErrorNotAWrap) {
+  const std::string in = (dir_ / "counts.jsonl").string();
+  std::ofstream(in) << R"({"prompt":"a","response":"\\boxed{1}","gold":"1","response_tokens":10})" << "\n"
+                    << R"({"prompt":"b","response":"\\boxed{1}","gold":"1","response_tokens":4294967391})" << "\n"
+                    << R"({"prompt":"c","response":"\\boxed{1}","gold":"1","max_response_tokens":-3})" << "\n";
+  const Out o = reasonrl::testing::run_reasonrl("score --rewards accuracy --input " + in, dir_);
+  EXPECT_EQ(o.rc, 1) << o.err;  // unread rows fail the command after every row is printed
+  EXPECT_NE(o.err.find("2 row(s) could not be read (lines 2, 3)"), std::string::npos) << o.err;
+  EXPECT_NE(o.out.find("counts.jsonl:2: 'response_tokens' = 4294967391 is not a token count"), std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("counts.jsonl:3: 'max_response_tokens' = -3 is not a token count"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("2 input error rows"), std::string::npos) << o.out;
+}
+
 // overlong needs response_tokens: row 3 has none, so the component fails there (an error, not n/a, never a 0).
 TEST_F(ScoreCli, RewardFailuresAreCountedAndBoundedByOnError) {
   const std::string in = (dir_ / "fail.jsonl").string();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/gguf.h"
+#include "model/gguf_export.h"
 #include "model/hf_checkpoint.h"
 #include "model/model.h"
 #include "model/safetensors.h"
@@ -348,6 +349,21 @@ TEST(Gguf, Q8_0BlockEncoding) {
   EXPECT_EQ(d, f32_to_f16(16.0f / 127.0f));
   for (int j = 0; j < 32; ++j) EXPECT_EQ(int(int8_t(b[size_t(2 + j)])), int(std::lround((j - 16) * 127.0 / 16.0))) << j;
   EXPECT_THROW(ggml_encode(x, 31, GgmlType::Q8_0), Error);
+}
+
+// A tokenizer id past int's range is an error naming the token and the id, not a wrap onto another token (2^32 + 5 was
+// read as 5 and overwrote token 5's text).
+TEST(GgufExport, ATokenIdOutsideTheVocabIsAFormatErrorNotAWrap) {
+  const auto m = make();
+  const std::string d = tmpdir("gguf_ids");
+  for (const char* id : {"4294967301", "-1", "1.5", "99999"}) {
+    const std::string tok = d + "/tokenizer.json";
+    write_file_atomic(tok, std::string(R"({"version":"1.0","model":{"type":"BPE","vocab":{"a":0,"b":)") + id +
+                               R"(},"merges":[]},"added_tokens":[]})");
+    const std::string e = error_of<FormatError>([&] { export_gguf(*m, tok, d + "/m.gguf", GgmlType::F32); });
+    EXPECT_NE(e.find("token 'b' has id " + std::string(id)), std::string::npos) << e;
+    EXPECT_NE(e.find("tokenizer.json"), std::string::npos) << e;
+  }
 }
 
 }  // namespace
