@@ -211,7 +211,8 @@ class LengthReward final : public Reward {
       len[i] = tokens ? group[i].response_tokens : utf8_length(group[i].response);
     std::vector<std::optional<bool>> correct = ctx.correct;
     correct.resize(group.size());
-    const std::vector<double> r = kimi_length_rewards(len, correct);
+    const std::vector<double> r =
+        o_.mode == LengthMode::Kimi ? kimi_length_rewards(len, correct) : correct_only_length_rewards(len, correct);
     std::vector<RewardScore> out(group.size());
     for (size_t i = 0; i < group.size(); ++i) out[i].value = r[i];
     return out;

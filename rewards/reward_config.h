@@ -22,6 +22,8 @@ REASONRL_ENUM_NAMES(FormatMode, {FormatMode::Strict, "strict"}, {FormatMode::Len
 
 enum class LengthUnit { Tokens, Chars };
 REASONRL_ENUM_NAMES(LengthUnit, {LengthUnit::Tokens, "tokens"}, {LengthUnit::Chars, "chars"})
+enum class LengthMode { Kimi, CorrectOnly };
+REASONRL_ENUM_NAMES(LengthMode, {LengthMode::Kimi, "kimi"}, {LengthMode::CorrectOnly, "correct_only"})
 
 enum class TextScope { Think, Response };
 REASONRL_ENUM_NAMES(TextScope, {TextScope::Think, "think"}, {TextScope::Response, "response"})
@@ -81,8 +83,13 @@ struct LanguageOptions {
 
 struct LengthOptions {
   LengthUnit unit = LengthUnit::Tokens;
+  LengthMode mode = LengthMode::Kimi;
   template <class V>
-  void visit(V& v) { v("unit", unit, "length unit for Kimi's length reward (tokens falls back to chars when unknown)"); }
+  void visit(V& v) {
+    v("unit", unit, "length unit for Kimi's length reward (tokens falls back to chars when unknown)");
+    v("mode", mode, "kimi: lambda over the whole group, wrong responses get min(0, lambda) (Kimi k1.5); correct_only: "
+                    "lambda over the correct responses, wrong ones 0 (Arora & Zanette 2025)");
+  }
 };
 
 struct OverlongOptions {

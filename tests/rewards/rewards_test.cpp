@@ -322,6 +322,38 @@ TEST(KimiLength, ManagerUsesGroupAndVerdicts) {
   EXPECT_DOUBLE_EQ(r[0].total, 1.5);
 }
 
+// correct_only: lambda over the correct responses only, wrong ones 0 (Kimi's mode on the same group for contrast).
+TEST(KimiLength, CorrectOnlyRanksCorrectResponsesAmongThemselvesAndLeavesWrongOnesAt0) {
+  const std::vector<int64_t> len = {10, 20, 30, 5, 40, 12};
+  const std::vector<std::optional<bool>> ok = {true, true, true, false, false, std::nullopt};
+  auto r = correct_only_length_rewards(len, ok);
+  EXPECT_DOUBLE_EQ(r[0], 0.5);
+  EXPECT_DOUBLE_EQ(r[1], 0.0);
+  EXPECT_DOUBLE_EQ(r[2], -0.5);
+  for (size_t i : {3, 4, 5}) EXPECT_DOUBLE_EQ(r[i], 0.0) << i;  // wrong or unknown: neither rewarded nor penalised
+  auto k = kimi_length_rewards(len, ok);  // range over all six: 5 .. 40
+  EXPECT_DOUBLE_EQ(k[0], 0.5 - 5.0 / 35.0);
+  EXPECT_DOUBLE_EQ(k[4], -0.5);  // Kimi penalises the long wrong one
+  EXPECT_DOUBLE_EQ(k[5], 0.0);   // min(0, 0.5 - 7/35)
+  for (double x : correct_only_length_rewards({10, 30}, {true, false})) EXPECT_DOUBLE_EQ(x, 0.0);  // one correct
+  for (double x : correct_only_length_rewards({10, 10, 30}, {true, true, false})) EXPECT_DOUBLE_EQ(x, 0.0);
+  EXPECT_TRUE(correct_only_length_rewards({}, {}).empty());
+  // Through the manager, from a config's "length": {"mode": "correct_only"}.
+  RewardConfig c;
+  config_apply_json(c, json::parse(R"({"rewards": ["length", "accuracy"], "length": {"mode": "correct_only"}})"), "t.json");
+  RewardManager m(c);
+  std::vector<RewardInput> g = {in("\\boxed{5}", "5"), in("\\boxed{5}", "5"), in("\\boxed{6}", "5")};
+  g[0].response_tokens = 10;
+  g[1].response_tokens = 30;
+  g[2].response_tokens = 50;
+  auto s = m.score_group(g);
+  EXPECT_DOUBLE_EQ(*s[0].components["length"], 0.5);
+  EXPECT_DOUBLE_EQ(*s[1].components["length"], -0.5);
+  EXPECT_DOUBLE_EQ(*s[2].components["length"], 0.0);  // kimi mode: -0.5
+  RewardConfig d;
+  EXPECT_THROW(config_apply_json(d, json::parse(R"({"length": {"mode": "short"}})"), "t.json"), ConfigError);
+}
+
 TEST(Overlong, DapoEquation13) {
   EXPECT_DOUBLE_EQ(soft_overlong_punishment(50, 100, 20), 0.0);
   EXPECT_DOUBLE_EQ(soft_overlong_punishment(80, 100, 20), 0.0);
