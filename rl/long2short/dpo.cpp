@@ -28,6 +28,7 @@ void DpoOptions::validate() const {
   if (label_smoothing < 0 || label_smoothing >= 0.5) throw ConfigError("dpo.label_smoothing must be in [0, 0.5)");
   if (steps < 0 || batch_size < 1 || micro_batch_size < 1) throw ConfigError("dpo: steps >= 0, batch_size >= 1, micro_batch_size >= 1");
   if (max_length < 0) throw ConfigError("dpo.max_length must be >= 0");
+  if (!(rpo_alpha >= 0) || !std::isfinite(rpo_alpha)) throw ConfigError("dpo.rpo_alpha must be a number >= 0");
 }
 
 void DpoConfig::validate() const {
@@ -74,14 +75,24 @@ void add_stats(DpoStats& s, const PairLoss& l, double lc, double lr) {
   s.rejected_reward += l.rejected_reward;
   s.chosen_logp += lc;
   s.rejected_logp += lr;
+  s.nll -= lc;
   s.n += 1;
 }
 
-void finish_stats(DpoStats& s) {
+// Means over the pairs; nll over the chosen tokens (s.nll holds -sum logp_c here), added to the loss with rpo_alpha.
+void finish_stats(DpoStats& s, double rpo_alpha, int64_t chosen_tokens) {
   if (s.n == 0) return;
   const double n = s.n;
   s.loss /= n, s.margin /= n, s.accuracy /= n, s.chosen_reward /= n, s.rejected_reward /= n, s.chosen_logp /= n,
       s.rejected_logp /= n;
+  s.nll /= double(std::max<int64_t>(1, chosen_tokens));
+  s.loss += rpo_alpha * s.nll;
+}
+
+int64_t chosen_tokens(const std::vector<TokenPair>& pairs, const std::vector<size_t>& idx) {
+  int64_t n = 0;
+  for (size_t i : idx) n += int64_t(pairs[i].chosen.size());
+  return n;
 }
 
 PairLogps make_logps(const TokenPair& p, const double* cur, const double* ref) {
@@ -120,7 +131,9 @@ DpoStats dpo_stats(model::Model& policy, const std::vector<TokenPair>& pairs, co
     const PairLoss l = dpo_pair_loss(opt.loss_params(), make_logps(pairs[i], &cur[2 * i], &ref[2 * i]));
     add_stats(s, l, cur[2 * i], cur[2 * i + 1]);
   }
-  finish_stats(s);
+  std::vector<size_t> all(pairs.size());
+  std::iota(all.begin(), all.end(), size_t{0});
+  finish_stats(s, opt.rpo_alpha, chosen_tokens(pairs, all));
   return s;
 }
 
@@ -230,6 +243,9 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
     policy.zero_grad();
     DpoStats st;
     const size_t mb = size_t(std::max(1, opt.micro_batch_size));
+    // RPO's NLL is the mean over the batch's chosen tokens: d/dlogp_c = -rpo_alpha / (chosen tokens in the batch).
+    const int64_t n_chosen = chosen_tokens(pairs, batch);
+    const double d_nll = -opt.rpo_alpha / double(std::max<int64_t>(1, n_chosen));
     for (size_t i0 = 0; i0 < batch.size(); i0 += mb) {
       std::vector<size_t> idx(batch.begin() + long(i0), batch.begin() + long(std::min(batch.size(), i0 + mb)));
       const train::ResponseLogprobs& fwd = run.forward(pair_seqs(pairs, idx), false);
@@ -239,12 +255,12 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
         const size_t i = idx[k];
         const PairLoss l = dpo_pair_loss(opt.loss_params(), make_logps(pairs[i], &cur[2 * k], &ref[2 * i]));
         add_stats(st, l, cur[2 * k], cur[2 * k + 1]);
-        dseq[2 * k] = l.d_chosen / double(B);  // the loss is the mean over the batch
+        dseq[2 * k] = l.d_chosen / double(B) + d_nll;  // the DPO loss is the mean over the batch
         dseq[2 * k + 1] = l.d_rejected / double(B);
       }
       run.backward(token_grads(fwd, dseq), float(double(idx.size()) / double(B)));
     }
-    finish_stats(st);
+    finish_stats(st, opt.rpo_alpha, n_chosen);
     if (!std::isfinite(st.loss)) throw NumericError("dpo step " + std::to_string(step) + ": loss is not finite");
     const double lr = oc.lr_at(step);
     const double gnorm = adam.step(policy, float(lr));
@@ -259,6 +275,7 @@ DpoResult train_dpo(model::Model& policy, const std::vector<TokenPair>& all_pair
       m.set("rewards/rejected", st.rejected_reward);
       m.set("logps/chosen", st.chosen_logp);
       m.set("logps/rejected", st.rejected_logp);
+      m.set("nll_loss", st.nll);
       m.set("grad_norm", gnorm);
       m.set("lr", lr);
       m.set("time/step_ms", (now_seconds() - ts) * 1e3);

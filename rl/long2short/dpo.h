@@ -27,6 +27,7 @@ struct DpoOptions {
   double beta = 0.1;
   double label_smoothing = 0.0;
   DpoLossType loss_type = DpoLossType::Sigmoid;
+  double rpo_alpha = 0.0;       // RPO: + rpo_alpha * the NLL of the chosen responses (TRL's rpo_alpha; 0 = off)
   int steps = 60;               // optimizer steps
   int batch_size = 16;          // pairs per optimizer step
   int micro_batch_size = 8;     // pairs per forward/backward (2x sequences); the gradient does not depend on it
@@ -45,6 +46,9 @@ struct DpoOptions {
     v("beta", beta, "DPO beta (strength of the implicit KL to the reference)");
     v("label_smoothing", label_smoothing, "conservative DPO: probability that a preference label is flipped (0 = off)");
     v("loss_type", loss_type, "sigmoid (DPO) or sigmoid_norm (log-ratios divided by response length)");
+    v("rpo_alpha", rpo_alpha,
+      "RPO (TRL's rpo_alpha): add this times the NLL of the chosen responses, the mean over the batch's chosen tokens, "
+      "so that DPO does not lower the chosen responses' likelihood (0 = off; the RPO paper uses 1)");
     v("steps", steps, "optimizer steps");
     v("batch_size", batch_size, "preference pairs per optimizer step");
     v("micro_batch_size", micro_batch_size, "pairs per forward/backward pass");
@@ -67,6 +71,7 @@ struct DpoStats {
   double loss = 0, margin = 0, accuracy = 0;  // accuracy: fraction of pairs with margin > 0 (TRL rewards/accuracies)
   double chosen_reward = 0, rejected_reward = 0;
   double chosen_logp = 0, rejected_logp = 0;  // mean summed log-probs under the policy
+  double nll = 0;  // NLL of the chosen responses: -sum logp_c / sum len_c (loss includes rpo_alpha * nll)
   int n = 0;
 };
 

@@ -183,6 +183,68 @@ TEST(DpoTrain, MicroBatchingDoesNotChangeTheUpdate) {
   EXPECT_LT(maxd, 1e-4 * maxp);
 }
 
+// RPO (rpo_alpha): the step's gradient is that of mean DPO + alpha * (-sum logp_c / sum len_c), checked by central
+// differences of that loss, computed here from pair_logps, along random directions in parameter space (lr 0, so the
+// gradient is left in the model). The loss reported at step 0 is log 2 + alpha * the chosen tokens' NLL.
+TEST(DpoTrain, RpoGradientMatchesFiniteDifferencesOfTheLoss) {
+  const auto pairs = toy_pairs(5, 8);
+  DpoOptions o;
+  o.beta = 0.5;
+  o.rpo_alpha = 0.7;
+  o.steps = 1;
+  o.batch_size = 5;
+  o.micro_batch_size = 2;
+  o.optim.learning_rate = 0;
+  o.optim.max_grad_norm = 0;
+  o.optim.weight_decay = 0;
+  model::Model m(tiny_model()), f(tiny_model());  // f: the same start, for the finite differences
+  m.init_weights(3);
+  f.init_weights(3);
+  const auto ref = pair_logps(f, pairs, 2);
+  int64_t n_chosen = 0;
+  for (const auto& p : pairs) n_chosen += int64_t(p.chosen.size());
+  auto loss = [&](const std::vector<double>& lp) {
+    double dpo = 0, nll = 0;
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      PairLogps x;
+      x.chosen = lp[2 * i], x.rejected = lp[2 * i + 1], x.ref_chosen = ref[2 * i], x.ref_rejected = ref[2 * i + 1];
+      dpo += dpo_pair_loss(o.loss_params(), x).loss;
+      nll -= lp[2 * i];
+    }
+    return dpo / double(pairs.size()) + o.rpo_alpha * nll / double(n_chosen);
+  };
+  const DpoResult res = train_dpo(m, pairs, o);
+  ASSERT_EQ(res.step_stats.size(), 1u);
+  double nll0 = 0;
+  for (size_t i = 0; i < pairs.size(); ++i) nll0 -= ref[2 * i];
+  nll0 /= double(n_chosen);
+  EXPECT_NEAR(res.step_stats[0].nll, nll0, 1e-4 * nll0);
+  EXPECT_NEAR(res.step_stats[0].loss, std::log(2.0) + o.rpo_alpha * nll0, 1e-4);
+  // Along u = g / |g| the derivative is |g|; along a random unit direction r it is g . r (as ResponseLogprob's test).
+  const std::vector<float> g(m.grads().begin(), m.grads().end());
+  double norm = 0;
+  for (float x : g) norm += double(x) * x;
+  norm = std::sqrt(norm);
+  ASSERT_GT(norm, 1e-3);
+  Rng rng(17);
+  std::vector<double> r(g.size());
+  double rn = 0;
+  for (double& x : r) x = rng.normal(), rn += x * x;
+  for (double& x : r) x /= std::sqrt(rn);
+  const std::vector<float> p0(f.params().begin(), f.params().end());
+  for (int dir = 0; dir < 2; ++dir) {
+    auto u = [&](size_t i) { return dir == 0 ? double(g[i]) / norm : r[i]; };
+    double expect = 0;
+    for (size_t i = 0; i < g.size(); ++i) expect += double(g[i]) * u(i);
+    auto at = [&](double e) {
+      for (size_t i = 0; i < p0.size(); ++i) f.params()[i] = float(p0[i] + e * u(i));
+      return loss(pair_logps(f, pairs, 2));
+    };
+    const double eps = 1e-2, fd = (at(eps) - at(-eps)) / (2 * eps);
+    EXPECT_NEAR(fd, expect, 2e-3 * norm) << (dir == 0 ? "along the gradient" : "along a random direction");
+  }
+}
+
 // Packed (no padding, only response positions through the fused head) gives the same update as the full path.
 TEST(DpoTrain, PackedKernelGivesTheFullPathUpdate) {
   const auto pairs = toy_pairs(6, 4);
