@@ -6,9 +6,9 @@
 #      (configs/sft_countdown.json);
 #   3. GRPO on answer-only prompts: the grounded answer reward (a right answer that an attempt of the trace reached)
 #      + format, no length term (configs/grpo_countdown.json, 300 steps on one thread);
-#   4. long2short from the GRPO model: shortest rejection sampling, DPO, merging and length-penalty RL, each from the
-#      long model (configs/long2short_countdown.json), then chained: shortest rejection sampling, then 30 steps of
-#      length-penalty RL from that model (configs/long2short_countdown_chain.json).
+#   4. long2short from the GRPO model: shortest rejection sampling, DPO, merging and length-penalty RL (the length term
+#      on correct responses only, cap 120), each from the long model (configs/long2short_countdown.json), then
+#      chained: shortest rejection sampling, then the same length-penalty RL (configs/long2short_countdown_chain.json).
 # Then the held-out table (greedy pass@1, pass@8, tokens and attempts per response), the long2short tables and the
 # HTML report. `--quick` stops GRPO at 150 steps and skips long2short (README has the figures and times of both).
 # Other arguments go to `reasonrl train`.
