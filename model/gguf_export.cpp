@@ -59,7 +59,7 @@ Vocab read_vocab(const std::string& path, int vocab_size, std::vector<std::strin
     const int id = int(idj.get<int64_t>());
     v.tokens[size_t(id)] = s;
     v.types[size_t(id)] = type;
-    return int(id);
+    return id;
   };
   for (auto it = j["model"]["vocab"].begin(); it != j["model"]["vocab"].end(); ++it) set(it.value(), it.key(), 1);
   if (j.contains("added_tokens"))
