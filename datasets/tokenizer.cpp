@@ -65,9 +65,8 @@ Tokenizer Tokenizer::from_json(const nlohmann::json& j, const std::string& src) 
   // fuzz_tokenizer); 2^24 ids are 64 times the largest vocabularies in use, and bound the id table to 16.8M entries.
   constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
   auto token_id = [&](const nlohmann::json& v, const std::string& where) -> int {
-    const bool ok = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(kMaxTokenId)
-                                           : v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= kMaxTokenId;
-    if (!ok) throw fail(where + " = " + v.dump() + " is not a token id (an integer in [0, " + std::to_string(kMaxTokenId) + "])");
+    if (!json_int_in(v, 0, kMaxTokenId))
+      throw fail(where + " = " + v.dump() + " is not a token id (an integer in [0, " + std::to_string(kMaxTokenId) + "])");
     return int(v.get<int64_t>());
   };
   int max_id = -1;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/hf_json.h"
+#include "rl/util/config.h"
 #include "rl/util/error.h"
 
 namespace reasonrl::model {
@@ -50,10 +51,7 @@ Vocab read_vocab(const std::string& path, int vocab_size, std::vector<std::strin
   v.types.assign(size_t(vocab_size), 0);
   // An id is checked before it is narrowed: get<int>() would wrap 2^32 + 5 to 5 and overwrite another token.
   auto set = [&](const njson& idj, const std::string& s, int type) -> int {
-    const bool in_range = idj.is_number_unsigned() ? idj.get<uint64_t>() < uint64_t(vocab_size)
-                                                   : idj.is_number_integer() && idj.get<int64_t>() >= 0 &&
-                                                         idj.get<int64_t>() < vocab_size;
-    if (!in_range)
+    if (!json_int_in(idj, 0, int64_t(vocab_size) - 1))
       throw FormatError(path + ": token '" + s + "' has id " + idj.dump() + ", not an integer in [0, vocab_size " +
                         std::to_string(vocab_size) + ")");
     const int id = int(idj.get<int64_t>());

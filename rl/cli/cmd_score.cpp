@@ -11,6 +11,7 @@
 #include "rewards/math_verify.h"
 #include "rl/cli/commands.h"
 #include "rl/cli/config_cli.h"
+#include "rl/util/config.h"
 #include "rl/util/error.h"
 #include "rl/util/utf8.h"
 
@@ -44,7 +45,7 @@ RewardInput input_from_row(const json& row, const std::string& where) {
   auto count = [&](const char* key, int& out) {
     auto it = row.find(key);
     if (it == row.end() || !it->is_number_integer()) return;
-    if (!it->is_number_unsigned() || it->get<uint64_t>() > uint64_t(INT32_MAX))
+    if (!json_int_in(*it, 0, INT32_MAX))
       throw FormatError(where + ": '" + key + "' = " + it->dump() + " is not a token count (an integer in [0, 2^31 - 1])");
     out = it->get<int>();
   };

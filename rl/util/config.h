@@ -37,6 +37,19 @@
 
 namespace reasonrl {
 
+// True when `j` is an integer in [lo, hi]. Check before narrowing a number read from a file: get<int>() reads 2^32 + 5
+// as 5 (any nlohmann::basic_json).
+template <class Json>
+bool json_int_in(const Json& j, int64_t lo, int64_t hi) {
+  if (!j.is_number_integer()) return false;
+  if (j.is_number_unsigned()) {
+    const uint64_t u = j.template get<uint64_t>();
+    return u <= uint64_t(std::numeric_limits<int64_t>::max()) && int64_t(u) >= lo && int64_t(u) <= hi;
+  }
+  const int64_t v = j.template get<int64_t>();
+  return v >= lo && v <= hi;
+}
+
 using json = nlohmann::ordered_json;
 
 // ---- enums with names -------------------------------------------------------------------------

@@ -276,5 +276,18 @@ TEST(Config, HelpListsEveryLeaf) {
   for (const char* k : {"name", "flag", "mode", "inner.n", "inner.x", "weights"}) EXPECT_NE(h.find(k), std::string::npos) << k;
 }
 
+// json_int_in decides before any narrowing, for unsigned, signed and non-integer values, in both JSON flavours.
+TEST(JsonIntIn, ChecksTheValueBeforeNarrowing) {
+  EXPECT_TRUE(json_int_in(nlohmann::json(5), 0, 5));
+  EXPECT_FALSE(json_int_in(nlohmann::json(6), 0, 5));
+  EXPECT_FALSE(json_int_in(nlohmann::json(4294967301ULL), 0, 5));  // get<int>() would read 5
+  EXPECT_FALSE(json_int_in(nlohmann::json(18446744073709551615ULL), -1, 1'000'000));  // not -1
+  EXPECT_TRUE(json_int_in(json::parse("-3"), -3, 0));
+  EXPECT_FALSE(json_int_in(json::parse("-4"), -3, 0));
+  EXPECT_FALSE(json_int_in(json::parse("1.0"), 0, 5));
+  EXPECT_FALSE(json_int_in(json::parse("\"1\""), 0, 5));
+  EXPECT_TRUE(json_int_in(json::parse("9223372036854775807"), 0, std::numeric_limits<int64_t>::max()));
+}
+
 }  // namespace
 }  // namespace reasonrl
